@@ -1,0 +1,107 @@
+# mktme: top-level build. `make demo` and `make test` are the two entry points
+# (README.md); both install what is missing from Debian's packages first.
+#
+# Everything built goes under build/ (ignored). The compiler cache lives
+# outside the repository (kernel/build.sh).
+
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+BUILD := $(ROOT)/build
+KDIR := $(BUILD)/kernel
+KOBJ := $(KDIR)/obj
+VMLINUX := $(KOBJ)/vmlinux
+HDRS := $(KDIR)/headers/include
+BPF_OUT := $(BUILD)/bpf
+TEST_OUT := $(BUILD)/tests
+
+CC := gcc
+CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+
+# Userspace: C11, warnings are errors. The kernel's installed uapi headers come
+# first so <linux/mktme.h> is the one built with the kernel.
+USER_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I$(HDRS) -I$(BPF_OUT)
+BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(BPF_OUT) -Ibpf
+
+.PHONY: all deps kernel userspace test demo vm check clean help
+all: userspace
+
+help:
+	@echo "make demo     boot the guest and show the policy layer at work"
+	@echo "make test     build everything and run every test suite (host, KUnit, guest)"
+	@echo "make vm       an interactive shell in the guest"
+	@echo "make kernel   build only the guest kernel"
+	@echo "make check    checkpatch on the kernel code"
+	@echo "make clean    remove build/ (the compiler cache is kept)"
+
+deps:
+	@scripts/deps.sh
+
+kernel: deps
+	@kernel/build.sh
+
+# Userspace needs the kernel's headers and BTF, so it is made in a second pass
+# that sees the freshly built vmlinux.
+userspace: kernel
+	@$(MAKE) --no-print-directory build-userspace
+
+test: userspace
+	@tests/run
+
+demo: userspace
+	@tools/demo/run
+
+vm: kernel
+	tools/vm/run --shell
+
+check:
+	@scripts/checkpatch.sh
+
+clean:
+	rm -rf $(BUILD)
+
+# ---- second pass: everything built from the kernel -------------------------
+
+BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c))
+SKELS := $(patsubst %,$(BPF_OUT)/%.skel.h,$(BPF_PROGS))
+
+GUEST_TESTS := $(patsubst tests/guest/%.c,$(TEST_OUT)/guest/%,$(wildcard tests/guest/test_*.c))
+HOST_TESTS := $(patsubst tests/host/%.c,$(TEST_OUT)/host/%,$(wildcard tests/host/test_*.c))
+
+.PHONY: build-userspace
+build-userspace: $(KDIR)/headers/.stamp $(BUILD)/btf/vmlinux.btf $(SKELS) $(GUEST_TESTS) $(HOST_TESTS)
+
+$(KDIR)/headers/.stamp: $(VMLINUX) $(shell find kernel/src -path '*/uapi/*' -name '*.h')
+	@echo "  HDRINST $(KDIR)/headers"
+	@flock $(KDIR)/.lock $(MAKE) -s -C $(KDIR)/src O=$(KOBJ) headers_install INSTALL_HDR_PATH=$(KDIR)/headers >/dev/null
+	@touch $@
+
+# The running kernel's /sys/kernel/btf/vmlinux must equal this (tests/guest/test_chain.c).
+$(BUILD)/btf/vmlinux.btf: $(VMLINUX)
+	@mkdir -p $(@D)
+	@objcopy -O binary --only-section=.BTF $< $@
+
+# vmlinux.h is rewritten only when it changes, so BPF objects rebuild only then.
+$(BPF_OUT)/vmlinux.h: $(VMLINUX)
+	@mkdir -p $(@D)
+	@$(BPFTOOL) btf dump file $< format c >$@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_OUT)/vmlinux.h $(wildcard bpf/*.h)
+	@echo "  BPF     $@"
+	@$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
+	@echo "  SKEL    $@"
+	@$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf >$@.tmp && mv $@.tmp $@
+
+GUEST_LIB := tests/guest/guest.c
+$(TEST_OUT)/guest/%: tests/guest/%.c $(GUEST_LIB) tests/guest/guest.h $(SKELS) $(KDIR)/headers/.stamp
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(USER_CFLAGS) -Itests/guest -o $@ $< $(GUEST_LIB) -lcriterion -lbpf -lelf -lz
+
+$(TEST_OUT)/host/%: tests/host/%.c tests/host/host.c $(wildcard tests/host/*.h)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(USER_CFLAGS) -Itests/host -o $@ $< tests/host/host.c -lcriterion

@@ -1,0 +1,157 @@
+#!/bin/bash
+# Build the mktme guest kernel from Debian's linux-source-6.1.
+#
+#   build/kernel/pristine/   the unpacked Debian tree, never modified
+#   build/kernel/src/        pristine + kernel/patches (in series order) + kernel/src overlay
+#   build/kernel/obj/        out-of-tree objects (make O=): vmlinux, bzImage
+#
+# Incremental by construction: the patched tree is assembled in a scratch directory
+# from only the files the patches and overlay touch, and a file in src/ is rewritten
+# only when its content changes, so make rebuilds only what really changed.
+# Compiles go through ccache, whose cache lives outside the repository.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+KDIR=${MKTME_KBUILD:-$ROOT/build/kernel}
+TARBALL=${MKTME_KSRC_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
+FRAGMENT=$ROOT/kernel/config/mktme.fragment
+PATCHES=$ROOT/kernel/patches
+OVERLAY=$ROOT/kernel/src
+JOBS=${JOBS:-$(nproc)}
+
+export CCACHE_DIR=${MKTME_CCACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mktme/ccache}
+# Paths under the build directory are hashed relative to it, so a clone in another
+# directory (CI) hits the same cache entries.
+export CCACHE_BASEDIR=$KDIR
+export CCACHE_NOHASHDIR=true
+export CCACHE_SLOPPINESS=include_file_mtime,include_file_ctime,time_macros
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-6G}
+export KBUILD_BUILD_TIMESTAMP="2026-01-01"
+export KBUILD_BUILD_USER=mktme KBUILD_BUILD_HOST=mktme
+
+die() { echo "kernel: $*" >&2; exit 1; }
+log() { echo "kernel: $*"; }
+
+[ -f "$TARBALL" ] || die "$TARBALL not found (Debian package linux-source-6.1; run scripts/deps.sh)"
+command -v ccache >/dev/null || die "ccache not found (run scripts/deps.sh)"
+command -v pahole >/dev/null || die "pahole not found (package dwarves; run scripts/deps.sh)"
+
+mkdir -p "$KDIR" "$CCACHE_DIR"
+
+# One build of a tree at a time: concurrent makes in one O= directory corrupt it.
+exec 9>"$KDIR/.lock"
+if ! flock -n 9; then
+	log "waiting for another build of $KDIR to finish"
+	flock 9
+fi
+
+# 1. Pristine tree, unpacked once per tarball.
+tarstamp="$(stat -c '%s %Y' "$TARBALL") $TARBALL"
+if [ ! -f "$KDIR/pristine/.mktme-tarball" ] || [ "$(cat "$KDIR/pristine/.mktme-tarball")" != "$tarstamp" ]; then
+	log "unpacking $TARBALL"
+	rm -rf "$KDIR/pristine" "$KDIR/src" "$KDIR/obj"
+	mkdir -p "$KDIR/pristine.tmp"
+	tar -C "$KDIR/pristine.tmp" -xf "$TARBALL"
+	top=$(ls "$KDIR/pristine.tmp")
+	mv "$KDIR/pristine.tmp/$top" "$KDIR/pristine"
+	rmdir "$KDIR/pristine.tmp"
+	echo "$tarstamp" >"$KDIR/pristine/.mktme-tarball"
+fi
+if [ ! -d "$KDIR/src" ]; then
+	log "copying pristine tree to src/"
+	cp -a "$KDIR/pristine" "$KDIR/src.tmp"
+	mv "$KDIR/src.tmp" "$KDIR/src"
+	: >"$KDIR/src/.mktme-files"
+fi
+
+# 2. Assemble pristine + patches + overlay for the touched files only.
+stage="$KDIR/stage"
+rm -rf "$stage"
+mkdir -p "$stage"
+series=()
+if [ -f "$PATCHES/series" ]; then
+	while read -r p; do
+		case "$p" in ''|'#'*) continue ;; esac
+		[ -f "$PATCHES/$p" ] || die "kernel/patches/series names $p, which does not exist"
+		series+=("$p")
+	done <"$PATCHES/series"
+fi
+for p in "${series[@]}"; do
+	# Files this patch touches, with the a/ b/ prefixes stripped.
+	grep -E '^\+\+\+ b/|^--- a/' "$PATCHES/$p" | sed -E 's#^(\+\+\+ b/|--- a/)##; s#\t.*##' |
+	while read -r f; do
+		if [ ! -e "$stage/$f" ] && [ -f "$KDIR/pristine/$f" ]; then
+			mkdir -p "$stage/$(dirname "$f")"
+			cp -p "$KDIR/pristine/$f" "$stage/$f"
+		fi
+	done
+done
+for p in "${series[@]}"; do
+	patch -s -p1 -d "$stage" --no-backup-if-mismatch -r - <"$PATCHES/$p" ||
+		die "patch $p does not apply to $(basename "$TARBALL")"
+done
+if [ -d "$OVERLAY" ]; then
+	cp -r "$OVERLAY/." "$stage/"
+fi
+
+# Sync stage into src/: write only files whose content differs; files that were
+# ours last time but are no longer touched go back to pristine (or away if new).
+(cd "$stage" && find . -type f | sed 's#^\./##' | sort) >"$KDIR/files.new"
+changed=0
+while read -r f; do
+	if ! cmp -s "$stage/$f" "$KDIR/src/$f"; then
+		mkdir -p "$KDIR/src/$(dirname "$f")"
+		cp "$stage/$f" "$KDIR/src/$f"
+		log "updated $f"
+		changed=$((changed + 1))
+	fi
+done <"$KDIR/files.new"
+comm -23 <(sort "$KDIR/src/.mktme-files") "$KDIR/files.new" | while read -r f; do
+	if [ -f "$KDIR/pristine/$f" ]; then
+		cmp -s "$KDIR/pristine/$f" "$KDIR/src/$f" || cp "$KDIR/pristine/$f" "$KDIR/src/$f"
+		log "restored pristine $f"
+	else
+		rm -f "$KDIR/src/$f"
+		log "removed $f"
+	fi
+done
+mv "$KDIR/files.new" "$KDIR/src/.mktme-files"
+rm -rf "$stage"
+
+# 3. Configure: allnoconfig + fragment, replaced only when the result differs.
+MAKE=(make -C "$KDIR/src" O="$KDIR/obj" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+mkdir -p "$KDIR/obj"
+cfgtmp="$KDIR/config.tmp"
+rm -rf "$cfgtmp"
+mkdir -p "$cfgtmp"
+make -s -C "$KDIR/src" O="$cfgtmp" allnoconfig >/dev/null
+(cd "$cfgtmp" && "$KDIR/src/scripts/kconfig/merge_config.sh" -m -O "$cfgtmp" .config "$FRAGMENT" >"$cfgtmp/merge.log" 2>&1) ||
+	{ cat "$cfgtmp/merge.log" >&2; die "merge_config failed"; }
+make -s -C "$KDIR/src" O="$cfgtmp" olddefconfig >/dev/null
+# Every option the fragment asks for must have stuck: a silently dropped option
+# (unmet dependency) would give a kernel without what the tests rely on.
+bad=0
+while IFS= read -r line; do
+	case "$line" in CONFIG_*=*) ;; *) continue ;; esac
+	opt=${line%%=*}
+	want=${line#*=}
+	if [ "$want" = n ]; then
+		grep -qx "# $opt is not set" "$cfgtmp/.config" || grep -qx "$opt=n" "$cfgtmp/.config" || { echo "kernel: $opt: wanted n" >&2; bad=1; }
+	else
+		got=$(grep -E "^$opt=" "$cfgtmp/.config" | head -1 | cut -d= -f2- || true)
+		[ "$got" = "$want" ] || { echo "kernel: $opt: wanted $want, got ${got:-unset} (unmet dependency?)" >&2; bad=1; }
+	fi
+done <"$FRAGMENT"
+[ $bad -eq 0 ] || die "config fragment $FRAGMENT did not apply cleanly; nothing built"
+if ! cmp -s "$cfgtmp/.config" "$KDIR/obj/.config"; then
+	cp "$cfgtmp/.config" "$KDIR/obj/.config"
+	log "configuration updated"
+fi
+rm -rf "$cfgtmp"
+
+# 4. Build.
+log "building (jobs=$JOBS, ccache in $CCACHE_DIR)"
+start=$(date +%s)
+"${MAKE[@]}" olddefconfig >/dev/null
+"${MAKE[@]}" bzImage >"$KDIR/build.log" 2>&1 || { tail -40 "$KDIR/build.log" >&2; die "build failed (full log: $KDIR/build.log)"; }
+log "built in $(( $(date +%s) - start ))s: $KDIR/obj/arch/x86/boot/bzImage"

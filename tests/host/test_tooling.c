@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The tooling fails loudly and says what happened: a missing package, a guest
+ * kernel that panics, a guest command that hangs, a missing kernel. And when
+ * things work, the guest command's status, output and directory come through.
+ */
+#include <criterion/criterion.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+
+#define VM "tools/vm/run"
+
+Test(deps, check_names_the_missing_package)
+{
+	struct run_result r;
+	char *argv[] = { "scripts/deps.sh", "--check", NULL };
+	char *env[] = { "MKTME_DEPS_EXTRA=mktme-no-such-package", NULL };
+
+	run_cmd(&r, argv, env, (uid_t)-1);
+	cr_assert_eq(r.status, 1, "exit %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "missing: mktme-no-such-package"), "stderr: %s", r.err);
+	run_result_free(&r);
+}
+
+Test(deps, check_passes_when_everything_is_installed)
+{
+	struct run_result r;
+	char *argv[] = { "scripts/deps.sh", "--check", NULL };
+
+	run_cmd(&r, argv, NULL, (uid_t)-1);
+	cr_assert_eq(r.status, 0, "exit %d, stderr: %s", r.status, r.err);
+	run_result_free(&r);
+}
+
+Test(deps, non_root_says_what_to_install_and_installs_nothing)
+{
+	struct run_result r;
+	char *argv[] = { "scripts/deps.sh", NULL };
+	char *env[] = { "MKTME_DEPS_EXTRA=mktme-no-such-package", NULL };
+
+	run_cmd(&r, argv, env, 65534);
+	cr_assert_eq(r.status, 1, "exit %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "not root"), "stderr: %s", r.err);
+	cr_assert(strstr(r.err, "apt-get install mktme-no-such-package"), "stderr: %s", r.err);
+	run_result_free(&r);
+}
+
+Test(vm, passes_status_output_and_directory_through)
+{
+	struct run_result r;
+	char cwd[4096], script[8192];
+
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(script, sizeof(script),
+		 "echo guest-says-hello; test \"$PWD\" = '%s' || exit 9; exit 7", cwd);
+	char *argv[] = { VM, "--timeout", "120", "--", "/bin/sh", "-c", script, NULL };
+
+	run_cmd(&r, argv, NULL, (uid_t)-1);
+	cr_assert_eq(r.status, 7, "exit %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.out, "guest-says-hello"), "stdout: %s", r.out);
+	run_result_free(&r);
+}
+
+Test(vm, hung_command_times_out_with_console_tail)
+{
+	struct run_result r;
+	char *argv[] = { VM, "--timeout", "25", "--", "/bin/sh", "-c", "echo hanging-now; sleep 1000", NULL };
+
+	run_cmd(&r, argv, NULL, (uid_t)-1);
+	cr_assert_eq(r.status, 124, "exit %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "timeout: the command was still running"), "stderr: %s", r.err);
+	cr_assert(strstr(r.err, "hanging-now"), "console tail missing: %s", r.err);
+	run_result_free(&r);
+}
+
+Test(vm, kernel_panic_is_reported)
+{
+	struct run_result r;
+	char *argv[] = { VM, "--timeout", "120", "--", "/bin/sh", "-c", "echo c >/proc/sysrq-trigger; sleep 60", NULL };
+
+	run_cmd(&r, argv, NULL, (uid_t)-1);
+	cr_assert_eq(r.status, 125, "exit %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "the guest kernel panicked"), "stderr: %s", r.err);
+	run_result_free(&r);
+}
+
+Test(vm, missing_kernel_is_reported)
+{
+	struct run_result r;
+	char *argv[] = { VM, "--", "true", NULL };
+	char *env[] = { "MKTME_BZIMAGE=/nonexistent/bzImage", NULL };
+
+	run_cmd(&r, argv, env, (uid_t)-1);
+	cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "no kernel at /nonexistent/bzImage"), "stderr: %s", r.err);
+	run_result_free(&r);
+}
