@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * mktme policy: the map layout shared by the BPF programs and mktmectl, and
+ * the decision itself. The decision is a header so that the exact code the
+ * LSM programs run is also compiled into the host unit tests: LSM programs
+ * cannot be run with BPF_PROG_TEST_RUN.
+ *
+ * The includer provides MKTME_LOOKUP(map, key), returning a
+ * const struct mktme_rule_val * or NULL: bpf_map_lookup_elem() on BPF, a
+ * lookup in the compiled policy on the host.
+ */
+#ifndef MKTME_POLICY_H
+#define MKTME_POLICY_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#include <stdbool.h>
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+#endif
+
+/* Bumped with any change to the structs below: it names the pin directory. */
+#define MKTME_ABI		1
+#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v1"
+
+#define MKTME_NAME_LEN		64	/* key name buffer: names are 1..63 bytes */
+#define MKTME_MAX_DEPTH		32	/* cgroup levels, root = level 0 */
+#define MKTME_BUCKET_MAX	16	/* rules for one (cgroup, key name) */
+#define MKTME_MAX_RULES		1024	/* entries of rules: in a policy file */
+#define MKTME_MAX_ASSIGN	1024	/* runtime assignments */
+#define MKTME_RULES_ENTRIES	8192	/* entries of one generation's rules map */
+#define MKTME_MAX_LIVE_KEYS	65536	/* keys tracked for quotas */
+#define MKTME_ASSIGN_ID_BASE	0x10000	/* rule ids of assignments start here */
+#define MKTME_EPERM		1	/* no errno.h on the BPF side */
+
+enum mktme_op {
+	MKTME_OP_CREATE = 0,
+	MKTME_OP_BIND = 1,
+	MKTME_OP_MMAP = 2,
+	MKTME_NR_OPS,
+};
+#define MKTME_OPS_ALL		((1u << MKTME_NR_OPS) - 1)
+
+enum mktme_verdict {
+	MKTME_ALLOW = 0,
+	MKTME_DENY = 1,
+};
+
+enum mktme_mode {
+	MKTME_MODE_ENFORCE = 0,
+	MKTME_MODE_AUDIT = 1,
+};
+
+/* Why a decision came out as it did (audit events). */
+enum mktme_reason {
+	MKTME_REASON_RULE = 0,		/* rule_id decided */
+	MKTME_REASON_DEFAULT = 1,	/* no rule matched: the policy's default */
+	MKTME_REASON_QUOTA = 2,		/* rules allowed, a live-key limit did not */
+	MKTME_REASON_NO_POLICY = 3,	/* programs attached, no policy loaded */
+	MKTME_REASON_ERROR = 4,		/* could not track the key: fail closed */
+};
+
+/* Key types and algorithms as bit masks over the uapi enum values. */
+#define MKTME_TYPES_ALL		0x0f	/* 1 << enum mktme_key_type */
+#define MKTME_ALGS_ALL		0x05	/* 1 << enum mktme_key_alg (0, 2) */
+#define MKTME_TYPE_UNKNOWN	0xff	/* key created before the programs ran */
+
+/*
+ * One generation of the policy is one hash map of these, switched in whole
+ * through the mktme_policy map-in-map slot.
+ */
+enum mktme_entry_kind {
+	MKTME_KIND_META = 0,	/* cgid 0, name "": struct mktme_meta */
+	MKTME_KIND_CGROUP = 1,	/* per-cgroup settings: struct mktme_cgroup */
+	MKTME_KIND_KEY = 2,	/* rules for (cgid, key name or "*") */
+};
+
+struct mktme_rule_key {
+	__u64 cgid;
+	__u32 kind;
+	__u32 pad;
+	char name[MKTME_NAME_LEN];	/* zero-padded: it is hashed whole */
+};
+
+#define MKTME_RF_EXE		0x01	/* exe_dev/exe_ino must match */
+#define MKTME_RF_UID		0x02	/* uid must match */
+#define MKTME_RF_WILDCARD	0x04	/* came from "*" (shown as such) */
+#define MKTME_RF_ASSIGN		0x08	/* from `mktmectl assign`, not the file */
+
+/*
+ * A rule as the programs see it. Rules of a bucket are sorted by
+ * precedence by the compiler; the first one that matches wins.
+ * exe_dev is the kernel's dev_t (MKDEV: major << 20 | minor).
+ */
+struct mktme_rule {
+	__u64 exe_dev;
+	__u64 exe_ino;
+	__u32 uid;
+	__u32 id;
+	__u8 flags;
+	__u8 ops;	/* 1 << enum mktme_op */
+	__u8 verdict;	/* enum mktme_verdict */
+	__u8 types;	/* 1 << enum mktme_key_type */
+	__u8 algs;	/* 1 << enum mktme_key_alg */
+	__u8 pad[3];
+};
+
+struct mktme_meta {
+	__u32 generation;
+	__u8 mode;		/* enum mktme_mode */
+	__u8 dflt;		/* enum mktme_verdict */
+	__u16 nr_rules;		/* rules in the file */
+	__u32 nr_assign;	/* assignments merged in */
+	__u32 pad;
+	__u64 loaded_at;	/* CLOCK_REALTIME seconds */
+};
+
+#define MKTME_CF_LIMIT		0x01	/* live_limit applies */
+
+struct mktme_cgroup {
+	__u32 flags;
+	__u32 live_limit;	/* keys created in this subtree and alive */
+};
+
+struct mktme_rule_val {
+	struct mktme_meta meta;		/* MKTME_KIND_META */
+	struct mktme_cgroup cgroup;	/* MKTME_KIND_CGROUP */
+	__u32 nr;			/* MKTME_KIND_KEY: rules in r[] */
+	__u32 pad;
+	struct mktme_rule r[MKTME_BUCKET_MAX];
+};
+
+/* mktme_keys: key serial -> where it was created, for key_free. */
+struct mktme_key_owner {
+	__u64 cgids[MKTME_MAX_DEPTH];	/* nearest first, depth of them */
+	__u32 depth;
+	__u8 type;
+	__u8 alg;
+	__u16 pad;
+};
+
+/* mktme_counters: (task's cgroup, key name) -> decisions taken. */
+struct mktme_counter_key {
+	__u64 cgid;
+	char name[MKTME_NAME_LEN];
+};
+
+struct mktme_counter {
+	__u64 create_allowed;
+	__u64 create_denied;
+	__u64 bind_allowed;
+	__u64 bind_denied;
+	__u64 mmap_allowed;
+	__u64 mmap_denied;
+	__u64 audit_would_deny;	/* audit mode: denials not enforced */
+};
+
+/* mktme_assign: (cgroup, key name) -> assignment, kept across reloads. */
+struct mktme_assign_val {
+	__u64 assigned_at;	/* CLOCK_REALTIME seconds */
+	__u32 id;		/* rule id, >= MKTME_ASSIGN_ID_BASE */
+	__u32 pad;
+};
+
+/* mktme_stats[0]: health of the programs themselves. */
+struct mktme_stats {
+	__u64 decisions;
+	__u64 events_dropped;	/* ringbuf full */
+	__u64 keys_untracked;	/* mktme_keys full: create denied */
+};
+
+#define MKTME_EV_NAME_TOO_LONG	0x01	/* key name > 63 bytes: only "*" matched */
+
+/* One per decision on the mktme_events ring buffer. */
+struct mktme_event {
+	__u64 time_ns;		/* CLOCK_BOOTTIME */
+	__u64 cgid;		/* the task's own cgroup */
+	__u64 rule_cgid;	/* cgroup of the deciding rule or limit */
+	__u32 pid;		/* tgid */
+	__u32 uid;		/* effective uid */
+	__s32 key_serial;
+	__u32 keyid;		/* 0 at create: not allocated yet */
+	__u32 generation;
+	__u32 rule_id;		/* 0: default verdict or no policy */
+	__s32 ret;		/* what the hook returned */
+	__u8 hook;		/* enum mktme_op */
+	__u8 verdict;		/* the decision, enforced or not */
+	__u8 mode;
+	__u8 reason;		/* enum mktme_reason */
+	__u8 flags;		/* MKTME_EV_* */
+	__u8 key_type;
+	__u8 key_alg;
+	__u8 pad;
+	char comm[16];
+	char key[MKTME_NAME_LEN];
+};
+
+/* Who asks. cgids[0] is the task's own cgroup, then its parent, ... */
+struct mktme_subject {
+	__u64 cgids[MKTME_MAX_DEPTH];
+	__u32 depth;
+	__u32 uid;
+	__u64 exe_dev;
+	__u64 exe_ino;
+	__u8 key_type;	/* MKTME_TYPE_UNKNOWN if not known */
+	__u8 key_alg;
+};
+
+struct mktme_decision {
+	__u8 verdict;
+	__u8 reason;
+	__u32 rule_id;
+	__u64 rule_cgid;
+};
+
+/* The decision: only where the includer said how to look entries up. */
+#ifdef MKTME_LOOKUP
+
+static __always_inline bool mktme_rule_matches(const struct mktme_rule *r,
+					       const struct mktme_subject *s,
+					       __u32 op)
+{
+	if (!(r->ops & (1u << op)))
+		return false;
+	if ((r->flags & MKTME_RF_EXE) &&
+	    (r->exe_dev != s->exe_dev || r->exe_ino != s->exe_ino))
+		return false;
+	if ((r->flags & MKTME_RF_UID) && r->uid != s->uid)
+		return false;
+	/* An unknown type/alg matches only rules that do not filter on it. */
+	if (r->types != MKTME_TYPES_ALL &&
+	    (s->key_type > 7 || !(r->types & (1u << s->key_type))))
+		return false;
+	if (r->algs != MKTME_ALGS_ALL &&
+	    (s->key_alg > 7 || !(r->algs & (1u << s->key_alg))))
+		return false;
+	return true;
+}
+
+/*
+ * The rules of a bucket are in precedence order: first match wins. Returns
+ * the index of the match or -1.
+ */
+static __always_inline int mktme_bucket_match(const struct mktme_rule_val *v,
+					      const struct mktme_subject *s,
+					      __u32 op)
+{
+	for (int j = 0; j < MKTME_BUCKET_MAX; j++) {
+		if (j >= (int)v->nr)
+			break;
+		if (mktme_rule_matches(&v->r[j], s, op))
+			return j;
+	}
+	return -1;
+}
+
+/*
+ * Nearest cgroup first: at each level, the bucket for the exact key name,
+ * which the compiler already merged with that cgroup's "*" rules, else the
+ * "*" bucket. The first level with a matching rule decides; none: default.
+ *
+ * @kname and @kwild are keys the caller filled (name zero-padded, and "*");
+ * this sets their cgid and kind. @name_ok is false when the key's name is
+ * longer than any policy name, so only "*" can match it.
+ */
+static __always_inline void mktme_decide(void *rules, const struct mktme_meta *meta,
+					 const struct mktme_subject *s,
+					 struct mktme_rule_key *kname,
+					 struct mktme_rule_key *kwild,
+					 bool name_ok, __u32 op,
+					 struct mktme_decision *d)
+{
+	d->verdict = meta->dflt;
+	d->reason = MKTME_REASON_DEFAULT;
+	d->rule_id = 0;
+	d->rule_cgid = 0;
+
+	kname->kind = MKTME_KIND_KEY;
+	kwild->kind = MKTME_KIND_KEY;
+	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
+		const struct mktme_rule_val *v = 0;
+		int j;
+
+		if (i >= (int)s->depth)
+			break;
+		if (name_ok) {
+			kname->cgid = s->cgids[i];
+			v = MKTME_LOOKUP(rules, kname);
+		}
+		if (!v) {
+			kwild->cgid = s->cgids[i];
+			v = MKTME_LOOKUP(rules, kwild);
+		}
+		if (!v)
+			continue;
+		j = mktme_bucket_match(v, s, op);
+		if (j < 0 || j >= MKTME_BUCKET_MAX)
+			continue;
+		d->verdict = v->r[j].verdict;
+		d->reason = MKTME_REASON_RULE;
+		d->rule_id = v->r[j].id;
+		d->rule_cgid = s->cgids[i];
+		return;
+	}
+}
+
+/*
+ * Live-key limits are hierarchical, like cgroup resource limits: a limit on
+ * a cgroup counts the keys created anywhere in its subtree, and every
+ * ancestor's limit applies. @before[i] is the live count of s->cgids[i]
+ * before this key. Returns the level whose limit is reached, or -1.
+ * @kcg is a scratch key; this sets its cgid and kind.
+ */
+static __always_inline int mktme_quota_exceeded(void *rules,
+						const struct mktme_subject *s,
+						const __u64 *before,
+						struct mktme_rule_key *kcg)
+{
+	kcg->kind = MKTME_KIND_CGROUP;
+	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
+		const struct mktme_rule_val *v;
+
+		if (i >= (int)s->depth)
+			break;
+		kcg->cgid = s->cgids[i];
+		v = MKTME_LOOKUP(rules, kcg);
+		if (!v || !(v->cgroup.flags & MKTME_CF_LIMIT))
+			continue;
+		if (before[i] >= v->cgroup.live_limit)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * What the hook returns for a decision: audit mode never denies. Only 0 or
+ * a negative errno: the verifier does not range-check lsm/ return values.
+ */
+static __always_inline int mktme_hook_ret(__u8 mode, const struct mktme_decision *d)
+{
+	if (d->verdict == MKTME_DENY && mode == MKTME_MODE_ENFORCE)
+		return -MKTME_EPERM;
+	return 0;
+}
+
+#endif /* MKTME_LOOKUP */
+
+#endif /* MKTME_POLICY_H */

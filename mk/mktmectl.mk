@@ -1,0 +1,61 @@
+# mktmectl and the policy library (tools/mktmectl/, bpf/mktme_policy.*).
+#
+# build/mktmectl/libpolicy.a is everything that needs no kernel: the YAML
+# parser, the compiler, `policy check`. The host tests link it, so
+# `make build/tests/host/test_policy_parse` works before any kernel is built.
+# The mktmectl binary embeds the BPF skeleton and so needs the kernel's BTF.
+
+MKTMECTL_OUT := $(BUILD)/mktmectl
+# The uapi header from the source tree when the kernel's headers are not
+# installed yet (USER_CFLAGS puts the installed ones first).
+MKTMECTL_CFLAGS := -Itools/mktmectl -Ibpf -Ikernel/src/include/uapi
+
+LIBPOLICY_SRCS := $(addprefix tools/mktmectl/,policy_parse.c policy_compile.c \
+	policy_print.c policy_check.c cgroup.c names.c json.c)
+LIBPOLICY_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(LIBPOLICY_SRCS))
+LIBPOLICY := $(MKTMECTL_OUT)/libpolicy.a
+LIBPOLICY_LIBS := -lfyaml -ljson-c
+
+MKTMECTL_SRCS := $(addprefix tools/mktmectl/,main.c policy.c key.c assign.c audit.c \
+	status.c daemon.c bpfobj.c)
+MKTMECTL_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(MKTMECTL_SRCS))
+MKTMECTL := $(MKTMECTL_OUT)/mktmectl
+
+MKTMECTL_HDRS := $(wildcard tools/mktmectl/*.h) bpf/mktme_policy.h \
+	kernel/src/include/uapi/linux/mktme.h
+
+USERSPACE_TARGETS += $(LIBPOLICY)
+
+$(MKTMECTL_OUT)/obj/%.o: tools/mktmectl/%.c $(MKTMECTL_HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(USER_CFLAGS) $(MKTMECTL_CFLAGS) -c -o $@ $<
+
+# The programs' skeleton: only the loader needs it.
+$(MKTMECTL_OUT)/obj/bpfobj.o: $(BPF_OUT)/mktme_policy.skel.h
+
+$(LIBPOLICY): $(LIBPOLICY_OBJS)
+	@echo "  AR      $@"
+	@rm -f $@ && ar rcs $@ $^
+
+$(MKTMECTL): $(MKTMECTL_OBJS) $(LIBPOLICY)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils
+
+.PHONY: mktmectl libpolicy
+mktmectl: $(MKTMECTL)
+libpolicy: $(LIBPOLICY)
+
+# Host tests of the policy layer: the library, and the shared decision header.
+POLICY_HOST_TESTS := test_policy_parse test_policy_compile test_policy_decide test_policy_output
+$(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_DEPS_$(t) := $(LIBPOLICY)))
+$(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_LDLIBS_$(t) := $(LIBPOLICY_LIBS)))
+$(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_CFLAGS_$(t) := $(MKTMECTL_CFLAGS)))
+POLICY_HOST_BINS := $(addprefix $(TEST_OUT)/host/,$(POLICY_HOST_TESTS))
+.PHONY: policy-host-tests
+policy-host-tests: $(POLICY_HOST_BINS)
+
+# The top Makefile's targets are absolute paths; let the relative spelling
+# (make build/mktmectl/mktmectl, make build/tests/host/test_policy_parse) work.
+$(patsubst $(ROOT)/%,%,$(POLICY_HOST_BINS) $(MKTMECTL) $(LIBPOLICY)): build/%: $(BUILD)/%
+	@:

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The compiler: the exact map entries a policy becomes (precedence order in
+ * each bucket, "*" rules merged into named buckets, limits, meta), the
+ * errors only visible once rules are grouped (duplicates, conflicts, sizes),
+ * runtime assignments, and the way back (policy show). Cgroups are
+ * HOST-SIMULATED (policy_test.h).
+ */
+#include "policy_test.h"
+
+TestSuite(compile, .init = test_tree, .fini = test_tree_remove);
+
+static const struct mktme_rule_val *bucket(const struct compiled *c, const char *cg,
+					   const char *name)
+{
+	struct mktme_rule_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.cgid = test_cgid(cg);
+	k.kind = MKTME_KIND_KEY;
+	strncpy(k.name, name, sizeof(k.name) - 1);
+	return compiled_lookup(c, &k);
+}
+
+Test(compile, meta_entry)
+{
+	struct policy p;
+	struct compiled c;
+
+	assert_ok("version: 1\nmode: audit\ndefault: allow\n", &p, &c);
+	cr_assert_eq(c.n, 1);
+	const struct mktme_meta *m = compiled_meta(&c);
+	cr_assert_not_null(m);
+	cr_assert_eq(m->generation, 1);
+	cr_assert_eq(m->mode, MKTME_MODE_AUDIT);
+	cr_assert_eq(m->dflt, MKTME_ALLOW);
+	cr_assert_eq(c.e[0].key.cgid, 0);
+	cr_assert_eq(c.e[0].key.kind, MKTME_KIND_META);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(compile, keys_are_zero_padded)
+{
+	struct policy p;
+	struct compiled c;
+
+	assert_ok("version: 1\nrules:\n  - {cgroup: /tenants/a, keys: [ab], verdict: allow}\n", &p, &c);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct mktme_rule_key *k = &c.e[i].key;
+		size_t len = strlen(k->name);
+
+		cr_assert_eq(k->pad, 0);
+		for (size_t j = len; j < sizeof(k->name); j++)
+			cr_assert_eq(k->name[j], 0, "the BPF side hashes the whole key");
+	}
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(compile, one_bucket_per_cgroup_and_name)
+{
+	struct policy p;
+	struct compiled c;
+
+	assert_ok("version: 1\nrules:\n"
+		  "  - {cgroup: /tenants/a, keys: [a, shared], verdict: allow}\n"
+		  "  - {cgroup: /tenants/b, keys: [b, shared], verdict: allow}\n",
+		  &p, &c);
+	cr_assert_eq(c.n, 1 + 4);
+	const struct mktme_rule_val *v = bucket(&c, "/tenants/a", "a");
+	cr_assert_not_null(v);
+	cr_assert_eq(v->nr, 1);
+	cr_assert_eq(v->r[0].id, 1);
+	cr_assert_eq(v->r[0].verdict, MKTME_ALLOW);
+	cr_assert_eq(v->r[0].ops, MKTME_OPS_ALL);
+	cr_assert_eq(bucket(&c, "/tenants/b", "shared")->r[0].id, 2);
+	cr_assert_null(bucket(&c, "/tenants/a", "b"));
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(compile, wildcard_rules_join_named_buckets)
+{
+	struct policy p;
+	struct compiled c;
+
+	assert_ok("version: 1\nrules:\n"
+		  "  - {cgroup: /vm, keys: [\"*\"], verdict: deny}\n"
+		  "  - {cgroup: /vm, keys: [k], verdict: allow}\n",
+		  &p, &c);
+	const struct mktme_rule_val *w = bucket(&c, "/vm", "*"), *k = bucket(&c, "/vm", "k");
+	cr_assert_eq(w->nr, 1);
+	cr_assert_eq(w->r[0].id, 1);
+	cr_assert(w->r[0].flags & MKTME_RF_WILDCARD);
+	cr_assert_eq(k->nr, 2);
+	cr_assert_eq(k->r[0].id, 2, "exact name before \"*\" (same subject)");
+	cr_assert_eq(k->r[1].id, 1);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(compile, precedence_order)
+{
+	struct policy p;
+	struct compiled c;
+
+	/* Written least specific first; the bucket must come out reversed. */
+	assert_ok("version: 1\nrules:\n"
+		  "  - {cgroup: /vm, keys: [\"*\"], verdict: allow}\n"			/* 8 */
+		  "  - {cgroup: /vm, keys: [k], verdict: allow}\n"			/* 7 */
+		  "  - {cgroup: /vm, uid: 5, keys: [\"*\"], verdict: allow}\n"		/* 6 */
+		  "  - {cgroup: /vm, uid: 5, keys: [k], verdict: allow}\n"		/* 5 */
+		  "  - {cgroup: /vm, exe: /bin/sh, keys: [\"*\"], verdict: allow}\n"	/* 4 */
+		  "  - {cgroup: /vm, exe: /bin/sh, keys: [k], verdict: allow}\n"	/* 3 */
+		  "  - {cgroup: /vm, exe: /bin/sh, uid: 5, keys: [\"*\"], verdict: allow}\n" /* 2 */
+		  "  - {cgroup: /vm, exe: /bin/sh, uid: 5, keys: [k], verdict: allow}\n", /* 1 */
+		  &p, &c);
+	const struct mktme_rule_val *k = bucket(&c, "/vm", "k");
+	cr_assert_eq(k->nr, 8);
+	for (int i = 0; i < 8; i++)
+		cr_assert_eq(k->r[i].id, 8 - i, "position %d holds rule %u", i, k->r[i].id);
+	const struct mktme_rule_val *w = bucket(&c, "/vm", "*");
+	cr_assert_eq(w->nr, 4);
+	cr_assert_eq(w->r[0].id, 7);
+	cr_assert_eq(w->r[3].id, 1);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(compile, deny_before_allow_and_filtered_before_plain)
+{
+	struct policy p;
+	struct compiled c;
+
+	assert_ok("version: 1\nrules:\n"
+		  "  - {cgroup: /vm, keys: [k], operations: [mmap], verdict: allow}\n"
+		  "  - {cgroup: /vm, keys: [k], operations: [mmap, bind], key_types: [user], verdict: allow}\n"
+		  "  - {cgroup: /vm, keys: [k], operations: [create], verdict: deny}\n",
+		  &p, &c);
+	const struct mktme_rule_val *k = bucket(&c, "/vm", "k");
+	cr_assert_eq(k->nr, 3);
+	cr_assert_eq(k->r[0].id, 2, "filtered first");
+	cr_assert_eq(k->r[1].id, 3, "then deny");
+	cr_assert_eq(k->r[2].id, 1);
+	cr_assert_eq(k->r[0].types, 1 << 1);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(compile, limits)
+{
+	struct policy p;
+	struct compiled c;
+	struct mktme_rule_key k;
+
+	assert_ok("version: 1\nlimits:\n  - {cgroup: /tenants, max_live_keys: 6}\n  - {cgroup: /tenants/a, max_live_keys: 0}\n",
+		  &p, &c);
+	cr_assert_eq(c.n, 3);
+	memset(&k, 0, sizeof(k));
+	k.kind = MKTME_KIND_CGROUP;
+	k.cgid = test_cgid("/tenants");
+	cr_assert_eq(compiled_lookup(&c, &k)->cgroup.live_limit, 6);
+	cr_assert_eq(compiled_lookup(&c, &k)->cgroup.flags, MKTME_CF_LIMIT);
+	k.cgid = test_cgid("/tenants/a");
+	cr_assert_eq(compiled_lookup(&c, &k)->cgroup.live_limit, 0);
+	cr_assert_eq(compiled_lookup(&c, &k)->cgroup.flags, MKTME_CF_LIMIT);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+/* ---- errors seen only with all rules ------------------------------------ */
+
+Test(compile, duplicate_rule)
+{
+	assert_error("version: 1\nrules:\n"
+		     "  - cgroup: /tenants/a\n    keys: [x]\n    verdict: allow\n"
+		     "  - cgroup: /tenants/a\n    keys: [y, x]\n    verdict: allow\n",
+		     "7:15: rule 2 duplicates rule 1 (line 3): same cgroup /tenants/a, same subject, key \"x\" and overlapping operations");
+}
+
+Test(compile, conflicting_rule)
+{
+	assert_error("version: 1\nrules:\n"
+		     "  - cgroup: /tenants/a\n    keys: [x]\n    verdict: allow\n"
+		     "  - cgroup: /tenants/a\n    keys: [x]\n    operations: [mmap]\n    verdict: deny\n",
+		     "7:12: rule 2 conflicts with rule 1 (line 3): same cgroup /tenants/a, same subject, key \"x\" and overlapping operations, but opposite verdicts");
+}
+
+Test(compile, conflicting_wildcards)
+{
+	assert_error("version: 1\nrules:\n"
+		     "  - {cgroup: /vm, uid: 7, keys: [\"*\"], verdict: allow}\n"
+		     "  - {cgroup: /vm, uid: 7, keys: [\"*\"], verdict: deny}\n",
+		     "4:34: rule 2 conflicts with rule 1 (line 3): same cgroup /vm, same subject, key \"*\" and overlapping operations, but opposite verdicts");
+}
+
+Test(compile, same_executable_by_another_path_conflicts)
+{
+	char link[256], y[1024], want[1024];
+
+	snprintf(link, sizeof(link), "%s/sh-link", test_dir);
+	cr_assert_eq(symlink("/bin/sh", link), 0);
+	snprintf(y, sizeof(y), "version: 1\nrules:\n"
+		 "  - {cgroup: /vm, exe: /bin/sh, keys: [k], verdict: allow}\n"
+		 "  - {cgroup: /vm, exe: %s, keys: [k], verdict: deny}\n", link);
+	snprintf(want, sizeof(want), "4:%zu: rule 2 conflicts with rule 1 (line 3): same cgroup /vm, same subject, key \"k\" and overlapping operations, but opposite verdicts",
+		 strlen("  - {cgroup: /vm, exe: , keys: [") + strlen(link) + 1);
+	assert_error(y, want);
+}
+
+Test(compile, same_cgroup_by_another_spelling_conflicts)
+{
+	assert_error("version: 1\nrules:\n"
+		     "  - {cgroup: /tenants/a, keys: [k], verdict: allow}\n"
+		     "  - {cgroup: //tenants//a/, keys: [k], verdict: deny}\n",
+		     "4:36: rule 2 conflicts with rule 1 (line 3): same cgroup //tenants//a/, same subject, key \"k\" and overlapping operations, but opposite verdicts");
+}
+
+Test(compile, not_conflicts)
+{
+	struct policy p;
+	struct compiled c;
+
+	/* Disjoint operations, other subjects, exact vs "*", filtered vs
+	 * not, disjoint types: precedence or nothing decides, no error. */
+	assert_ok("version: 1\nrules:\n"
+		  "  - {cgroup: /vm, keys: [k], operations: [create], verdict: allow}\n"
+		  "  - {cgroup: /vm, keys: [k], operations: [bind, mmap], verdict: deny}\n"
+		  "  - {cgroup: /vm, uid: 1, keys: [k], verdict: deny}\n"
+		  "  - {cgroup: /vm, uid: 2, keys: [k], verdict: allow}\n"
+		  "  - {cgroup: /vm, keys: [\"*\"], verdict: deny}\n"
+		  "  - {cgroup: /vm, uid: 3, keys: [k], key_types: [cpu], verdict: allow}\n"
+		  "  - {cgroup: /vm, uid: 3, keys: [k], verdict: deny}\n"
+		  "  - {cgroup: /vm, uid: 4, keys: [k], key_types: [cpu], verdict: allow}\n"
+		  "  - {cgroup: /vm, uid: 4, keys: [k], key_types: [user], verdict: deny}\n"
+		  "  - {cgroup: /tenants, keys: [k], verdict: deny}\n",
+		  &p, &c);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(compile, overlapping_types_conflict)
+{
+	assert_error("version: 1\nrules:\n"
+		     "  - {cgroup: /vm, keys: [k], key_types: [cpu, user], verdict: allow}\n"
+		     "  - {cgroup: /vm, keys: [k], key_types: [user], verdict: deny}\n",
+		     "4:26: rule 2 conflicts with rule 1 (line 3): same cgroup /vm, same subject, key \"k\" and overlapping operations, but opposite verdicts");
+}
+
+Test(compile, duplicate_limit)
+{
+	assert_error("version: 1\nlimits:\n  - cgroup: /tenants\n    max_live_keys: 1\n  - cgroup: /tenants/\n    max_live_keys: 2\n",
+		     "5:5: limit for /tenants/ duplicates the limit at line 3 (same cgroup)");
+}
+
+Test(compile, bucket_overflow)
+{
+	char y[8192];
+	size_t len = snprintf(y, sizeof(y), "version: 1\nrules:\n");
+
+	for (int i = 0; i <= MKTME_BUCKET_MAX; i++)
+		len += snprintf(y + len, sizeof(y) - len,
+				"  - {cgroup: /vm, uid: %d, keys: [k], verdict: allow}\n", i);
+	assert_error(y, "19:35: cgroup /vm, key \"k\": 17 rules apply (at most 16, counting the cgroup's \"*\" rules)");
+}
+
+Test(compile, bucket_overflow_through_wildcards)
+{
+	char y[8192];
+	size_t len = snprintf(y, sizeof(y), "version: 1\nrules:\n");
+
+	for (int i = 0; i < MKTME_BUCKET_MAX; i++)
+		len += snprintf(y + len, sizeof(y) - len,
+				"  - {cgroup: /vm, uid: %d, keys: [\"*\"], verdict: allow}\n", i);
+	len += snprintf(y + len, sizeof(y) - len, "  - {cgroup: /vm, keys: [k], verdict: deny}\n");
+	assert_error(y, "19:26: cgroup /vm, key \"k\": 17 rules apply (at most 16, counting the cgroup's \"*\" rules)");
+}
+
+Test(compile, too_many_map_entries)
+{
+	/* 129 rules x 64 names: 8256 buckets + meta > 8192. */
+	size_t cap = 129 * 64 * 12 + 4096;
+	char *y = malloc(cap);
+	size_t len = snprintf(y, cap, "version: 1\nrules:\n");
+
+	for (int r = 0; r < 129; r++) {
+		len += snprintf(y + len, cap - len, "  - {cgroup: /vm, verdict: allow, keys: [");
+		for (int k = 0; k < 64; k++)
+			len += snprintf(y + len, cap - len, "%sk%d_%d", k ? "," : "", r, k);
+		len += snprintf(y + len, cap - len, "]}\n");
+	}
+	assert_error(y, "0:0: the policy compiles to 8257 map entries (at most 8192): fewer cgroups or key names");
+	free(y);
+}
+
+/* ---- assignments and the way back --------------------------------------- */
+
+Test(compile, assignments_merge_after_file_rules)
+{
+	struct policy p;
+	struct compiled c;
+	struct diag d;
+	struct assignment a[2] = {
+		{ .cgid = 0, .name = "k", .id = MKTME_ASSIGN_ID_BASE },
+		{ .cgid = 0, .name = "new", .id = MKTME_ASSIGN_ID_BASE + 1 },
+	};
+
+	test_write("version: 1\nrules:\n  - {cgroup: /vm, keys: [k], verdict: deny}\n");
+	cr_assert_eq(policy_parse_file(test_file, &p, &d), 0);
+	struct resolve_opts o = { .cgroup_root = test_root };
+	cr_assert_eq(policy_resolve(&p, &o, &d), 0);
+	a[0].cgid = a[1].cgid = test_cgid("/vm");
+	cr_assert_eq(policy_compile(&p, a, 2, 7, &c, &d), 0, "%s", d.msg);
+	const struct mktme_rule_val *k = bucket(&c, "/vm", "k");
+	cr_assert_eq(k->nr, 2);
+	cr_assert_eq(k->r[0].id, 1, "the file's deny ranks first");
+	cr_assert_eq(k->r[1].id, MKTME_ASSIGN_ID_BASE);
+	cr_assert(k->r[1].flags & MKTME_RF_ASSIGN);
+	cr_assert_eq(bucket(&c, "/vm", "new")->r[0].verdict, MKTME_ALLOW);
+	cr_assert_eq(compiled_meta(&c)->nr_assign, 2);
+	cr_assert_eq(compiled_meta(&c)->generation, 7);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(compile, decompile_round_trip)
+{
+	struct policy p, back;
+	struct compiled c;
+	struct resolve_opts o = { .cgroup_root = test_root };
+
+	assert_ok("version: 1\nmode: audit\ndefault: allow\n"
+		  "limits:\n  - {cgroup: /tenants, max_live_keys: 3}\n"
+		  "rules:\n"
+		  "  - {cgroup: /tenants/a, keys: [a, \"*\"], operations: [bind], verdict: deny}\n"
+		  "  - {cgroup: /vm, exe: /bin/sh, uid: 9, keys: [v], key_types: [cpu], verdict: allow}\n",
+		  &p, &c);
+	cr_assert_eq(policy_decompile(&c, &o, &back), 0);
+	cr_assert(back.loaded);
+	cr_assert_eq(back.generation, 1);
+	cr_assert_eq(back.mode, MKTME_MODE_AUDIT);
+	cr_assert_eq(back.dflt, MKTME_ALLOW);
+	cr_assert_eq(back.nr_limits, 1);
+	cr_assert_str_eq(back.limits[0].cgroup, "/tenants");
+	cr_assert_eq(back.limits[0].max_live_keys, 3);
+	cr_assert_eq(back.nr_rules, 2);
+	cr_assert_eq(back.rules[0].id, 1);
+	cr_assert_str_eq(back.rules[0].cgroup, "/tenants/a");
+	cr_assert_eq(back.rules[0].nr_keys, 2, "a and *, each once");
+	cr_assert_eq(back.rules[0].ops, 1 << MKTME_OP_BIND);
+	cr_assert_eq(back.rules[1].id, 2);
+	cr_assert_str_eq(back.rules[1].cgroup, "/vm");
+	cr_assert(back.rules[1].has_exe && back.rules[1].has_uid);
+	cr_assert_eq(back.rules[1].exe_ino, p.rules[1].exe_ino);
+	cr_assert_eq(back.rules[1].uid, 9);
+	cr_assert_eq(back.rules[1].types, 1);
+	policy_free(&back);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(compile, decompile_names_removed_cgroups)
+{
+	struct policy p, back;
+	struct compiled c;
+	struct resolve_opts o = { .cgroup_root = test_root };
+	char path[256];
+
+	assert_ok("version: 1\nrules:\n  - {cgroup: /machines, keys: [m], verdict: allow}\n", &p, &c);
+	snprintf(path, sizeof(path), "%s/machines", test_root);
+	cr_assert_eq(rmdir(path), 0);
+	cr_assert_eq(policy_decompile(&c, &o, &back), 0);
+	cr_assert(strstr(back.rules[0].cgroup, "removed cgroup"), "%s", back.rules[0].cgroup);
+	policy_free(&back);
+	compiled_free(&c);
+	policy_free(&p);
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A policy in three forms: as written (struct policy, from YAML), resolved
+ * (the same structs with cgroup ids and executable inodes filled in), and
+ * compiled (struct compiled: the exact entries of one generation's
+ * mktme_rules map). policy/REFERENCE.md is the format.
+ */
+#ifndef MKTMECTL_POLICY_H
+#define MKTMECTL_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mktme_policy.h"
+
+#define POLICY_MAX_FILE		(1 << 20)
+#define POLICY_MAX_KEYS		64	/* keys: per rule */
+#define POLICY_MAX_LIMITS	1024
+#define POLICY_MAX_PATH		4095
+#define POLICY_MAX_UID		4294967294u
+#define POLICY_MAX_LIVE		65535u
+
+/* Position in the file, from 1; 0:0 when there is no better place. */
+struct pos {
+	int line, col;
+};
+
+/* The first error found: what, where. */
+struct diag {
+	char file[256];
+	struct pos pos;
+	char msg[512];
+};
+
+struct policy_key {
+	char *name;	/* "*" for the wildcard */
+	struct pos pos;
+};
+
+struct policy_rule {
+	unsigned int id;	/* 1-based position in rules: */
+	struct pos pos;
+	char *cgroup;
+	struct pos cgroup_pos;
+	bool may_appear_later;
+	char *exe;		/* NULL: any (or decompiled: see exe_dev) */
+	struct pos exe_pos;
+	bool has_exe;
+	bool has_uid;
+	uint32_t uid;
+	struct policy_key *keys;
+	size_t nr_keys;
+	uint8_t types, algs, ops, verdict;
+	bool from_assign;	/* decompiled from a runtime assignment */
+
+	/* Filled by policy_resolve(). */
+	uint64_t cgid;		/* 0: pending (may_appear_later) */
+	uint64_t exe_dev;	/* kernel dev_t */
+	uint64_t exe_ino;
+};
+
+struct policy_limit {
+	struct pos pos;
+	char *cgroup;
+	struct pos cgroup_pos;
+	bool may_appear_later;
+	uint32_t max_live_keys;
+	uint64_t cgid;		/* filled by policy_resolve(); 0: pending */
+};
+
+struct policy {
+	char *file;
+	unsigned int version;
+	uint8_t mode, dflt;
+	struct policy_rule *rules;
+	size_t nr_rules;
+	struct policy_limit *limits;
+	size_t nr_limits;
+
+	/* Only for a policy read back from the maps (policy show). */
+	bool loaded;
+	uint32_t generation;
+	uint64_t loaded_at;
+};
+
+/* Where cgroups and executables are looked up: real paths, or test trees. */
+struct resolve_opts {
+	const char *cgroup_root;	/* default /sys/fs/cgroup */
+};
+
+/* A runtime assignment (mktmectl assign), merged into every generation. */
+struct assignment {
+	uint64_t cgid;
+	char name[MKTME_NAME_LEN];
+	uint32_t id;
+};
+
+struct compiled_entry {
+	struct mktme_rule_key key;
+	struct mktme_rule_val val;
+};
+
+struct compiled {
+	struct compiled_entry *e;
+	size_t n, cap;
+	size_t nr_pending;	/* rules and limits waiting for their cgroup */
+};
+
+/* Returns 0, or -1 with @d filled. Nothing is allocated on failure. */
+int policy_parse_file(const char *path, struct policy *p, struct diag *d);
+int policy_parse_buf(const char *name, const char *buf, size_t len,
+		     struct policy *p, struct diag *d);
+void policy_free(struct policy *p);
+
+/* Cgroup ids and executable inodes; errors for what must exist and does not. */
+int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *d);
+
+/*
+ * The map entries for @p (resolved) plus @assign, in a fresh @c. Checks what
+ * only shows once rules are grouped: duplicates, conflicts, bucket sizes.
+ */
+int policy_compile(const struct policy *p, const struct assignment *assign,
+		   size_t nr_assign, uint32_t generation, struct compiled *c,
+		   struct diag *d);
+void compiled_free(struct compiled *c);
+const struct mktme_rule_val *compiled_lookup(const struct compiled *c,
+					     const struct mktme_rule_key *k);
+const struct mktme_meta *compiled_meta(const struct compiled *c);
+/* For building a compiled policy from map contents (policy show). */
+int compiled_add(struct compiled *c, const struct mktme_rule_key *k,
+		 const struct mktme_rule_val *v);
+
+/*
+ * Back from map entries to rules (ids, cgroup ids, inodes; paths where the
+ * cgroup can still be found under @o's root), for policy show.
+ */
+int policy_decompile(const struct compiled *c, const struct resolve_opts *o,
+		     struct policy *p);
+
+/* Text and JSON views of a policy (check: as resolved; show: as loaded). */
+void policy_print_text(const struct policy *p, const struct compiled *c, FILE *out);
+struct json_object *policy_to_json(const struct policy *p, const struct compiled *c);
+
+void diag_set(struct diag *d, const char *file, struct pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* "FILE:LINE:COL: message" (or "FILE: message" without a position). */
+void diag_print(const struct diag *d, FILE *out);
+struct json_object *diag_to_json(const struct diag *d);
+
+#endif

@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Resolved policy → the entries of one generation's mktme_rules map, and
+ * back. The BPF side only ever walks buckets in order (mktme_policy.h), so
+ * all of the precedence is decided here, where it can be tested.
+ */
+#include "policy.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#include "cgroup.h"
+
+/* ---- resolve ------------------------------------------------------------ */
+
+static int resolve_cgroup(const char *file, const char *root, const char *path,
+			  bool later, struct pos at, uint64_t *cgid, struct diag *d)
+{
+	int ret = cgroup_id(root, path, cgid);
+
+	if (ret == 0)
+		return 0;
+	*cgid = 0;
+	if (ret == -ENOENT && later)
+		return 0;
+	if (ret == -ENOENT)
+		diag_set(d, file, at, "cgroup: %s does not exist under %s (add \"may_appear_later: true\" if it will be created later)",
+			 path, root);
+	else if (ret == -ENOTDIR)
+		diag_set(d, file, at, "cgroup: %s is not a cgroup (not a directory under %s)", path,
+			 root);
+	else
+		diag_set(d, file, at, "cgroup: %s: %s", path, strerror(-ret));
+	return -1;
+}
+
+/* The kernel's dev_t, as the programs read it from the inode's super_block. */
+static uint64_t kernel_dev(dev_t dev)
+{
+	return ((uint64_t)major(dev) << 20) | minor(dev);
+}
+
+int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *d)
+{
+	const char *root = cgroup_root(o ? o->cgroup_root : NULL);
+
+	for (size_t i = 0; i < p->nr_rules; i++) {
+		struct policy_rule *r = &p->rules[i];
+		struct stat st;
+
+		if (resolve_cgroup(p->file, root, r->cgroup, r->may_appear_later, r->cgroup_pos,
+				   &r->cgid, d))
+			return -1;
+		if (!r->exe)
+			continue;
+		if (stat(r->exe, &st)) {
+			diag_set(d, p->file, r->exe_pos, "exe: %s: %s", r->exe, strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			diag_set(d, p->file, r->exe_pos, "exe: %s is not a regular file", r->exe);
+			return -1;
+		}
+		r->exe_dev = kernel_dev(st.st_dev);
+		r->exe_ino = st.st_ino;
+	}
+	for (size_t i = 0; i < p->nr_limits; i++) {
+		struct policy_limit *l = &p->limits[i];
+
+		if (resolve_cgroup(p->file, root, l->cgroup, l->may_appear_later, l->cgroup_pos,
+				   &l->cgid, d))
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- compile ------------------------------------------------------------ */
+
+/* One (rule, key name) pair: a rule with three keys makes three. */
+struct item {
+	uint64_t cgid;
+	const char *name;	/* "*" for the wildcard */
+	struct mktme_rule r;
+	const struct policy_rule *src;	/* NULL: an assignment */
+	struct pos pos;
+};
+
+static bool is_wild(const struct item *it)
+{
+	return !strcmp(it->name, "*");
+}
+
+static int subject_rank(const struct mktme_rule *r)
+{
+	bool exe = r->flags & MKTME_RF_EXE, uid = r->flags & MKTME_RF_UID;
+
+	return exe && uid ? 0 : exe ? 1 : uid ? 2 : 3;
+}
+
+static bool filtered(const struct mktme_rule *r)
+{
+	return r->types != MKTME_TYPES_ALL || r->algs != MKTME_ALGS_ALL;
+}
+
+/* policy/REFERENCE.md, "Precedence within one cgroup". */
+static int precedence_cmp(const struct mktme_rule *a, const struct mktme_rule *b)
+{
+	int ka[] = { subject_rank(a), !!(a->flags & MKTME_RF_WILDCARD), !filtered(a),
+		     a->verdict == MKTME_DENY ? 0 : 1, !!(a->flags & MKTME_RF_ASSIGN) };
+	int kb[] = { subject_rank(b), !!(b->flags & MKTME_RF_WILDCARD), !filtered(b),
+		     b->verdict == MKTME_DENY ? 0 : 1, !!(b->flags & MKTME_RF_ASSIGN) };
+
+	for (size_t i = 0; i < sizeof(ka) / sizeof(ka[0]); i++)
+		if (ka[i] != kb[i])
+			return ka[i] - kb[i];
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static int rule_cmp(const void *x, const void *y)
+{
+	return precedence_cmp(x, y);
+}
+
+/* Group items by cgroup, then name ("*" sorts first: '*' < any letter is not
+ * guaranteed, so it is tested explicitly), then file order. */
+static int item_cmp(const void *x, const void *y)
+{
+	const struct item *a = x, *b = y;
+	int c;
+
+	if (a->cgid != b->cgid)
+		return a->cgid < b->cgid ? -1 : 1;
+	if (is_wild(a) != is_wild(b))
+		return is_wild(a) ? -1 : 1;
+	c = strcmp(a->name, b->name);
+	if (c)
+		return c;
+	return a->r.id < b->r.id ? -1 : a->r.id > b->r.id;
+}
+
+static bool same_subject(const struct mktme_rule *a, const struct mktme_rule *b)
+{
+	if ((a->flags & (MKTME_RF_EXE | MKTME_RF_UID)) != (b->flags & (MKTME_RF_EXE | MKTME_RF_UID)))
+		return false;
+	if ((a->flags & MKTME_RF_EXE) && (a->exe_dev != b->exe_dev || a->exe_ino != b->exe_ino))
+		return false;
+	if ((a->flags & MKTME_RF_UID) && a->uid != b->uid)
+		return false;
+	return true;
+}
+
+/* Same rank and an overlap: precedence could not tell them apart. */
+static bool overlap(const struct mktme_rule *a, const struct mktme_rule *b)
+{
+	return filtered(a) == filtered(b) && (a->ops & b->ops) && (a->types & b->types) &&
+	       (a->algs & b->algs);
+}
+
+static int entry_add(struct compiled *c, const struct mktme_rule_key *k,
+		     const struct mktme_rule_val *v)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct compiled_entry *e = realloc(c->e, cap * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		c->e = e;
+		c->cap = cap;
+	}
+	c->e[c->n].key = *k;
+	c->e[c->n].val = *v;
+	c->n++;
+	return 0;
+}
+
+int compiled_add(struct compiled *c, const struct mktme_rule_key *k,
+		 const struct mktme_rule_val *v)
+{
+	return entry_add(c, k, v);
+}
+
+static struct mktme_rule_key make_key(uint64_t cgid, uint32_t kind, const char *name)
+{
+	struct mktme_rule_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.cgid = cgid;
+	k.kind = kind;
+	if (name)
+		strncpy(k.name, name, sizeof(k.name) - 1);
+	return k;
+}
+
+static const char *rule_desc(const struct item *it, char *buf, size_t len)
+{
+	if (it->src)
+		snprintf(buf, len, "rule %u (line %d)", it->src->id, it->src->pos.line);
+	else
+		snprintf(buf, len, "assignment of key \"%s\"", it->name);
+	return buf;
+}
+
+static int check_pairs(const struct policy *p, struct item *items, size_t n, struct diag *d)
+{
+	for (size_t lo = 0, hi; lo < n; lo = hi) {
+		for (hi = lo + 1; hi < n && items[hi].cgid == items[lo].cgid &&
+				  !strcmp(items[hi].name, items[lo].name); hi++)
+			;
+		for (size_t j = lo + 1; j < hi; j++) {
+			for (size_t i = lo; i < j; i++) {
+				const struct item *a = &items[i], *b = &items[j];
+				char da[96];
+
+				/* Assignments rank after file rules: never an error. */
+				if (!a->src || !b->src || a->src == b->src)
+					continue;
+				if (!same_subject(&a->r, &b->r) || !overlap(&a->r, &b->r))
+					continue;
+				diag_set(d, p->file, b->pos,
+					 "rule %u %s %s: same cgroup %s, same subject, key \"%s\" and overlapping operations%s",
+					 b->src->id,
+					 a->r.verdict == b->r.verdict ? "duplicates" : "conflicts with",
+					 rule_desc(a, da, sizeof(da)), b->src->cgroup, b->name,
+					 a->r.verdict == b->r.verdict ? "" : ", but opposite verdicts");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int fill_bucket(const struct policy *p, struct compiled *c, uint64_t cgid,
+		       const char *name, const struct item *exact, size_t nexact,
+		       const struct item *wild, size_t nwild, struct diag *d)
+{
+	struct mktme_rule_key k = make_key(cgid, MKTME_KIND_KEY, name);
+	struct mktme_rule_val v;
+	const struct item *last = nexact ? &exact[nexact - 1] : &wild[nwild - 1];
+
+	if (nexact + nwild > MKTME_BUCKET_MAX) {
+		diag_set(d, p->file, last->pos,
+			 "cgroup %s, key \"%s\": %zu rules apply (at most %d, counting the cgroup's \"*\" rules)",
+			 last->src ? last->src->cgroup : "(assigned)", name, nexact + nwild,
+			 MKTME_BUCKET_MAX);
+		return -1;
+	}
+	memset(&v, 0, sizeof(v));
+	for (size_t i = 0; i < nexact; i++)
+		v.r[v.nr++] = exact[i].r;
+	for (size_t i = 0; i < nwild; i++)
+		v.r[v.nr++] = wild[i].r;
+	qsort(v.r, v.nr, sizeof(v.r[0]), rule_cmp);
+	if (entry_add(c, &k, &v)) {
+		diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int compile_items(const struct policy *p, struct compiled *c, struct item *items,
+			 size_t n, struct diag *d)
+{
+	qsort(items, n, sizeof(*items), item_cmp);
+	if (check_pairs(p, items, n, d))
+		return -1;
+	for (size_t lo = 0, hi; lo < n; lo = hi) {
+		size_t wlo = lo, whi = lo;
+
+		/* One cgroup: its "*" items first (item_cmp), then names. */
+		for (hi = lo; hi < n && items[hi].cgid == items[lo].cgid; hi++)
+			;
+		while (whi < hi && is_wild(&items[whi]))
+			whi++;
+		if (whi > wlo &&
+		    fill_bucket(p, c, items[lo].cgid, "*", NULL, 0, &items[wlo], whi - wlo, d))
+			return -1;
+		for (size_t a = whi, b; a < hi; a = b) {
+			for (b = a + 1; b < hi && !strcmp(items[b].name, items[a].name); b++)
+				;
+			if (fill_bucket(p, c, items[a].cgid, items[a].name, &items[a], b - a,
+					&items[wlo], whi - wlo, d))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+int policy_compile(const struct policy *p, const struct assignment *assign, size_t nr_assign,
+		   uint32_t generation, struct compiled *c, struct diag *d)
+{
+	struct mktme_rule_key k;
+	struct mktme_rule_val v;
+	struct item *items = NULL;
+	size_t n = 0, total = nr_assign;
+	int ret = -1;
+
+	memset(c, 0, sizeof(*c));
+	memset(d, 0, sizeof(*d));
+	for (size_t i = 0; i < p->nr_rules; i++)
+		total += p->rules[i].nr_keys;
+	items = calloc(total ? total : 1, sizeof(*items));
+	if (!items) {
+		diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
+		return -1;
+	}
+
+	memset(&v, 0, sizeof(v));
+	v.meta.generation = generation;
+	v.meta.mode = p->mode;
+	v.meta.dflt = p->dflt;
+	v.meta.nr_rules = p->nr_rules;
+	v.meta.nr_assign = nr_assign;
+	v.meta.loaded_at = time(NULL);
+	k = make_key(0, MKTME_KIND_META, NULL);
+	if (entry_add(c, &k, &v))
+		goto oom;
+
+	for (size_t i = 0; i < p->nr_limits; i++) {
+		const struct policy_limit *l = &p->limits[i];
+
+		if (!l->cgid) {
+			c->nr_pending++;
+			continue;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (p->limits[j].cgid == l->cgid) {
+				diag_set(d, p->file, l->pos, "limit for %s duplicates the limit at line %d (same cgroup)",
+					 l->cgroup, p->limits[j].pos.line);
+				goto out;
+			}
+		}
+		memset(&v, 0, sizeof(v));
+		v.cgroup.flags = MKTME_CF_LIMIT;
+		v.cgroup.live_limit = l->max_live_keys;
+		k = make_key(l->cgid, MKTME_KIND_CGROUP, NULL);
+		if (entry_add(c, &k, &v))
+			goto oom;
+	}
+
+	for (size_t i = 0; i < p->nr_rules; i++) {
+		const struct policy_rule *r = &p->rules[i];
+
+		if (!r->cgid) {
+			c->nr_pending++;
+			continue;
+		}
+		for (size_t j = 0; j < r->nr_keys; j++) {
+			struct item *it = &items[n++];
+
+			it->cgid = r->cgid;
+			it->name = r->keys[j].name;
+			it->src = r;
+			it->pos = r->keys[j].pos;
+			it->r.id = r->id;
+			it->r.ops = r->ops;
+			it->r.verdict = r->verdict;
+			it->r.types = r->types;
+			it->r.algs = r->algs;
+			if (r->has_exe) {
+				it->r.flags |= MKTME_RF_EXE;
+				it->r.exe_dev = r->exe_dev;
+				it->r.exe_ino = r->exe_ino;
+			}
+			if (r->has_uid) {
+				it->r.flags |= MKTME_RF_UID;
+				it->r.uid = r->uid;
+			}
+			if (is_wild(it))
+				it->r.flags |= MKTME_RF_WILDCARD;
+		}
+	}
+	for (size_t i = 0; i < nr_assign; i++) {
+		struct item *it = &items[n++];
+
+		it->cgid = assign[i].cgid;
+		it->name = assign[i].name;
+		it->r.id = assign[i].id;
+		it->r.flags = MKTME_RF_ASSIGN | (is_wild(it) ? MKTME_RF_WILDCARD : 0);
+		it->r.ops = MKTME_OPS_ALL;
+		it->r.verdict = MKTME_ALLOW;
+		it->r.types = MKTME_TYPES_ALL;
+		it->r.algs = MKTME_ALGS_ALL;
+	}
+	if (compile_items(p, c, items, n, d))
+		goto out;
+	if (c->n > MKTME_RULES_ENTRIES) {
+		diag_set(d, p->file, (struct pos){ 0, 0 },
+			 "the policy compiles to %zu map entries (at most %d): fewer cgroups or key names",
+			 c->n, MKTME_RULES_ENTRIES);
+		goto out;
+	}
+	ret = 0;
+	goto out;
+oom:
+	diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
+out:
+	free(items);
+	if (ret)
+		compiled_free(c);
+	return ret;
+}
+
+void compiled_free(struct compiled *c)
+{
+	free(c->e);
+	memset(c, 0, sizeof(*c));
+}
+
+const struct mktme_rule_val *compiled_lookup(const struct compiled *c,
+					     const struct mktme_rule_key *k)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!memcmp(&c->e[i].key, k, sizeof(*k)))
+			return &c->e[i].val;
+	return NULL;
+}
+
+const struct mktme_meta *compiled_meta(const struct compiled *c)
+{
+	struct mktme_rule_key k = make_key(0, MKTME_KIND_META, NULL);
+	const struct mktme_rule_val *v = compiled_lookup(c, &k);
+
+	return v ? &v->meta : NULL;
+}
+
+/* ---- decompile ---------------------------------------------------------- */
+
+static char *path_of(const char *root, uint64_t cgid)
+{
+	char *path = NULL;
+
+	if (cgroup_path(root, cgid, &path) == 0)
+		return path;
+	if (asprintf(&path, "(removed cgroup, id %llu)", (unsigned long long)cgid) < 0)
+		return NULL;
+	return path;
+}
+
+static struct policy_rule *find_rule(struct policy *p, uint32_t id, uint64_t cgid)
+{
+	for (size_t i = 0; i < p->nr_rules; i++)
+		if (p->rules[i].id == id && p->rules[i].cgid == cgid)
+			return &p->rules[i];
+	return NULL;
+}
+
+static int add_key_name(struct policy_rule *r, const char *name)
+{
+	struct policy_key *k;
+
+	for (size_t i = 0; i < r->nr_keys; i++)
+		if (!strcmp(r->keys[i].name, name))
+			return 0;
+	k = realloc(r->keys, (r->nr_keys + 1) * sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	r->keys = k;
+	memset(&k[r->nr_keys], 0, sizeof(*k));
+	k[r->nr_keys].name = strdup(name);
+	if (!k[r->nr_keys].name)
+		return -ENOMEM;
+	r->nr_keys++;
+	return 0;
+}
+
+static int by_id(const void *x, const void *y)
+{
+	const struct policy_rule *a = x, *b = y;
+
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a->cgid < b->cgid ? -1 : a->cgid > b->cgid;
+}
+
+int policy_decompile(const struct compiled *c, const struct resolve_opts *o, struct policy *p)
+{
+	const char *root = cgroup_root(o ? o->cgroup_root : NULL);
+	size_t cap_rules = 0, cap_limits = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->loaded = true;
+	p->version = 1;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct mktme_rule_key *k = &c->e[i].key;
+		const struct mktme_rule_val *v = &c->e[i].val;
+
+		if (k->kind == MKTME_KIND_META) {
+			p->mode = v->meta.mode;
+			p->dflt = v->meta.dflt;
+			p->generation = v->meta.generation;
+			p->loaded_at = v->meta.loaded_at;
+		} else if (k->kind == MKTME_KIND_CGROUP && (v->cgroup.flags & MKTME_CF_LIMIT)) {
+			struct policy_limit *l;
+
+			if (p->nr_limits == cap_limits) {
+				cap_limits = cap_limits ? 2 * cap_limits : 16;
+				l = realloc(p->limits, cap_limits * sizeof(*l));
+				if (!l)
+					goto oom;
+				p->limits = l;
+			}
+			l = &p->limits[p->nr_limits++];
+			memset(l, 0, sizeof(*l));
+			l->cgid = k->cgid;
+			l->max_live_keys = v->cgroup.live_limit;
+			l->cgroup = path_of(root, k->cgid);
+			if (!l->cgroup)
+				goto oom;
+		} else if (k->kind == MKTME_KIND_KEY) {
+			bool wild_bucket = !strcmp(k->name, "*");
+
+			for (uint32_t j = 0; j < v->nr && j < MKTME_BUCKET_MAX; j++) {
+				const struct mktme_rule *mr = &v->r[j];
+				struct policy_rule *r;
+
+				/* "*" rules are copied into every named bucket of their
+				 * cgroup; the "*" bucket is where they are shown. */
+				if ((mr->flags & MKTME_RF_WILDCARD) && !wild_bucket)
+					continue;
+				r = find_rule(p, mr->id, k->cgid);
+				if (!r) {
+					if (p->nr_rules == cap_rules) {
+						cap_rules = cap_rules ? 2 * cap_rules : 16;
+						r = realloc(p->rules, cap_rules * sizeof(*r));
+						if (!r)
+							goto oom;
+						p->rules = r;
+					}
+					r = &p->rules[p->nr_rules++];
+					memset(r, 0, sizeof(*r));
+					r->id = mr->id;
+					r->cgid = k->cgid;
+					r->cgroup = path_of(root, k->cgid);
+					if (!r->cgroup)
+						goto oom;
+					r->has_exe = mr->flags & MKTME_RF_EXE;
+					r->exe_dev = mr->exe_dev;
+					r->exe_ino = mr->exe_ino;
+					r->has_uid = mr->flags & MKTME_RF_UID;
+					r->uid = mr->uid;
+					r->ops = mr->ops;
+					r->verdict = mr->verdict;
+					r->types = mr->types;
+					r->algs = mr->algs;
+					r->from_assign = mr->flags & MKTME_RF_ASSIGN;
+				}
+				if (add_key_name(r, k->name))
+					goto oom;
+			}
+		}
+	}
+	if (p->nr_rules)
+		qsort(p->rules, p->nr_rules, sizeof(*p->rules), by_id);
+	return 0;
+oom:
+	policy_free(p);
+	return -ENOMEM;
+}

@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * YAML → struct policy. Only the shape and the values are checked here;
+ * what needs the system (cgroups, executables) is policy_resolve(), what
+ * needs all rules at once (duplicates) is policy_compile().
+ *
+ * Every error carries the position of the node it is about. libfyaml marks
+ * count from 0, its own error reports from 1: both become 1-based here.
+ */
+#include "policy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libfyaml.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "names.h"
+
+struct parser {
+	const char *file;
+	struct diag *d;
+	struct policy *p;
+};
+
+void diag_set(struct diag *d, const char *file, struct pos pos, const char *fmt, ...)
+{
+	va_list ap;
+
+	snprintf(d->file, sizeof(d->file), "%s", file ? file : "-");
+	d->pos = pos;
+	va_start(ap, fmt);
+	vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
+	va_end(ap);
+}
+
+void diag_print(const struct diag *d, FILE *out)
+{
+	if (d->pos.line > 0)
+		fprintf(out, "%s:%d:%d: %s\n", d->file, d->pos.line, d->pos.col, d->msg);
+	else
+		fprintf(out, "%s: %s\n", d->file, d->msg);
+}
+
+struct json_object *diag_to_json(const struct diag *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "file", json_object_new_string(d->file));
+	json_object_object_add(o, "line", json_object_new_int(d->pos.line));
+	json_object_object_add(o, "column", json_object_new_int(d->pos.col));
+	json_object_object_add(o, "message", json_object_new_string(d->msg));
+	return o;
+}
+
+/* Where a node starts. Collections have no mark of their own in 0.7: use
+ * their first scalar, else the @fallback (the key that named them). */
+static struct pos node_pos(struct fy_node *n, struct pos fallback)
+{
+	void *it = NULL;
+
+	if (!n)
+		return fallback;
+	switch (fy_node_get_type(n)) {
+	case FYNT_SCALAR: {
+		struct fy_token *t = fy_node_get_scalar_token(n);
+		const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+
+		/* Quoted scalars and aliases are marked after their '"' or '*':
+		 * point at the node as the operator wrote it. */
+		bool back = fy_node_is_alias(n) ||
+			    fy_node_get_style(n) == FYNS_SINGLE_QUOTED ||
+			    fy_node_get_style(n) == FYNS_DOUBLE_QUOTED;
+
+		if (m)
+			return (struct pos){ m->line + 1, m->column + 1 - (back && m->column > 0) };
+		return fallback;
+	}
+	case FYNT_SEQUENCE:
+		return node_pos(fy_node_sequence_iterate(n, &it), fallback);
+	case FYNT_MAPPING: {
+		struct fy_node_pair *pr = fy_node_mapping_iterate(n, &it);
+
+		return pr ? node_pos(fy_node_pair_key(pr), fallback) : fallback;
+	}
+	}
+	return fallback;
+}
+
+static int fail(struct parser *ps, struct pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct parser *ps, struct pos pos, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_set(ps->d, ps->file, pos, "%s", msg);
+	return -1;
+}
+
+static const char *type_word(struct fy_node *n)
+{
+	switch (fy_node_get_type(n)) {
+	case FYNT_SCALAR:
+		return "a scalar";
+	case FYNT_SEQUENCE:
+		return "a list";
+	case FYNT_MAPPING:
+		return "a mapping";
+	}
+	return "?";
+}
+
+/* Aliases would let one node stand in many places with one position: the
+ * format is small enough to write out. */
+static int check_plain(struct parser *ps, struct fy_node *n, struct pos at)
+{
+	if (fy_node_is_alias(n))
+		return fail(ps, node_pos(n, at), "aliases are not supported in a policy");
+	return 0;
+}
+
+static int want_scalar(struct parser *ps, struct fy_node *n, const char *what,
+		       struct pos at, const char **out)
+{
+	if (check_plain(ps, n, at))
+		return -1;
+	if (fy_node_get_type(n) != FYNT_SCALAR)
+		return fail(ps, node_pos(n, at), "%s: expected a scalar, got %s", what,
+			    type_word(n));
+	*out = fy_node_get_scalar0(n);
+	if (!*out)
+		return fail(ps, node_pos(n, at), "%s: out of memory", what);
+	return 0;
+}
+
+static int want_word(struct parser *ps, struct fy_node *n, const char *what,
+		     const struct name_val *t, struct pos at, int *out)
+{
+	const char *s;
+
+	if (want_scalar(ps, n, what, at, &s))
+		return -1;
+	*out = name_lookup(t, s);
+	if (*out < 0)
+		return fail(ps, node_pos(n, at), "%s: unknown value \"%s\" (expected one of: %s)",
+			    what, s, name_list(t));
+	return 0;
+}
+
+static int want_uint(struct parser *ps, struct fy_node *n, const char *what,
+		     unsigned long max, struct pos at, unsigned long *out)
+{
+	const char *s;
+	char *end;
+
+	if (want_scalar(ps, n, what, at, &s))
+		return -1;
+	if (*s < '0' || *s > '9')
+		return fail(ps, node_pos(n, at), "%s: expected a non-negative integer, got \"%s\"",
+			    what, s);
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (*end)
+		return fail(ps, node_pos(n, at), "%s: expected a non-negative integer, got \"%s\"",
+			    what, s);
+	if (errno == ERANGE || *out > max)
+		return fail(ps, node_pos(n, at), "%s: %s is past the limit (at most %lu)", what,
+			    s, max);
+	return 0;
+}
+
+static int want_bool(struct parser *ps, struct fy_node *n, const char *what,
+		     struct pos at, bool *out)
+{
+	const char *s;
+
+	if (want_scalar(ps, n, what, at, &s))
+		return -1;
+	if (!strcmp(s, "true"))
+		*out = true;
+	else if (!strcmp(s, "false"))
+		*out = false;
+	else
+		return fail(ps, node_pos(n, at), "%s: expected true or false, got \"%s\"", what, s);
+	return 0;
+}
+
+static int want_string(struct parser *ps, struct fy_node *n, const char *what,
+		       struct pos at, char **out, struct pos *where)
+{
+	const char *s;
+
+	if (want_scalar(ps, n, what, at, &s))
+		return -1;
+	*where = node_pos(n, at);
+	*out = strdup(s);
+	if (!*out)
+		return fail(ps, *where, "%s: out of memory", what);
+	return 0;
+}
+
+static int want_seq(struct parser *ps, struct fy_node *n, const char *what, struct pos at)
+{
+	if (check_plain(ps, n, at))
+		return -1;
+	if (fy_node_get_type(n) != FYNT_SEQUENCE)
+		return fail(ps, node_pos(n, at), "%s: expected a list, got %s", what, type_word(n));
+	if (fy_node_sequence_item_count(n) == 0)
+		return fail(ps, at, "%s: empty list", what);
+	return 0;
+}
+
+/* A list of words → bit mask over their values; a word twice is an error. */
+static int want_mask(struct parser *ps, struct fy_node *n, const char *what,
+		     const struct name_val *t, struct pos at, uint8_t *mask)
+{
+	void *it = NULL;
+	struct fy_node *item;
+
+	if (want_seq(ps, n, what, at))
+		return -1;
+	*mask = 0;
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		int v;
+
+		if (want_word(ps, item, what, t, at, &v))
+			return -1;
+		if (*mask & (1u << v))
+			return fail(ps, node_pos(item, at), "%s: \"%s\" listed twice", what,
+				    name_of(t, v));
+		*mask |= 1u << v;
+	}
+	return 0;
+}
+
+static int check_cgroup_path(struct parser *ps, const char *path, struct pos at)
+{
+	int depth = 0;
+	const char *c;
+
+	if (path[0] != '/')
+		return fail(ps, at, "cgroup: \"%s\" is not an absolute path (cgroup v2 paths start with /, relative to the cgroup2 mount)",
+			    path);
+	if (strlen(path) > POLICY_MAX_PATH)
+		return fail(ps, at, "cgroup: path longer than %d bytes", POLICY_MAX_PATH);
+	for (c = path; *c;) {
+		const char *e;
+		size_t len;
+
+		while (*c == '/')
+			c++;
+		if (!*c)
+			break;
+		e = strchr(c, '/');
+		len = e ? (size_t)(e - c) : strlen(c);
+		if ((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'))
+			return fail(ps, at, "cgroup: \"%s\": \".\" and \"..\" are not allowed", path);
+		depth++;
+		c += len;
+	}
+	if (depth >= MKTME_MAX_DEPTH)
+		return fail(ps, at, "cgroup: \"%s\" is %d levels deep (at most %d)", path, depth,
+			    MKTME_MAX_DEPTH - 1);
+	return 0;
+}
+
+static int check_key_name(struct parser *ps, const char *name, struct pos at)
+{
+	size_t len = strlen(name);
+
+	if (!strcmp(name, "*"))
+		return 0;
+	if (len == 0)
+		return fail(ps, at, "keys: empty key name");
+	if (len >= MKTME_NAME_LEN)
+		return fail(ps, at, "keys: name \"%.20s...\" is %zu bytes (at most %d)", name, len,
+			    MKTME_NAME_LEN - 1);
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+		if (*c < 0x20 || *c == 0x7f)
+			return fail(ps, at, "keys: name contains a control character");
+		if (*c == '*')
+			return fail(ps, at, "keys: \"%s\": \"*\" is not a glob, only \"*\" alone (any key) is allowed",
+				    name);
+	}
+	return 0;
+}
+
+static int parse_keys(struct parser *ps, struct fy_node *n, struct pos at,
+		      struct policy_rule *r)
+{
+	void *it = NULL;
+	struct fy_node *item;
+	size_t count;
+
+	if (want_seq(ps, n, "keys", at))
+		return -1;
+	count = fy_node_sequence_item_count(n);
+	if (count > POLICY_MAX_KEYS)
+		return fail(ps, node_pos(n, at), "keys: %zu names (at most %d per rule)", count,
+			    POLICY_MAX_KEYS);
+	r->keys = calloc(count, sizeof(*r->keys));
+	if (!r->keys)
+		return fail(ps, at, "keys: out of memory");
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		struct policy_key *k = &r->keys[r->nr_keys];
+
+		if (want_string(ps, item, "keys", at, &k->name, &k->pos))
+			return -1;
+		r->nr_keys++;
+		if (check_key_name(ps, k->name, k->pos))
+			return -1;
+		for (size_t i = 0; i + 1 < r->nr_keys; i++)
+			if (!strcmp(r->keys[i].name, k->name))
+				return fail(ps, k->pos, "keys: \"%s\" listed twice", k->name);
+	}
+	return 0;
+}
+
+/* Fields a mapping must have, noted as they are seen. */
+struct seen {
+	const char *name;
+	bool seen;
+};
+
+static int need(struct parser *ps, const struct seen *s, size_t n, struct pos at,
+		const char *what)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!s[i].seen)
+			return fail(ps, at, "%s: missing required field \"%s\"", what, s[i].name);
+	return 0;
+}
+
+static int want_map(struct parser *ps, struct fy_node *n, const char *what, struct pos at)
+{
+	if (check_plain(ps, n, at))
+		return -1;
+	if (fy_node_get_type(n) != FYNT_MAPPING)
+		return fail(ps, node_pos(n, at), "%s: expected a mapping, got %s", what,
+			    type_word(n));
+	return 0;
+}
+
+/* Yields each (field name, value, position of the name). */
+static int next_field(struct parser *ps, struct fy_node *map, void **it, const char **key,
+		      struct fy_node **val, struct pos *kpos, struct pos at)
+{
+	struct fy_node_pair *pr = fy_node_mapping_iterate(map, it);
+	struct fy_node *k;
+
+	if (!pr)
+		return 0;
+	k = fy_node_pair_key(pr);
+	*kpos = node_pos(k, at);
+	if (!k || check_plain(ps, k, at) || fy_node_get_type(k) != FYNT_SCALAR) {
+		if (!ps->d->msg[0])
+			fail(ps, *kpos, "field names must be scalars");
+		return -1;
+	}
+	*key = fy_node_get_scalar0(k);
+	*val = fy_node_pair_value(pr);
+	if (!*key)
+		return fail(ps, *kpos, "out of memory");
+	if (!*val)
+		return fail(ps, *kpos, "%s: missing value", *key);
+	/* "field:" with nothing after it is a null scalar: same as missing. */
+	if (fy_node_get_type(*val) == FYNT_SCALAR && !fy_node_get_scalar_length(*val) &&
+	    fy_node_get_style(*val) == FYNS_PLAIN)
+		return fail(ps, *kpos, "%s: missing value", *key);
+	return 1;
+}
+
+static int parse_rule(struct parser *ps, struct fy_node *n, struct pos at, struct policy_rule *r)
+{
+	struct seen req[] = { { "cgroup", false }, { "keys", false }, { "verdict", false } };
+	const char *key;
+	struct fy_node *val;
+	struct pos kp;
+	void *it = NULL;
+	int rc, v;
+	unsigned long ul;
+
+	if (want_map(ps, n, "rule", at))
+		return -1;
+	r->pos = node_pos(n, at);
+	r->types = MKTME_TYPES_ALL;
+	r->algs = MKTME_ALGS_ALL;
+	r->ops = MKTME_OPS_ALL;
+	while ((rc = next_field(ps, n, &it, &key, &val, &kp, at)) > 0) {
+		if (!strcmp(key, "cgroup")) {
+			if (r->cgroup)
+				return fail(ps, kp, "rule: \"cgroup\" given twice");
+			if (want_string(ps, val, "cgroup", kp, &r->cgroup, &r->cgroup_pos) ||
+			    check_cgroup_path(ps, r->cgroup, r->cgroup_pos))
+				return -1;
+			req[0].seen = true;
+		} else if (!strcmp(key, "may_appear_later")) {
+			if (want_bool(ps, val, key, kp, &r->may_appear_later))
+				return -1;
+		} else if (!strcmp(key, "exe")) {
+			if (want_string(ps, val, key, kp, &r->exe, &r->exe_pos))
+				return -1;
+			if (r->exe[0] != '/')
+				return fail(ps, r->exe_pos, "exe: \"%s\" is not an absolute path",
+					    r->exe);
+			if (strlen(r->exe) > POLICY_MAX_PATH)
+				return fail(ps, r->exe_pos, "exe: path longer than %d bytes",
+					    POLICY_MAX_PATH);
+			r->has_exe = true;
+		} else if (!strcmp(key, "uid")) {
+			if (want_uint(ps, val, key, POLICY_MAX_UID, kp, &ul))
+				return -1;
+			r->uid = ul;
+			r->has_uid = true;
+		} else if (!strcmp(key, "keys")) {
+			if (parse_keys(ps, val, kp, r))
+				return -1;
+			req[1].seen = true;
+		} else if (!strcmp(key, "key_types")) {
+			if (want_mask(ps, val, key, type_names, kp, &r->types))
+				return -1;
+		} else if (!strcmp(key, "algorithms")) {
+			if (want_mask(ps, val, key, alg_names, kp, &r->algs))
+				return -1;
+		} else if (!strcmp(key, "operations")) {
+			if (want_mask(ps, val, key, op_names, kp, &r->ops))
+				return -1;
+		} else if (!strcmp(key, "verdict")) {
+			if (want_word(ps, val, key, verdict_names, kp, &v))
+				return -1;
+			r->verdict = v;
+			req[2].seen = true;
+		} else {
+			return fail(ps, kp, "rule: unknown field \"%s\" (expected one of: cgroup, may_appear_later, exe, uid, keys, key_types, algorithms, operations, verdict)",
+				    key);
+		}
+	}
+	if (rc < 0)
+		return -1;
+	return need(ps, req, 3, r->pos, "rule");
+}
+
+static int parse_limit(struct parser *ps, struct fy_node *n, struct pos at, struct policy_limit *l)
+{
+	struct seen req[] = { { "cgroup", false }, { "max_live_keys", false } };
+	const char *key;
+	struct fy_node *val;
+	struct pos kp;
+	void *it = NULL;
+	unsigned long ul;
+	int rc;
+
+	if (want_map(ps, n, "limit", at))
+		return -1;
+	l->pos = node_pos(n, at);
+	while ((rc = next_field(ps, n, &it, &key, &val, &kp, at)) > 0) {
+		if (!strcmp(key, "cgroup")) {
+			if (want_string(ps, val, "cgroup", kp, &l->cgroup, &l->cgroup_pos) ||
+			    check_cgroup_path(ps, l->cgroup, l->cgroup_pos))
+				return -1;
+			req[0].seen = true;
+		} else if (!strcmp(key, "max_live_keys")) {
+			if (want_uint(ps, val, key, POLICY_MAX_LIVE, kp, &ul))
+				return -1;
+			l->max_live_keys = ul;
+			req[1].seen = true;
+		} else if (!strcmp(key, "may_appear_later")) {
+			if (want_bool(ps, val, key, kp, &l->may_appear_later))
+				return -1;
+		} else {
+			return fail(ps, kp, "limit: unknown field \"%s\" (expected one of: cgroup, max_live_keys, may_appear_later)",
+				    key);
+		}
+	}
+	if (rc < 0)
+		return -1;
+	return need(ps, req, 2, l->pos, "limit");
+}
+
+static int parse_list(struct parser *ps, struct fy_node *n, struct pos at, const char *what,
+		      size_t max, void **items, size_t size, size_t *count,
+		      int (*one)(struct parser *, struct fy_node *, struct pos, void *))
+{
+	void *it = NULL;
+	struct fy_node *item;
+	size_t total;
+
+	if (check_plain(ps, n, at))
+		return -1;
+	if (fy_node_get_type(n) != FYNT_SEQUENCE)
+		return fail(ps, node_pos(n, at), "%s: expected a list, got %s", what, type_word(n));
+	total = fy_node_sequence_item_count(n);
+	if (total > max)
+		return fail(ps, at, "%s: %zu entries (at most %zu)", what, total, max);
+	*items = calloc(total ? total : 1, size);
+	if (!*items)
+		return fail(ps, at, "%s: out of memory", what);
+	while ((item = fy_node_sequence_iterate(n, &it))) {
+		void *slot = (char *)*items + *count * size;
+
+		/* Counted first so that policy_free() frees a half-parsed entry. */
+		(*count)++;
+		if (one(ps, item, node_pos(item, at), slot))
+			return -1;
+	}
+	return 0;
+}
+
+static int one_rule(struct parser *ps, struct fy_node *n, struct pos at, void *slot)
+{
+	struct policy_rule *r = slot;
+
+	r->id = r - ps->p->rules + 1;
+	return parse_rule(ps, n, at, r);
+}
+
+static int one_limit(struct parser *ps, struct fy_node *n, struct pos at, void *slot)
+{
+	return parse_limit(ps, n, at, slot);
+}
+
+static int parse_root(struct parser *ps, struct fy_node *root)
+{
+	struct pos top = { 1, 1 };
+	struct seen req[] = { { "version", false } };
+	struct policy *p = ps->p;
+	const char *key;
+	struct fy_node *val;
+	struct pos kp;
+	void *it = NULL;
+	unsigned long ul;
+	int rc, v;
+
+	if (!root)
+		return fail(ps, top, "empty policy (expected a mapping with at least \"version: 1\")");
+	if (want_map(ps, root, "policy", top))
+		return -1;
+	p->mode = MKTME_MODE_ENFORCE;
+	p->dflt = MKTME_DENY;
+	while ((rc = next_field(ps, root, &it, &key, &val, &kp, top)) > 0) {
+		if (!strcmp(key, "version")) {
+			if (want_uint(ps, val, key, ~0ul, kp, &ul))
+				return -1;
+			if (ul != 1)
+				return fail(ps, node_pos(val, kp), "version: %lu is not supported (this mktmectl reads version 1)",
+					    ul);
+			p->version = ul;
+			req[0].seen = true;
+		} else if (!strcmp(key, "mode")) {
+			if (want_word(ps, val, key, mode_names, kp, &v))
+				return -1;
+			p->mode = v;
+		} else if (!strcmp(key, "default")) {
+			if (want_word(ps, val, key, verdict_names, kp, &v))
+				return -1;
+			p->dflt = v;
+		} else if (!strcmp(key, "rules")) {
+			if (parse_list(ps, val, kp, "rules", MKTME_MAX_RULES, (void **)&p->rules,
+				       sizeof(*p->rules), &p->nr_rules, one_rule))
+				return -1;
+		} else if (!strcmp(key, "limits")) {
+			if (parse_list(ps, val, kp, "limits", POLICY_MAX_LIMITS,
+				       (void **)&p->limits, sizeof(*p->limits), &p->nr_limits,
+				       one_limit))
+				return -1;
+		} else {
+			return fail(ps, kp, "unknown field \"%s\" (expected one of: version, mode, default, limits, rules)",
+				    key);
+		}
+	}
+	if (rc < 0)
+		return -1;
+	return need(ps, req, 1, top, "policy");
+}
+
+/* libfyaml's own errors (syntax, duplicate keys) come through its diag. */
+static void quiet_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+	(void)diag;
+	(void)user;
+	(void)buf;
+	(void)len;
+}
+
+int policy_parse_buf(const char *name, const char *buf, size_t len, struct policy *p,
+		     struct diag *d)
+{
+	struct parser ps = { .file = name, .d = d, .p = p };
+	struct fy_diag_cfg dcfg;
+	struct fy_parse_cfg cfg = { 0 };
+	struct fy_diag *diag = NULL;
+	struct fy_parser *fyp = NULL;
+	struct fy_document *doc = NULL, *extra = NULL;
+	int ret = -1;
+
+	memset(p, 0, sizeof(*p));
+	memset(d, 0, sizeof(*d));
+	p->file = strdup(name);
+	if (!p->file) {
+		diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
+		return -1;
+	}
+	if (len > POLICY_MAX_FILE) {
+		diag_set(d, name, (struct pos){ 0, 0 }, "file is %zu bytes (at most %d)", len,
+			 POLICY_MAX_FILE);
+		goto out;
+	}
+	fy_diag_cfg_default(&dcfg);
+	dcfg.fp = NULL;
+	dcfg.output_fn = quiet_output;
+	dcfg.colorize = false;
+	diag = fy_diag_create(&dcfg);
+	if (!diag) {
+		diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
+		goto out;
+	}
+	fy_diag_set_collect_errors(diag, true);
+	cfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG;
+	cfg.diag = diag;
+	fyp = fy_parser_create(&cfg);
+	if (!fyp || fy_parser_set_string(fyp, buf, len)) {
+		diag_set(d, name, (struct pos){ 0, 0 }, "cannot set up the YAML parser");
+		goto out;
+	}
+	doc = fy_parse_load_document(fyp);
+	if (doc && !fy_parser_get_stream_error(fyp)) {
+		extra = fy_parse_load_document(fyp);
+		if (extra) {
+			struct fy_node *r = fy_document_root(extra);
+
+			diag_set(d, name, node_pos(r, (struct pos){ 0, 0 }),
+				 "more than one YAML document (a policy is one document)");
+			goto out;
+		}
+	}
+	if (!doc || fy_parser_get_stream_error(fyp)) {
+		void *it = NULL;
+		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
+
+		if (e)
+			diag_set(d, name, (struct pos){ e->line, e->column }, "YAML: %s", e->msg);
+		else if (!doc && len == 0)
+			ret = parse_root(&ps, NULL);
+		else if (!doc)
+			ret = parse_root(&ps, NULL);
+		else
+			diag_set(d, name, (struct pos){ 0, 0 }, "YAML: malformed");
+		goto out;
+	}
+	ret = parse_root(&ps, fy_document_root(doc));
+out:
+	fy_document_destroy(extra);
+	fy_document_destroy(doc);
+	fy_parser_destroy(fyp);
+	fy_diag_destroy(diag);
+	if (ret) {
+		char file[256];
+
+		/* The error names the file; keep that, drop the rest. */
+		snprintf(file, sizeof(file), "%s", d->file[0] ? d->file : name);
+		policy_free(p);
+		snprintf(d->file, sizeof(d->file), "%s", file);
+	}
+	return ret;
+}
+
+int policy_parse_file(const char *path, struct policy *p, struct diag *d)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, ret;
+
+	memset(p, 0, sizeof(*p));
+	memset(d, 0, sizeof(*d));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		diag_set(d, path, (struct pos){ 0, 0 }, "cannot open: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		diag_set(d, path, (struct pos){ 0, 0 }, "not a regular file");
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > POLICY_MAX_FILE) {
+		diag_set(d, path, (struct pos){ 0, 0 }, "file is %lld bytes (at most %d)",
+			 (long long)st.st_size, POLICY_MAX_FILE);
+		close(fd);
+		return -1;
+	}
+	buf = malloc(st.st_size + 1);
+	if (!buf) {
+		diag_set(d, path, (struct pos){ 0, 0 }, "out of memory");
+		close(fd);
+		return -1;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	ret = policy_parse_buf(path, buf, len, p, d);
+	free(buf);
+	return ret;
+}
+
+void policy_free(struct policy *p)
+{
+	for (size_t i = 0; i < p->nr_rules; i++) {
+		struct policy_rule *r = &p->rules[i];
+
+		free(r->cgroup);
+		free(r->exe);
+		for (size_t k = 0; k < r->nr_keys; k++)
+			free(r->keys[k].name);
+		free(r->keys);
+	}
+	for (size_t i = 0; i < p->nr_limits; i++)
+		free(p->limits[i].cgroup);
+	free(p->rules);
+	free(p->limits);
+	free(p->file);
+	memset(p, 0, sizeof(*p));
+}
