@@ -6,8 +6,9 @@
  * cannot be run with BPF_PROG_TEST_RUN.
  *
  * The includer provides MKTME_LOOKUP(map, key), returning a
- * const struct mktme_rule_val * or NULL: bpf_map_lookup_elem() on BPF, a
- * lookup in the compiled policy on the host.
+ * const struct mktme_pol_rule_val * or NULL: bpf_map_lookup_elem() on BPF, a
+ * lookup in the compiled policy on the host; and MKTME_CHARGE and
+ * MKTME_UNCHARGE for the live-key counts (mktme_charge()).
  */
 #ifndef MKTME_POLICY_H
 #define MKTME_POLICY_H
@@ -25,16 +26,19 @@
 #define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v1"
 
 #define MKTME_NAME_LEN		64	/* key name buffer: names are 1..63 bytes */
-#define MKTME_MAX_DEPTH		32	/* cgroup levels, root = level 0 */
+#define MKTME_MAX_DEPTH		16	/* cgroup levels walked, root = level 0 */
 #define MKTME_BUCKET_MAX	16	/* rules for one (cgroup, key name) */
 #define MKTME_MAX_RULES		1024	/* entries of rules: in a policy file */
 #define MKTME_MAX_ASSIGN	1024	/* runtime assignments */
 #define MKTME_RULES_ENTRIES	8192	/* entries of one generation's rules map */
-#define MKTME_MAX_LIVE_KEYS	65536	/* keys tracked for quotas */
+#define MKTME_MAX_LIVE_KEYS	8192	/* keys tracked (alive, created while attached) */
+#define MKTME_MAX_CGROUPS	16384	/* cgroups with a live-key count */
+#define MKTME_MAX_COUNTERS	16384	/* (cgroup, key name) counters, LRU */
+#define MKTME_EVENTS_BYTES	(256 * 1024)	/* audit ring buffer */
 #define MKTME_ASSIGN_ID_BASE	0x10000	/* rule ids of assignments start here */
 #define MKTME_EPERM		1	/* no errno.h on the BPF side */
 
-enum mktme_op {
+enum mktme_pol_op {
 	MKTME_OP_CREATE = 0,
 	MKTME_OP_BIND = 1,
 	MKTME_OP_MMAP = 2,
@@ -42,18 +46,18 @@ enum mktme_op {
 };
 #define MKTME_OPS_ALL		((1u << MKTME_NR_OPS) - 1)
 
-enum mktme_verdict {
+enum mktme_pol_verdict {
 	MKTME_ALLOW = 0,
 	MKTME_DENY = 1,
 };
 
-enum mktme_mode {
+enum mktme_pol_mode {
 	MKTME_MODE_ENFORCE = 0,
 	MKTME_MODE_AUDIT = 1,
 };
 
 /* Why a decision came out as it did (audit events). */
-enum mktme_reason {
+enum mktme_pol_reason {
 	MKTME_REASON_RULE = 0,		/* rule_id decided */
 	MKTME_REASON_DEFAULT = 1,	/* no rule matched: the policy's default */
 	MKTME_REASON_QUOTA = 2,		/* rules allowed, a live-key limit did not */
@@ -70,17 +74,18 @@ enum mktme_reason {
  * One generation of the policy is one hash map of these, switched in whole
  * through the mktme_policy map-in-map slot.
  */
-enum mktme_entry_kind {
-	MKTME_KIND_META = 0,	/* cgid 0, name "": struct mktme_meta */
-	MKTME_KIND_CGROUP = 1,	/* per-cgroup settings: struct mktme_cgroup */
+enum mktme_pol_entry_kind {
+	MKTME_KIND_META = 0,	/* cgid 0, name "": struct mktme_pol_meta */
+	MKTME_KIND_CGROUP = 1,	/* per-cgroup settings: struct mktme_pol_cgroup */
 	MKTME_KIND_KEY = 2,	/* rules for (cgid, key name or "*") */
 };
 
-struct mktme_rule_key {
+/* Starts like struct mktme_pol_cg_key, so the programs can use one as the other. */
+struct mktme_pol_rule_key {
 	__u64 cgid;
+	char name[MKTME_NAME_LEN];	/* zero-padded: it is hashed whole */
 	__u32 kind;
 	__u32 pad;
-	char name[MKTME_NAME_LEN];	/* zero-padded: it is hashed whole */
 };
 
 #define MKTME_RF_EXE		0x01	/* exe_dev/exe_ino must match */
@@ -93,23 +98,23 @@ struct mktme_rule_key {
  * precedence by the compiler; the first one that matches wins.
  * exe_dev is the kernel's dev_t (MKDEV: major << 20 | minor).
  */
-struct mktme_rule {
+struct mktme_pol_rule {
 	__u64 exe_dev;
 	__u64 exe_ino;
 	__u32 uid;
 	__u32 id;
 	__u8 flags;
-	__u8 ops;	/* 1 << enum mktme_op */
-	__u8 verdict;	/* enum mktme_verdict */
+	__u8 ops;	/* 1 << enum mktme_pol_op */
+	__u8 verdict;	/* enum mktme_pol_verdict */
 	__u8 types;	/* 1 << enum mktme_key_type */
 	__u8 algs;	/* 1 << enum mktme_key_alg */
 	__u8 pad[3];
 };
 
-struct mktme_meta {
+struct mktme_pol_meta {
 	__u32 generation;
-	__u8 mode;		/* enum mktme_mode */
-	__u8 dflt;		/* enum mktme_verdict */
+	__u8 mode;		/* enum mktme_pol_mode */
+	__u8 dflt;		/* enum mktme_pol_verdict */
 	__u16 nr_rules;		/* rules in the file */
 	__u32 nr_assign;	/* assignments merged in */
 	__u32 pad;
@@ -118,35 +123,40 @@ struct mktme_meta {
 
 #define MKTME_CF_LIMIT		0x01	/* live_limit applies */
 
-struct mktme_cgroup {
+struct mktme_pol_cgroup {
 	__u32 flags;
 	__u32 live_limit;	/* keys created in this subtree and alive */
 };
 
-struct mktme_rule_val {
-	struct mktme_meta meta;		/* MKTME_KIND_META */
-	struct mktme_cgroup cgroup;	/* MKTME_KIND_CGROUP */
+struct mktme_pol_rule_val {
+	struct mktme_pol_meta meta;		/* MKTME_KIND_META */
+	struct mktme_pol_cgroup cgroup;	/* MKTME_KIND_CGROUP */
 	__u32 nr;			/* MKTME_KIND_KEY: rules in r[] */
 	__u32 pad;
-	struct mktme_rule r[MKTME_BUCKET_MAX];
+	struct mktme_pol_rule r[MKTME_BUCKET_MAX];
 };
 
-/* mktme_keys: key serial -> where it was created, for key_free. */
-struct mktme_key_owner {
+/*
+ * mktme_keys: key serial -> where it was created, for key_free (which runs
+ * in the key garbage collector, not in the creator) and for the key's type
+ * at bind and mmap. It is also the head of struct mktme_pol_subject, so the
+ * programs store it straight from there.
+ */
+struct mktme_pol_key_owner {
 	__u64 cgids[MKTME_MAX_DEPTH];	/* nearest first, depth of them */
 	__u32 depth;
-	__u8 type;
-	__u8 alg;
+	__u8 type;	/* enum mktme_key_type, MKTME_TYPE_UNKNOWN */
+	__u8 alg;	/* enum mktme_key_alg, MKTME_TYPE_UNKNOWN */
 	__u16 pad;
 };
 
-/* mktme_counters: (task's cgroup, key name) -> decisions taken. */
-struct mktme_counter_key {
+/* mktme_counters and mktme_assign: (cgroup, key name). */
+struct mktme_pol_cg_key {
 	__u64 cgid;
-	char name[MKTME_NAME_LEN];
+	char name[MKTME_NAME_LEN];	/* zero-padded */
 };
 
-struct mktme_counter {
+struct mktme_pol_counter {
 	__u64 create_allowed;
 	__u64 create_denied;
 	__u64 bind_allowed;
@@ -157,14 +167,14 @@ struct mktme_counter {
 };
 
 /* mktme_assign: (cgroup, key name) -> assignment, kept across reloads. */
-struct mktme_assign_val {
+struct mktme_pol_assign_val {
 	__u64 assigned_at;	/* CLOCK_REALTIME seconds */
 	__u32 id;		/* rule id, >= MKTME_ASSIGN_ID_BASE */
 	__u32 pad;
 };
 
 /* mktme_stats[0]: health of the programs themselves. */
-struct mktme_stats {
+struct mktme_pol_stats {
 	__u64 decisions;
 	__u64 events_dropped;	/* ringbuf full */
 	__u64 keys_untracked;	/* mktme_keys full: create denied */
@@ -173,7 +183,7 @@ struct mktme_stats {
 #define MKTME_EV_NAME_TOO_LONG	0x01	/* key name > 63 bytes: only "*" matched */
 
 /* One per decision on the mktme_events ring buffer. */
-struct mktme_event {
+struct mktme_pol_event {
 	__u64 time_ns;		/* CLOCK_BOOTTIME */
 	__u64 cgid;		/* the task's own cgroup */
 	__u64 rule_cgid;	/* cgroup of the deciding rule or limit */
@@ -184,10 +194,10 @@ struct mktme_event {
 	__u32 generation;
 	__u32 rule_id;		/* 0: default verdict or no policy */
 	__s32 ret;		/* what the hook returned */
-	__u8 hook;		/* enum mktme_op */
+	__u8 hook;		/* enum mktme_pol_op */
 	__u8 verdict;		/* the decision, enforced or not */
 	__u8 mode;
-	__u8 reason;		/* enum mktme_reason */
+	__u8 reason;		/* enum mktme_pol_reason */
 	__u8 flags;		/* MKTME_EV_* */
 	__u8 key_type;
 	__u8 key_alg;
@@ -196,29 +206,37 @@ struct mktme_event {
 	char key[MKTME_NAME_LEN];
 };
 
-/* Who asks. cgids[0] is the task's own cgroup, then its parent, ... */
-struct mktme_subject {
-	__u64 cgids[MKTME_MAX_DEPTH];
-	__u32 depth;
+/*
+ * Who asks: o.cgids[0] is the task's own cgroup (or its ancestor at level
+ * MKTME_MAX_DEPTH - 1 when it is deeper), then its parent, ...; o.type and
+ * o.alg are the key's.
+ */
+struct mktme_pol_subject {
+	struct mktme_pol_key_owner o;
 	__u32 uid;
+	__u32 pad;
 	__u64 exe_dev;
 	__u64 exe_ino;
-	__u8 key_type;	/* MKTME_TYPE_UNKNOWN if not known */
-	__u8 key_alg;
 };
 
-struct mktme_decision {
+struct mktme_pol_decision {
 	__u8 verdict;
 	__u8 reason;
 	__u32 rule_id;
 	__u64 rule_cgid;
 };
 
-/* The decision: only where the includer said how to look entries up. */
-#ifdef MKTME_LOOKUP
+#endif /* MKTME_POLICY_H */
 
-static __always_inline bool mktme_rule_matches(const struct mktme_rule *r,
-					       const struct mktme_subject *s,
+/*
+ * The decision: only where the includer said how to look entries up (a host
+ * test may include this header again once it has).
+ */
+#if defined(MKTME_LOOKUP) && !defined(MKTME_POLICY_DECIDE)
+#define MKTME_POLICY_DECIDE
+
+static __always_inline bool mktme_rule_matches(const struct mktme_pol_rule *r,
+					       const struct mktme_pol_subject *s,
 					       __u32 op)
 {
 	if (!(r->ops & (1u << op)))
@@ -230,10 +248,10 @@ static __always_inline bool mktme_rule_matches(const struct mktme_rule *r,
 		return false;
 	/* An unknown type/alg matches only rules that do not filter on it. */
 	if (r->types != MKTME_TYPES_ALL &&
-	    (s->key_type > 7 || !(r->types & (1u << s->key_type))))
+	    (s->o.type > 7 || !(r->types & (1u << s->o.type))))
 		return false;
 	if (r->algs != MKTME_ALGS_ALL &&
-	    (s->key_alg > 7 || !(r->algs & (1u << s->key_alg))))
+	    (s->o.alg > 7 || !(r->algs & (1u << s->o.alg))))
 		return false;
 	return true;
 }
@@ -242,8 +260,8 @@ static __always_inline bool mktme_rule_matches(const struct mktme_rule *r,
  * The rules of a bucket are in precedence order: first match wins. Returns
  * the index of the match or -1.
  */
-static __always_inline int mktme_bucket_match(const struct mktme_rule_val *v,
-					      const struct mktme_subject *s,
+static __always_inline int mktme_bucket_match(const struct mktme_pol_rule_val *v,
+					      const struct mktme_pol_subject *s,
 					      __u32 op)
 {
 	for (int j = 0; j < MKTME_BUCKET_MAX; j++) {
@@ -264,12 +282,12 @@ static __always_inline int mktme_bucket_match(const struct mktme_rule_val *v,
  * this sets their cgid and kind. @name_ok is false when the key's name is
  * longer than any policy name, so only "*" can match it.
  */
-static __always_inline void mktme_decide(void *rules, const struct mktme_meta *meta,
-					 const struct mktme_subject *s,
-					 struct mktme_rule_key *kname,
-					 struct mktme_rule_key *kwild,
+static __always_inline void mktme_decide(void *rules, const struct mktme_pol_meta *meta,
+					 const struct mktme_pol_subject *s,
+					 struct mktme_pol_rule_key *kname,
+					 struct mktme_pol_rule_key *kwild,
 					 bool name_ok, __u32 op,
-					 struct mktme_decision *d)
+					 struct mktme_pol_decision *d)
 {
 	d->verdict = meta->dflt;
 	d->reason = MKTME_REASON_DEFAULT;
@@ -279,17 +297,17 @@ static __always_inline void mktme_decide(void *rules, const struct mktme_meta *m
 	kname->kind = MKTME_KIND_KEY;
 	kwild->kind = MKTME_KIND_KEY;
 	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
-		const struct mktme_rule_val *v = 0;
+		const struct mktme_pol_rule_val *v = 0;
 		int j;
 
-		if (i >= (int)s->depth)
+		if (i >= (int)s->o.depth)
 			break;
 		if (name_ok) {
-			kname->cgid = s->cgids[i];
+			kname->cgid = s->o.cgids[i];
 			v = MKTME_LOOKUP(rules, kname);
 		}
 		if (!v) {
-			kwild->cgid = s->cgids[i];
+			kwild->cgid = s->o.cgids[i];
 			v = MKTME_LOOKUP(rules, kwild);
 		}
 		if (!v)
@@ -300,7 +318,7 @@ static __always_inline void mktme_decide(void *rules, const struct mktme_meta *m
 		d->verdict = v->r[j].verdict;
 		d->reason = MKTME_REASON_RULE;
 		d->rule_id = v->r[j].id;
-		d->rule_cgid = s->cgids[i];
+		d->rule_cgid = s->o.cgids[i];
 		return;
 	}
 }
@@ -308,36 +326,54 @@ static __always_inline void mktme_decide(void *rules, const struct mktme_meta *m
 /*
  * Live-key limits are hierarchical, like cgroup resource limits: a limit on
  * a cgroup counts the keys created anywhere in its subtree, and every
- * ancestor's limit applies. @before[i] is the live count of s->cgids[i]
- * before this key. Returns the level whose limit is reached, or -1.
+ * ancestor's limit applies. So a new key is charged to every level, whatever
+ * the policy (a limit added by a later reload sees the keys already alive).
+ *
+ * The includer provides MKTME_CHARGE(live, cgid): add one to the live count
+ * of @cgid, atomically, and return the count before (~0 if it cannot count:
+ * then any limit there is reached, failing closed). Returns the first level
+ * whose limit the key goes past, or -1. @rules may be NULL (no policy).
  * @kcg is a scratch key; this sets its cgid and kind.
  */
-static __always_inline int mktme_quota_exceeded(void *rules,
-						const struct mktme_subject *s,
-						const __u64 *before,
-						struct mktme_rule_key *kcg)
+static __always_inline int mktme_charge(void *rules, void *live,
+					const struct mktme_pol_subject *s,
+					struct mktme_pol_rule_key *kcg)
 {
+	int over = -1;
+
 	kcg->kind = MKTME_KIND_CGROUP;
 	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
-		const struct mktme_rule_val *v;
+		const struct mktme_pol_rule_val *v = 0;
+		__u64 before;
 
-		if (i >= (int)s->depth)
+		if (i >= (int)s->o.depth)
 			break;
-		kcg->cgid = s->cgids[i];
-		v = MKTME_LOOKUP(rules, kcg);
-		if (!v || !(v->cgroup.flags & MKTME_CF_LIMIT))
+		before = MKTME_CHARGE(live, s->o.cgids[i]);
+		if (!rules || over >= 0)
 			continue;
-		if (before[i] >= v->cgroup.live_limit)
-			return i;
+		kcg->cgid = s->o.cgids[i];
+		v = MKTME_LOOKUP(rules, kcg);
+		if (v && (v->cgroup.flags & MKTME_CF_LIMIT) && before >= v->cgroup.live_limit)
+			over = i;
 	}
-	return -1;
+	return over;
+}
+
+/* Undo mktme_charge(): a refused key, or key_free. MKTME_UNCHARGE(live, cgid). */
+static __always_inline void mktme_uncharge(void *live, const struct mktme_pol_key_owner *o)
+{
+	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
+		if (i >= (int)o->depth)
+			break;
+		MKTME_UNCHARGE(live, o->cgids[i]);
+	}
 }
 
 /*
  * What the hook returns for a decision: audit mode never denies. Only 0 or
  * a negative errno: the verifier does not range-check lsm/ return values.
  */
-static __always_inline int mktme_hook_ret(__u8 mode, const struct mktme_decision *d)
+static __always_inline int mktme_hook_ret(__u8 mode, const struct mktme_pol_decision *d)
 {
 	if (d->verdict == MKTME_DENY && mode == MKTME_MODE_ENFORCE)
 		return -MKTME_EPERM;
@@ -345,5 +381,3 @@ static __always_inline int mktme_hook_ret(__u8 mode, const struct mktme_decision
 }
 
 #endif /* MKTME_LOOKUP */
-
-#endif /* MKTME_POLICY_H */

@@ -10,10 +10,10 @@
 
 TestSuite(compile, .init = test_tree, .fini = test_tree_remove);
 
-static const struct mktme_rule_val *bucket(const struct compiled *c, const char *cg,
+static const struct mktme_pol_rule_val *bucket(const struct compiled *c, const char *cg,
 					   const char *name)
 {
-	struct mktme_rule_key k;
+	struct mktme_pol_rule_key k;
 
 	memset(&k, 0, sizeof(k));
 	k.cgid = test_cgid(cg);
@@ -29,7 +29,7 @@ Test(compile, meta_entry)
 
 	assert_ok("version: 1\nmode: audit\ndefault: allow\n", &p, &c);
 	cr_assert_eq(c.n, 1);
-	const struct mktme_meta *m = compiled_meta(&c);
+	const struct mktme_pol_meta *m = compiled_meta(&c);
 	cr_assert_not_null(m);
 	cr_assert_eq(m->generation, 1);
 	cr_assert_eq(m->mode, MKTME_MODE_AUDIT);
@@ -47,7 +47,7 @@ Test(compile, keys_are_zero_padded)
 
 	assert_ok("version: 1\nrules:\n  - {cgroup: /tenants/a, keys: [ab], verdict: allow}\n", &p, &c);
 	for (size_t i = 0; i < c.n; i++) {
-		const struct mktme_rule_key *k = &c.e[i].key;
+		const struct mktme_pol_rule_key *k = &c.e[i].key;
 		size_t len = strlen(k->name);
 
 		cr_assert_eq(k->pad, 0);
@@ -68,7 +68,7 @@ Test(compile, one_bucket_per_cgroup_and_name)
 		  "  - {cgroup: /tenants/b, keys: [b, shared], verdict: allow}\n",
 		  &p, &c);
 	cr_assert_eq(c.n, 1 + 4);
-	const struct mktme_rule_val *v = bucket(&c, "/tenants/a", "a");
+	const struct mktme_pol_rule_val *v = bucket(&c, "/tenants/a", "a");
 	cr_assert_not_null(v);
 	cr_assert_eq(v->nr, 1);
 	cr_assert_eq(v->r[0].id, 1);
@@ -89,7 +89,7 @@ Test(compile, wildcard_rules_join_named_buckets)
 		  "  - {cgroup: /vm, keys: [\"*\"], verdict: deny}\n"
 		  "  - {cgroup: /vm, keys: [k], verdict: allow}\n",
 		  &p, &c);
-	const struct mktme_rule_val *w = bucket(&c, "/vm", "*"), *k = bucket(&c, "/vm", "k");
+	const struct mktme_pol_rule_val *w = bucket(&c, "/vm", "*"), *k = bucket(&c, "/vm", "k");
 	cr_assert_eq(w->nr, 1);
 	cr_assert_eq(w->r[0].id, 1);
 	cr_assert(w->r[0].flags & MKTME_RF_WILDCARD);
@@ -116,11 +116,11 @@ Test(compile, precedence_order)
 		  "  - {cgroup: /vm, exe: /bin/sh, uid: 5, keys: [\"*\"], verdict: allow}\n" /* 2 */
 		  "  - {cgroup: /vm, exe: /bin/sh, uid: 5, keys: [k], verdict: allow}\n", /* 1 */
 		  &p, &c);
-	const struct mktme_rule_val *k = bucket(&c, "/vm", "k");
+	const struct mktme_pol_rule_val *k = bucket(&c, "/vm", "k");
 	cr_assert_eq(k->nr, 8);
 	for (int i = 0; i < 8; i++)
 		cr_assert_eq(k->r[i].id, 8 - i, "position %d holds rule %u", i, k->r[i].id);
-	const struct mktme_rule_val *w = bucket(&c, "/vm", "*");
+	const struct mktme_pol_rule_val *w = bucket(&c, "/vm", "*");
 	cr_assert_eq(w->nr, 4);
 	cr_assert_eq(w->r[0].id, 7);
 	cr_assert_eq(w->r[3].id, 1);
@@ -138,7 +138,7 @@ Test(compile, deny_before_allow_and_filtered_before_plain)
 		  "  - {cgroup: /vm, keys: [k], operations: [mmap, bind], key_types: [user], verdict: allow}\n"
 		  "  - {cgroup: /vm, keys: [k], operations: [create], verdict: deny}\n",
 		  &p, &c);
-	const struct mktme_rule_val *k = bucket(&c, "/vm", "k");
+	const struct mktme_pol_rule_val *k = bucket(&c, "/vm", "k");
 	cr_assert_eq(k->nr, 3);
 	cr_assert_eq(k->r[0].id, 2, "filtered first");
 	cr_assert_eq(k->r[1].id, 3, "then deny");
@@ -152,7 +152,7 @@ Test(compile, limits)
 {
 	struct policy p;
 	struct compiled c;
-	struct mktme_rule_key k;
+	struct mktme_pol_rule_key k;
 
 	assert_ok("version: 1\nlimits:\n  - {cgroup: /tenants, max_live_keys: 6}\n  - {cgroup: /tenants/a, max_live_keys: 0}\n",
 		  &p, &c);
@@ -312,7 +312,7 @@ Test(compile, assignments_merge_after_file_rules)
 	cr_assert_eq(policy_resolve(&p, &o, &d), 0);
 	a[0].cgid = a[1].cgid = test_cgid("/vm");
 	cr_assert_eq(policy_compile(&p, a, 2, 7, &c, &d), 0, "%s", d.msg);
-	const struct mktme_rule_val *k = bucket(&c, "/vm", "k");
+	const struct mktme_pol_rule_val *k = bucket(&c, "/vm", "k");
 	cr_assert_eq(k->nr, 2);
 	cr_assert_eq(k->r[0].id, 1, "the file's deny ranks first");
 	cr_assert_eq(k->r[1].id, MKTME_ASSIGN_ID_BASE);

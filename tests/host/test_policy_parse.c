@@ -215,11 +215,11 @@ Test(parse, cgroup_too_deep)
 	snprintf(y, sizeof(y), "version: 1\nrules:\n  - cgroup: %s\n    keys: [a]\n    verdict: allow\n", path);
 	char want[1024];
 
-	snprintf(want, sizeof(want), "3:13: cgroup: \"%s\" is 32 levels deep (at most 31)", path);
+	snprintf(want, sizeof(want), "3:13: cgroup: \"%s\" is 16 levels deep (at most 15)", path);
 	assert_error(y, want);
 }
 
-Test(parse, cgroup_31_deep_is_fine_if_later)
+Test(parse, cgroup_15_deep_is_fine_if_later)
 {
 	char y[1024], path[512] = "";
 	struct policy p;

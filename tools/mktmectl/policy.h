@@ -98,8 +98,8 @@ struct assignment {
 };
 
 struct compiled_entry {
-	struct mktme_rule_key key;
-	struct mktme_rule_val val;
+	struct mktme_pol_rule_key key;
+	struct mktme_pol_rule_val val;
 };
 
 struct compiled {
@@ -125,12 +125,12 @@ int policy_compile(const struct policy *p, const struct assignment *assign,
 		   size_t nr_assign, uint32_t generation, struct compiled *c,
 		   struct diag *d);
 void compiled_free(struct compiled *c);
-const struct mktme_rule_val *compiled_lookup(const struct compiled *c,
-					     const struct mktme_rule_key *k);
-const struct mktme_meta *compiled_meta(const struct compiled *c);
+const struct mktme_pol_rule_val *compiled_lookup(const struct compiled *c,
+					     const struct mktme_pol_rule_key *k);
+const struct mktme_pol_meta *compiled_meta(const struct compiled *c);
 /* For building a compiled policy from map contents (policy show). */
-int compiled_add(struct compiled *c, const struct mktme_rule_key *k,
-		 const struct mktme_rule_val *v);
+int compiled_add(struct compiled *c, const struct mktme_pol_rule_key *k,
+		 const struct mktme_pol_rule_val *v);
 
 /*
  * Back from map entries to rules (ids, cgroup ids, inodes; paths where the

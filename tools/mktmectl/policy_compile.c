@@ -84,7 +84,7 @@ int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *
 struct item {
 	uint64_t cgid;
 	const char *name;	/* "*" for the wildcard */
-	struct mktme_rule r;
+	struct mktme_pol_rule r;
 	const struct policy_rule *src;	/* NULL: an assignment */
 	struct pos pos;
 };
@@ -94,20 +94,20 @@ static bool is_wild(const struct item *it)
 	return !strcmp(it->name, "*");
 }
 
-static int subject_rank(const struct mktme_rule *r)
+static int subject_rank(const struct mktme_pol_rule *r)
 {
 	bool exe = r->flags & MKTME_RF_EXE, uid = r->flags & MKTME_RF_UID;
 
 	return exe && uid ? 0 : exe ? 1 : uid ? 2 : 3;
 }
 
-static bool filtered(const struct mktme_rule *r)
+static bool filtered(const struct mktme_pol_rule *r)
 {
 	return r->types != MKTME_TYPES_ALL || r->algs != MKTME_ALGS_ALL;
 }
 
 /* policy/REFERENCE.md, "Precedence within one cgroup". */
-static int precedence_cmp(const struct mktme_rule *a, const struct mktme_rule *b)
+static int precedence_cmp(const struct mktme_pol_rule *a, const struct mktme_pol_rule *b)
 {
 	int ka[] = { subject_rank(a), !!(a->flags & MKTME_RF_WILDCARD), !filtered(a),
 		     a->verdict == MKTME_DENY ? 0 : 1, !!(a->flags & MKTME_RF_ASSIGN) };
@@ -142,7 +142,7 @@ static int item_cmp(const void *x, const void *y)
 	return a->r.id < b->r.id ? -1 : a->r.id > b->r.id;
 }
 
-static bool same_subject(const struct mktme_rule *a, const struct mktme_rule *b)
+static bool same_subject(const struct mktme_pol_rule *a, const struct mktme_pol_rule *b)
 {
 	if ((a->flags & (MKTME_RF_EXE | MKTME_RF_UID)) != (b->flags & (MKTME_RF_EXE | MKTME_RF_UID)))
 		return false;
@@ -154,14 +154,14 @@ static bool same_subject(const struct mktme_rule *a, const struct mktme_rule *b)
 }
 
 /* Same rank and an overlap: precedence could not tell them apart. */
-static bool overlap(const struct mktme_rule *a, const struct mktme_rule *b)
+static bool overlap(const struct mktme_pol_rule *a, const struct mktme_pol_rule *b)
 {
 	return filtered(a) == filtered(b) && (a->ops & b->ops) && (a->types & b->types) &&
 	       (a->algs & b->algs);
 }
 
-static int entry_add(struct compiled *c, const struct mktme_rule_key *k,
-		     const struct mktme_rule_val *v)
+static int entry_add(struct compiled *c, const struct mktme_pol_rule_key *k,
+		     const struct mktme_pol_rule_val *v)
 {
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
@@ -178,15 +178,15 @@ static int entry_add(struct compiled *c, const struct mktme_rule_key *k,
 	return 0;
 }
 
-int compiled_add(struct compiled *c, const struct mktme_rule_key *k,
-		 const struct mktme_rule_val *v)
+int compiled_add(struct compiled *c, const struct mktme_pol_rule_key *k,
+		 const struct mktme_pol_rule_val *v)
 {
 	return entry_add(c, k, v);
 }
 
-static struct mktme_rule_key make_key(uint64_t cgid, uint32_t kind, const char *name)
+static struct mktme_pol_rule_key make_key(uint64_t cgid, uint32_t kind, const char *name)
 {
-	struct mktme_rule_key k;
+	struct mktme_pol_rule_key k;
 
 	memset(&k, 0, sizeof(k));
 	k.cgid = cgid;
@@ -238,8 +238,8 @@ static int fill_bucket(const struct policy *p, struct compiled *c, uint64_t cgid
 		       const char *name, const struct item *exact, size_t nexact,
 		       const struct item *wild, size_t nwild, struct diag *d)
 {
-	struct mktme_rule_key k = make_key(cgid, MKTME_KIND_KEY, name);
-	struct mktme_rule_val v;
+	struct mktme_pol_rule_key k = make_key(cgid, MKTME_KIND_KEY, name);
+	struct mktme_pol_rule_val v;
 	const struct item *last = nexact ? &exact[nexact - 1] : &wild[nwild - 1];
 
 	if (nexact + nwild > MKTME_BUCKET_MAX) {
@@ -293,8 +293,8 @@ static int compile_items(const struct policy *p, struct compiled *c, struct item
 int policy_compile(const struct policy *p, const struct assignment *assign, size_t nr_assign,
 		   uint32_t generation, struct compiled *c, struct diag *d)
 {
-	struct mktme_rule_key k;
-	struct mktme_rule_val v;
+	struct mktme_pol_rule_key k;
+	struct mktme_pol_rule_val v;
 	struct item *items = NULL;
 	size_t n = 0, total = nr_assign;
 	int ret = -1;
@@ -411,8 +411,8 @@ void compiled_free(struct compiled *c)
 	memset(c, 0, sizeof(*c));
 }
 
-const struct mktme_rule_val *compiled_lookup(const struct compiled *c,
-					     const struct mktme_rule_key *k)
+const struct mktme_pol_rule_val *compiled_lookup(const struct compiled *c,
+					     const struct mktme_pol_rule_key *k)
 {
 	for (size_t i = 0; i < c->n; i++)
 		if (!memcmp(&c->e[i].key, k, sizeof(*k)))
@@ -420,10 +420,10 @@ const struct mktme_rule_val *compiled_lookup(const struct compiled *c,
 	return NULL;
 }
 
-const struct mktme_meta *compiled_meta(const struct compiled *c)
+const struct mktme_pol_meta *compiled_meta(const struct compiled *c)
 {
-	struct mktme_rule_key k = make_key(0, MKTME_KIND_META, NULL);
-	const struct mktme_rule_val *v = compiled_lookup(c, &k);
+	struct mktme_pol_rule_key k = make_key(0, MKTME_KIND_META, NULL);
+	const struct mktme_pol_rule_val *v = compiled_lookup(c, &k);
 
 	return v ? &v->meta : NULL;
 }
@@ -486,8 +486,8 @@ int policy_decompile(const struct compiled *c, const struct resolve_opts *o, str
 	p->loaded = true;
 	p->version = 1;
 	for (size_t i = 0; i < c->n; i++) {
-		const struct mktme_rule_key *k = &c->e[i].key;
-		const struct mktme_rule_val *v = &c->e[i].val;
+		const struct mktme_pol_rule_key *k = &c->e[i].key;
+		const struct mktme_pol_rule_val *v = &c->e[i].val;
 
 		if (k->kind == MKTME_KIND_META) {
 			p->mode = v->meta.mode;
@@ -515,7 +515,7 @@ int policy_decompile(const struct compiled *c, const struct resolve_opts *o, str
 			bool wild_bucket = !strcmp(k->name, "*");
 
 			for (uint32_t j = 0; j < v->nr && j < MKTME_BUCKET_MAX; j++) {
-				const struct mktme_rule *mr = &v->r[j];
+				const struct mktme_pol_rule *mr = &v->r[j];
 				struct policy_rule *r;
 
 				/* "*" rules are copied into every named bucket of their

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mktme policy: one BPF LSM program per mktme hook, deciding from the
+ * policy generation currently in the mktme_policy slot (bpf/mktme_policy.h
+ * has the decision and the map layout; policy/REFERENCE.md the semantics).
+ *
+ * Global programs keyed by cgroup id rather than BPF_LSM_CGROUP: they use
+ * none of the system-wide cgroup LSM slots, and a task's whole ancestry is
+ * visible, so the nearest rule can win.
+ *
+ * The slot is read once per call: every decision is taken wholly under one
+ * generation, and a reload is one map update (mktmectl builds the new
+ * generation completely in a fresh map first).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#define MKTME_LOOKUP(map, key) ((const struct mktme_pol_rule_val *)bpf_map_lookup_elem(map, key))
+#define MKTME_CHARGE(live, cgid) live_add(live, cgid)
+#define MKTME_UNCHARGE(live, cgid) live_sub(live, cgid)
+static __always_inline __u64 live_add(void *live, __u64 cgid);
+static __always_inline void live_sub(void *live, __u64 cgid);
+#include "mktme_policy.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ENOSPC 28
+
+/*
+ * A template of one generation, never filled: it gives mktmectl the BTF
+ * for the generations it creates. Defined before mktme_policy: clang emits
+ * only forward declarations for the key and value types of an inner map.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MKTME_RULES_ENTRIES);
+	__type(key, struct mktme_pol_rule_key);
+	__type(value, struct mktme_pol_rule_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_rules_tpl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct {
+		__uint(type, BPF_MAP_TYPE_HASH);
+		__uint(map_flags, BPF_F_NO_PREALLOC);
+		__uint(max_entries, MKTME_RULES_ENTRIES);
+		__type(key, struct mktme_pol_rule_key);
+		__type(value, struct mktme_pol_rule_val);
+	});
+} mktme_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MKTME_MAX_CGROUPS);
+	__type(key, __u64);	/* cgroup id */
+	__type(value, __u64);	/* live keys created in its subtree */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_live SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MKTME_MAX_LIVE_KEYS);
+	__type(key, __s32);	/* key serial */
+	__type(value, struct mktme_pol_key_owner);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MKTME_MAX_COUNTERS);
+	__type(key, struct mktme_pol_cg_key);	/* the task's own cgroup */
+	__type(value, struct mktme_pol_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_counters SEC(".maps");
+
+/* Written by mktmectl only; here so that it is created and pinned with the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MKTME_MAX_ASSIGN);
+	__type(key, struct mktme_pol_cg_key);
+	__type(value, struct mktme_pol_assign_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_assign SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mktme_pol_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, MKTME_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_events SEC(".maps");
+
+static __always_inline __u64 live_add(void *live, __u64 cgid)
+{
+	__u64 zero = 0, *cnt;
+
+	cnt = bpf_map_lookup_elem(live, &cgid);
+	if (!cnt) {
+		bpf_map_update_elem(live, &cgid, &zero, BPF_NOEXIST);
+		cnt = bpf_map_lookup_elem(live, &cgid);
+		if (!cnt)
+			return ~0ULL;
+	}
+	return __sync_fetch_and_add(cnt, 1);
+}
+
+static __always_inline void live_sub(void *live, __u64 cgid)
+{
+	__u64 *cnt = bpf_map_lookup_elem(live, &cgid);
+
+	if (cnt && *cnt > 0)
+		__sync_fetch_and_sub(cnt, 1);
+}
+
+static __always_inline struct mktme_pol_stats *stats(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&mktme_stats, &zero);
+}
+
+/* The task's cgroups, nearest first (see struct mktme_pol_subject). */
+static __always_inline void fill_subject(struct mktme_pol_subject *s)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u32 n = 0;
+
+	for (int lvl = 0; lvl < MKTME_MAX_DEPTH; lvl++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(lvl);
+
+		if (!id)
+			break;
+		s->o.cgids[lvl] = id;
+		n = lvl + 1;
+	}
+	for (__u32 i = 0; i < MKTME_MAX_DEPTH / 2; i++) {
+		__u32 j = n - 1 - i;
+		__u64 tmp;
+
+		if (i >= n / 2)
+			break;
+		j &= MKTME_MAX_DEPTH - 1;
+		tmp = s->o.cgids[i];
+		s->o.cgids[i] = s->o.cgids[j];
+		s->o.cgids[j] = tmp;
+	}
+	s->o.depth = n;
+	s->uid = BPF_CORE_READ(t, cred, euid.val);
+	s->exe_ino = BPF_CORE_READ(t, mm, exe_file, f_inode, i_ino);
+	s->exe_dev = BPF_CORE_READ(t, mm, exe_file, f_inode, i_sb, s_dev);
+}
+
+/*
+ * The key's description into @k->name, zero-padded. False if it is longer
+ * than any policy name can be: then only "*" may match it.
+ */
+static __always_inline bool read_name(const struct key *key, struct mktme_pol_rule_key *k)
+{
+	const char *desc = BPF_CORE_READ(key, description);
+	char next = 0;
+	long n;
+
+	if (!desc)
+		return false;
+	n = bpf_probe_read_kernel_str(k->name, sizeof(k->name), desc);
+	if (n < (long)sizeof(k->name))
+		return n > 0;
+	bpf_probe_read_kernel(&next, 1, desc + sizeof(k->name) - 1);
+	return next == 0;
+}
+
+static const struct mktme_pol_counter zero_counter;
+
+/* @k: the key name, its cgid set to the task's own cgroup by the caller. */
+static __always_inline void count(const struct mktme_pol_rule_key *k, __u32 op, __u8 verdict,
+				  __u8 mode)
+{
+	/* A rule key starts with a counter key (mktme_policy.h). */
+	const void *ck = k;
+	struct mktme_pol_counter *c;
+
+	c = bpf_map_lookup_elem(&mktme_counters, ck);
+	if (!c) {
+		bpf_map_update_elem(&mktme_counters, ck, &zero_counter, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&mktme_counters, ck);
+		if (!c)
+			return;
+	}
+	if (verdict == MKTME_DENY && mode == MKTME_MODE_AUDIT)
+		__sync_fetch_and_add(&c->audit_would_deny, 1);
+	else if (op == MKTME_OP_CREATE)
+		__sync_fetch_and_add(verdict == MKTME_DENY ? &c->create_denied : &c->create_allowed, 1);
+	else if (op == MKTME_OP_BIND)
+		__sync_fetch_and_add(verdict == MKTME_DENY ? &c->bind_denied : &c->bind_allowed, 1);
+	else
+		__sync_fetch_and_add(verdict == MKTME_DENY ? &c->mmap_denied : &c->mmap_allowed, 1);
+}
+
+static __always_inline void emit(const struct mktme_pol_subject *s, const struct key *key,
+				 const struct mktme_pol_rule_key *k, bool name_ok, __u32 op,
+				 __u32 keyid, const struct mktme_pol_meta *meta,
+				 const struct mktme_pol_decision *d, int ret)
+{
+	struct mktme_pol_stats *st = stats();
+	struct mktme_pol_event *e;
+
+	if (st)
+		__sync_fetch_and_add(&st->decisions, 1);
+	e = bpf_ringbuf_reserve(&mktme_events, sizeof(*e), 0);
+	if (!e) {
+		if (st)
+			__sync_fetch_and_add(&st->events_dropped, 1);
+		return;
+	}
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->cgid = bpf_get_current_cgroup_id();
+	e->rule_cgid = d->rule_cgid;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	e->uid = s->uid;
+	e->key_serial = BPF_CORE_READ(key, serial);
+	e->keyid = keyid;
+	e->generation = meta ? meta->generation : 0;
+	e->rule_id = d->rule_id;
+	e->ret = ret;
+	e->hook = op;
+	e->verdict = d->verdict;
+	e->mode = meta ? meta->mode : MKTME_MODE_ENFORCE;
+	e->reason = d->reason;
+	e->flags = name_ok ? 0 : MKTME_EV_NAME_TOO_LONG;
+	e->key_type = s->o.type;
+	e->key_alg = s->o.alg;
+	e->pad = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	__builtin_memcpy(e->key, k->name, sizeof(e->key));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* All three hooks: decide, charge (create), count, log, answer. */
+static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, __u8 type,
+				 __u8 alg)
+{
+	struct mktme_pol_subject s = {};
+	struct mktme_pol_rule_key kname = {}, kwild = { .name = "*" };
+	struct mktme_pol_decision d = { .verdict = MKTME_ALLOW, .reason = MKTME_REASON_NO_POLICY };
+	const struct mktme_pol_meta *meta = 0;
+	const struct mktme_pol_rule_val *mv;
+	__u32 zero = 0;
+	__u8 mode = MKTME_MODE_ENFORCE;
+	void *rules;
+	bool name_ok;
+	int ret, level;
+	__s32 serial = BPF_CORE_READ(key, serial);
+
+	fill_subject(&s);
+	name_ok = read_name(key, &kname);
+	if (op == MKTME_OP_CREATE) {
+		s.o.type = type;
+		s.o.alg = alg;
+	} else {
+		const struct mktme_pol_key_owner *o = bpf_map_lookup_elem(&mktme_keys, &serial);
+
+		s.o.type = o ? o->type : MKTME_TYPE_UNKNOWN;
+		s.o.alg = o ? o->alg : MKTME_TYPE_UNKNOWN;
+	}
+
+	rules = bpf_map_lookup_elem(&mktme_policy, &zero);
+	if (rules) {
+		/* kwild is free until the decision: borrow it for the meta key. */
+		kwild.kind = MKTME_KIND_META;
+		kwild.name[0] = 0;
+		mv = MKTME_LOOKUP(rules, &kwild);
+		kwild.name[0] = '*';
+		if (mv) {
+			meta = &mv->meta;
+			mode = meta->mode;
+			mktme_decide(rules, meta, &s, &kname, &kwild, name_ok, op, &d);
+		}
+	}
+
+	if (op == MKTME_OP_CREATE && d.verdict == MKTME_ALLOW) {
+		level = mktme_charge(meta ? rules : 0, &mktme_live, &s, &kwild);
+		if (level >= 0 && level < MKTME_MAX_DEPTH) {
+			d.verdict = MKTME_DENY;
+			d.reason = MKTME_REASON_QUOTA;
+			d.rule_id = 0;
+			d.rule_cgid = s.o.cgids[level];
+		}
+		if (d.verdict == MKTME_DENY && mode == MKTME_MODE_ENFORCE) {
+			mktme_uncharge(&mktme_live, &s.o);
+		} else if (bpf_map_update_elem(&mktme_keys, &serial, &s.o, BPF_ANY)) {
+			/* Untracked, it would never be uncharged: refuse it. */
+			struct mktme_pol_stats *st = stats();
+
+			mktme_uncharge(&mktme_live, &s.o);
+			if (st)
+				__sync_fetch_and_add(&st->keys_untracked, 1);
+			d.verdict = MKTME_DENY;
+			d.reason = MKTME_REASON_ERROR;
+			if (mode == MKTME_MODE_ENFORCE) {
+				kname.cgid = bpf_get_current_cgroup_id();
+				count(&kname, op, d.verdict, mode);
+				emit(&s, key, &kname, name_ok, op, keyid, meta, &d, -ENOSPC);
+				return -ENOSPC;
+			}
+		}
+	}
+
+	ret = mktme_hook_ret(mode, &d);
+	kname.cgid = bpf_get_current_cgroup_id();
+	count(&kname, op, d.verdict, mode);
+	emit(&s, key, &kname, name_ok, op, keyid, meta, &d, ret);
+	return ret;
+}
+
+SEC("lsm/mktme_key_create")
+int BPF_PROG(mktme_create, const struct key *key, unsigned int type, unsigned int alg, int ret)
+{
+	/* An earlier BPF LSM program already denied: keep its answer. */
+	if (ret)
+		return ret;
+	return check(MKTME_OP_CREATE, key, 0, type, alg);
+}
+
+SEC("lsm/mktme_key_bind")
+int BPF_PROG(mktme_bind, struct file *file, const struct key *key, unsigned int keyid, int ret)
+{
+	if (ret)
+		return ret;
+	return check(MKTME_OP_BIND, key, keyid, 0, 0);
+}
+
+SEC("lsm/mktme_mmap")
+int BPF_PROG(mktme_mmap, struct file *file, const struct key *key, unsigned int keyid,
+	     struct vm_area_struct *vma, int ret)
+{
+	if (ret)
+		return ret;
+	return check(MKTME_OP_MMAP, key, keyid, 0, 0);
+}
+
+SEC("lsm/key_free")
+void BPF_PROG(mktme_key_free, struct key *key)
+{
+	__s32 serial = BPF_CORE_READ(key, serial);
+	struct mktme_pol_key_owner *o = bpf_map_lookup_elem(&mktme_keys, &serial);
+
+	if (!o)
+		return;
+	mktme_uncharge(&mktme_live, o);
+	bpf_map_delete_elem(&mktme_keys, &serial);
+}
