@@ -23,6 +23,9 @@ BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
 USER_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -I$(HDRS) -I$(BPF_OUT)
 BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(BPF_OUT) -Ibpf
 
+# Prerequisites that name per-target variables ($$(VAR_$$*)) need this.
+.SECONDEXPANSION:
+
 .PHONY: all deps kernel userspace test demo vm check clean help
 all: userspace
 
@@ -69,7 +72,7 @@ GUEST_TESTS := $(patsubst tests/guest/%.c,$(TEST_OUT)/guest/%,$(wildcard tests/g
 HOST_TESTS := $(patsubst tests/host/%.c,$(TEST_OUT)/host/%,$(wildcard tests/host/test_*.c))
 
 .PHONY: build-userspace
-build-userspace: $(KDIR)/headers/.stamp $(BUILD)/btf/vmlinux.btf $(SKELS) $(GUEST_TESTS) $(HOST_TESTS)
+build-userspace: $(KDIR)/headers/.stamp $(BUILD)/btf/vmlinux.btf $(SKELS) $(GUEST_TESTS) $(HOST_TESTS) $$(USERSPACE_TARGETS)
 
 $(KDIR)/headers/.stamp: $(VMLINUX) $(shell find kernel/src -path '*/uapi/*' -name '*.h')
 	@echo "  HDRINST $(KDIR)/headers"
@@ -95,13 +98,20 @@ $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	@echo "  SKEL    $@"
 	@$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf >$@.tmp && mv $@.tmp $@
 
+# guest.c uses libkeyutils; a guest test may link more: GUEST_TEST_LDLIBS_<name>.
 GUEST_LIB := tests/guest/guest.c
 $(TEST_OUT)/guest/%: tests/guest/%.c $(GUEST_LIB) tests/guest/guest.h $(SKELS) $(KDIR)/headers/.stamp
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(USER_CFLAGS) -Itests/guest -o $@ $< $(GUEST_LIB) -lcriterion -lbpf -lelf -lz
+	@$(CC) $(USER_CFLAGS) -Itests/guest -o $@ $< $(GUEST_LIB) -lcriterion -lbpf -lelf -lz -lkeyutils $(GUEST_TEST_LDLIBS_$*)
 
-$(TEST_OUT)/host/%: tests/host/%.c tests/host/host.c $(wildcard tests/host/*.h)
+# A host test may link more: HOST_TEST_DEPS_<name> (objects, archives) and
+# HOST_TEST_LDLIBS_<name>, set by the mk/*.mk fragment of what it tests.
+$(TEST_OUT)/host/%: tests/host/%.c tests/host/host.c $(wildcard tests/host/*.h) $$(HOST_TEST_DEPS_$$*)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(USER_CFLAGS) -Itests/host -o $@ $< tests/host/host.c -lcriterion
+	@$(CC) $(USER_CFLAGS) -Itests/host $(HOST_TEST_CFLAGS_$*) -o $@ $< tests/host/host.c $(HOST_TEST_DEPS_$*) -lcriterion $(HOST_TEST_LDLIBS_$*)
+
+# Component fragments (mktmectl, policy, ...) add their own targets to
+# build-userspace through USERSPACE_TARGETS.
+-include $(wildcard mk/*.mk)
