@@ -95,6 +95,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
+	__type(value, struct mktme_pol_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
 	__type(value, struct mktme_pol_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_stats SEC(".maps");

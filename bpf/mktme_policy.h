@@ -173,6 +173,13 @@ struct mktme_pol_assign_val {
 	__u32 pad;
 };
 
+/* mktme_state[0]: written by mktmectl only, under its lock. */
+struct mktme_pol_state {
+	__u32 generation;	/* the last one handed out */
+	__u32 pad;
+	__u64 changed_at;	/* CLOCK_REALTIME seconds */
+};
+
 /* mktme_stats[0]: health of the programs themselves. */
 struct mktme_pol_stats {
 	__u64 decisions;

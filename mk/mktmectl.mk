@@ -24,7 +24,7 @@ MKTMECTL := $(MKTMECTL_OUT)/mktmectl
 MKTMECTL_HDRS := $(wildcard tools/mktmectl/*.h) bpf/mktme_policy.h \
 	kernel/src/include/uapi/linux/mktme.h
 
-USERSPACE_TARGETS += $(LIBPOLICY)
+USERSPACE_TARGETS += $(MKTMECTL)
 
 $(MKTMECTL_OUT)/obj/%.o: tools/mktmectl/%.c $(MKTMECTL_HDRS)
 	@mkdir -p $(@D)

@@ -88,6 +88,8 @@ struct policy {
 /* Where cgroups and executables are looked up: real paths, or test trees. */
 struct resolve_opts {
 	const char *cgroup_root;	/* default /sys/fs/cgroup */
+	bool missing_ok;		/* every missing cgroup is pending (the daemon
+					 * re-resolving a loaded policy) */
 };
 
 /* A runtime assignment (mktmectl assign), merged into every generation. */

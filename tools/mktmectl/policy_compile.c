@@ -52,8 +52,8 @@ int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *
 		struct policy_rule *r = &p->rules[i];
 		struct stat st;
 
-		if (resolve_cgroup(p->file, root, r->cgroup, r->may_appear_later, r->cgroup_pos,
-				   &r->cgid, d))
+		if (resolve_cgroup(p->file, root, r->cgroup, r->may_appear_later || (o && o->missing_ok),
+				   r->cgroup_pos, &r->cgid, d))
 			return -1;
 		if (!r->exe)
 			continue;
@@ -71,8 +71,8 @@ int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *
 	for (size_t i = 0; i < p->nr_limits; i++) {
 		struct policy_limit *l = &p->limits[i];
 
-		if (resolve_cgroup(p->file, root, l->cgroup, l->may_appear_later, l->cgroup_pos,
-				   &l->cgid, d))
+		if (resolve_cgroup(p->file, root, l->cgroup, l->may_appear_later || (o && o->missing_ok),
+				   l->cgroup_pos, &l->cgid, d))
 			return -1;
 	}
 	return 0;

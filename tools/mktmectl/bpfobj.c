@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: GPL-2.0
+#include "bpfobj.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "main.h"
+#include "mktme_policy.skel.h"
+
+const char *const prog_names[4] = { "mktme_create", "mktme_bind", "mktme_mmap", "mktme_key_free" };
+
+static int pin_path(char *buf, size_t len, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", cli.pin_dir, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int obj_get(const char *name)
+{
+	char path[512];
+
+	if (pin_path(path, sizeof(path), name))
+		return -ENAMETOOLONG;
+	return bpf_obj_get(path);
+}
+
+void pins_close(struct pins *p)
+{
+	int *fds[] = { &p->dir_fd, &p->policy, &p->tpl, &p->live, &p->keys, &p->counters,
+		       &p->assign, &p->state, &p->stats, &p->events };
+
+	/* Closing the directory drops the flock. */
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int pins_open(struct pins *p, bool lock)
+{
+	struct {
+		int *fd;
+		const char *name;
+	} maps[] = {
+		{ &p->policy, "mktme_policy" }, { &p->tpl, "mktme_rules_tpl" },
+		{ &p->live, "mktme_live" },	{ &p->keys, "mktme_keys" },
+		{ &p->counters, "mktme_counters" }, { &p->assign, "mktme_assign" },
+		{ &p->state, "mktme_state" },	{ &p->stats, "mktme_stats" },
+		{ &p->events, "mktme_events" },
+	};
+	struct pins init = PINS_INIT;
+
+	*p = init;
+	p->dir_fd = open(cli.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (p->dir_fd < 0)
+		return -errno;
+	if (lock && flock(p->dir_fd, LOCK_EX)) {
+		int err = -errno;
+
+		pins_close(p);
+		return err;
+	}
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		*maps[i].fd = obj_get(maps[i].name);
+		if (*maps[i].fd < 0) {
+			int err = *maps[i].fd == -1 ? -errno : *maps[i].fd;
+
+			pins_close(p);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *s = path + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static bool link_pinned(const char *prog)
+{
+	char name[64], path[512];
+
+	snprintf(name, sizeof(name), "link_%s", prog);
+	if (pin_path(path, sizeof(path), name))
+		return false;
+	return access(path, F_OK) == 0;
+}
+
+int programs_ensure(bool *adopted)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct mktme_policy_bpf *skel = NULL;
+	struct bpf_program *progs[4];
+	int missing = 0, err, lock_fd = -1, ret = EXIT_RUNTIME;
+
+	*adopted = false;
+	err = mkdir_p(cli.pin_dir);
+	if (err)
+		return fail(EXIT_RUNTIME, "cannot create %s: %s (is bpffs mounted on /sys/fs/bpf?). Nothing was changed.",
+			    cli.pin_dir, strerror(-err));
+	lock_fd = open(cli.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) {
+		ret = fail(EXIT_RUNTIME, "cannot lock %s: %s", cli.pin_dir, strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < 4; i++)
+		missing += !link_pinned(prog_names[i]);
+	if (!missing) {
+		*adopted = true;
+		ret = EXIT_OK;
+		goto out;
+	}
+
+	/* Maps are pinned by name: a partial earlier load is reused, not doubled. */
+	opts.pin_root_path = cli.pin_dir;
+	skel = mktme_policy_bpf__open_opts(&opts);
+	if (!skel) {
+		ret = fail(EXIT_RUNTIME, "cannot open the BPF object: %s", strerror(errno));
+		goto out;
+	}
+	err = mktme_policy_bpf__load(skel);
+	if (err) {
+		ret = fail(err == -ESRCH || err == -ENOENT ? EXIT_NO_LSM : EXIT_RUNTIME,
+			   "cannot load the BPF programs: %s (does this kernel have the mktme LSM hooks and BTF? libbpf's log above says more). Nothing was attached.",
+			   strerror(-err));
+		goto out;
+	}
+	progs[0] = skel->progs.mktme_create;
+	progs[1] = skel->progs.mktme_bind;
+	progs[2] = skel->progs.mktme_mmap;
+	progs[3] = skel->progs.mktme_key_free;
+	for (int i = 0; i < 4; i++) {
+		char name[64], path[512];
+		struct bpf_link *link;
+
+		if (link_pinned(prog_names[i]))
+			continue;
+		link = bpf_program__attach_lsm(progs[i]);
+		if (!link) {
+			ret = fail(EXIT_RUNTIME, "cannot attach %s: %s", prog_names[i], strerror(errno));
+			goto out;
+		}
+		snprintf(name, sizeof(name), "link_%s", prog_names[i]);
+		pin_path(path, sizeof(path), name);
+		err = bpf_link__pin(link, path);
+		bpf_link__destroy(link);	/* the pin keeps it attached */
+		if (err) {
+			ret = fail(EXIT_RUNTIME, "cannot pin %s: %s", path, strerror(-err));
+			goto out;
+		}
+	}
+	ret = EXIT_OK;
+out:
+	mktme_policy_bpf__destroy(skel);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return ret;
+}
+
+int programs_remove(void)
+{
+	static const char *const names[] = {
+		"link_mktme_create", "link_mktme_bind", "link_mktme_mmap", "link_mktme_key_free",
+		"mktme_rules", "mktme_policy", "mktme_rules_tpl", "mktme_live", "mktme_keys",
+		"mktme_counters", "mktme_assign", "mktme_state", "mktme_stats", "mktme_events",
+	};
+	int ret = 0;
+
+	/* Links first: enforcement ends before the state goes. */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[512];
+
+		pin_path(path, sizeof(path), names[i]);
+		if (unlink(path) && errno != ENOENT)
+			ret = -errno;
+	}
+	rmdir(cli.pin_dir);
+	return ret;
+}
+
+int policy_current(const struct pins *p, struct compiled *c)
+{
+	struct mktme_pol_rule_key k, next;
+	struct mktme_pol_rule_val v;
+	__u32 zero = 0, id;
+	void *prev = NULL;
+	int fd, err = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (bpf_map_lookup_elem(p->policy, &zero, &id))
+		return -ENOENT;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			continue;
+		if (compiled_add(c, &k, &v)) {
+			err = -ENOMEM;
+			break;
+		}
+	}
+	close(fd);
+	if (err)
+		compiled_free(c);
+	return err;
+}
+
+unsigned int generation_last(const struct pins *p)
+{
+	struct mktme_pol_state st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->state, &zero, &st))
+		return 0;
+	return st.generation;
+}
+
+int policy_switch(const struct pins *p, const struct compiled *c, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	struct bpf_map_info info;
+	__u32 len = sizeof(info), zero = 0;
+	const struct mktme_pol_meta *meta = compiled_meta(c);
+	struct mktme_pol_state st = { .changed_at = time(NULL) };
+	char path[512];
+	int inner = -1, btf_fd = -1, ret = -1;
+
+	/* The generation's BTF is the programs' own: bpftool shows named fields. */
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(p->tpl, &info, &len) && info.btf_id) {
+		btf_fd = bpf_btf_get_fd_by_id(info.btf_id);
+		if (btf_fd >= 0) {
+			opts.btf_fd = btf_fd;
+			opts.btf_key_type_id = info.btf_key_type_id;
+			opts.btf_value_type_id = info.btf_value_type_id;
+		}
+	}
+	inner = bpf_map_create(BPF_MAP_TYPE_HASH, "mktme_rules", sizeof(struct mktme_pol_rule_key),
+			       sizeof(struct mktme_pol_rule_val), MKTME_RULES_ENTRIES, &opts);
+	if (inner < 0) {
+		snprintf(err, errlen, "cannot create the new generation's map: %s", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		if (bpf_map_update_elem(inner, &c->e[i].key, &c->e[i].val, BPF_NOEXIST)) {
+			snprintf(err, errlen, "cannot fill the new generation (entry %zu of %zu): %s",
+				 i + 1, c->n, strerror(errno));
+			goto out;
+		}
+	}
+	/* The switch: one update. Before it nothing the programs read changed. */
+	if (bpf_map_update_elem(p->policy, &zero, &inner, BPF_ANY)) {
+		snprintf(err, errlen, "cannot switch to the new generation: %s", strerror(errno));
+		goto out;
+	}
+	ret = 0;
+	st.generation = meta ? meta->generation : 0;
+	if (bpf_map_update_elem(p->state, &zero, &st, BPF_ANY))
+		fprintf(stderr, "mktmectl: warning: cannot record generation %u: %s\n",
+			st.generation, strerror(errno));
+	/* For bpftool: the generation in force under a fixed name. */
+	pin_path(path, sizeof(path), "mktme_rules");
+	unlink(path);
+	if (bpf_obj_pin(inner, path))
+		fprintf(stderr, "mktmectl: warning: cannot pin %s: %s\n", path, strerror(errno));
+out:
+	if (inner >= 0)
+		close(inner);
+	if (btf_fd >= 0)
+		close(btf_fd);
+	return ret;
+}
+
+int policy_clear(const struct pins *p)
+{
+	char path[512];
+	__u32 zero = 0;
+
+	if (bpf_map_delete_elem(p->policy, &zero) && errno != ENOENT)
+		return -errno;
+	pin_path(path, sizeof(path), "mktme_rules");
+	unlink(path);
+	return 0;
+}
+
+int assignments_read(const struct pins *p, struct assignment **out, size_t *n)
+{
+	struct mktme_pol_cg_key k, next;
+	struct mktme_pol_assign_val v;
+	struct assignment *a = NULL;
+	void *prev = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	while (bpf_map_get_next_key(p->assign, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(p->assign, &k, &v))
+			continue;
+		if (*n == cap) {
+			struct assignment *na;
+
+			cap = cap ? cap * 2 : 16;
+			na = realloc(a, cap * sizeof(*a));
+			if (!na) {
+				free(a);
+				return -ENOMEM;
+			}
+			a = na;
+		}
+		memset(&a[*n], 0, sizeof(a[*n]));
+		a[*n].cgid = k.cgid;
+		memcpy(a[*n].name, k.name, sizeof(a[*n].name));
+		a[*n].name[sizeof(a[*n].name) - 1] = '\0';
+		a[*n].id = v.id;
+		(*n)++;
+	}
+	*out = a;
+	return 0;
+}
+
+int policy_reassign(const struct pins *p, char *err, size_t errlen)
+{
+	struct compiled cur, next;
+	struct policy pol;
+	struct assignment *a = NULL;
+	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
+	struct diag d;
+	size_t n = 0, keep = 0;
+	int ret;
+
+	if (policy_current(p, &cur))
+		return 0;
+	ret = policy_decompile(&cur, &o, &pol);
+	compiled_free(&cur);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the policy in force: %s", strerror(-ret));
+		return -1;
+	}
+	/* The file's rules stay as they are; assignments are taken afresh. */
+	for (size_t i = 0; i < pol.nr_rules; i++) {
+		if (pol.rules[i].from_assign) {
+			struct policy_rule *r = &pol.rules[i];
+
+			free(r->cgroup);
+			for (size_t k = 0; k < r->nr_keys; k++)
+				free(r->keys[k].name);
+			free(r->keys);
+			continue;
+		}
+		pol.rules[keep++] = pol.rules[i];
+	}
+	pol.nr_rules = keep;
+	ret = assignments_read(p, &a, &n);
+	if (!ret)
+		ret = policy_compile(&pol, a, n, generation_last(p) + 1, &next, &d);
+	if (ret) {
+		snprintf(err, errlen, "%s", ret == -ENOMEM ? "out of memory" : d.msg);
+		free(a);
+		policy_free(&pol);
+		return -1;
+	}
+	ret = policy_switch(p, &next, err, errlen);
+	compiled_free(&next);
+	free(a);
+	policy_free(&pol);
+	return ret;
+}
+
+int programs_attached(char names[4][32], unsigned int ids[4])
+{
+	int attached = 0;
+
+	for (int i = 0; i < 4; i++) {
+		struct bpf_link_info li;
+		struct bpf_prog_info pi;
+		__u32 len = sizeof(li);
+		char name[64];
+		int fd, pfd;
+
+		names[i][0] = '\0';
+		ids[i] = 0;
+		snprintf(name, sizeof(name), "link_%s", prog_names[i]);
+		fd = obj_get(name);
+		if (fd < 0)
+			continue;
+		memset(&li, 0, sizeof(li));
+		if (!bpf_obj_get_info_by_fd(fd, &li, &len)) {
+			pfd = bpf_prog_get_fd_by_id(li.prog_id);
+			if (pfd >= 0) {
+				len = sizeof(pi);
+				memset(&pi, 0, sizeof(pi));
+				if (!bpf_obj_get_info_by_fd(pfd, &pi, &len)) {
+					snprintf(names[i], 32, "%s", pi.name);
+					ids[i] = pi.id;
+					attached++;
+				}
+				close(pfd);
+			}
+		}
+		close(fd);
+	}
+	return attached;
+}

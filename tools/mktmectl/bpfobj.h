@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The pinned objects under the pin directory (default /sys/fs/bpf/mktme/v1):
+ * loading and attaching the programs once, adopting them afterwards, and
+ * switching policy generations.
+ *
+ *   maps   mktme_policy (one-slot map-in-map: the generation in force),
+ *          mktme_rules (that generation, re-pinned at each switch),
+ *          mktme_rules_tpl, mktme_live, mktme_keys, mktme_counters,
+ *          mktme_assign, mktme_state, mktme_stats, mktme_events
+ *   links  link_mktme_create, link_mktme_bind, link_mktme_mmap,
+ *          link_mktme_key_free
+ */
+#ifndef MKTMECTL_BPFOBJ_H
+#define MKTMECTL_BPFOBJ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy.h"
+
+struct pins {
+	int dir_fd;		/* flock()ed while changing anything */
+	int policy, tpl, live, keys, counters, assign, state, stats, events;
+};
+
+#define PINS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 }
+
+/* Names of the programs, in link pin order. */
+extern const char *const prog_names[4];
+
+/*
+ * Open the pinned maps; with @lock, take the exclusive lock first (one
+ * writer at a time: mktmectl commands and the daemon). -ENOENT: nothing is
+ * pinned (programs never loaded, or detached).
+ */
+int pins_open(struct pins *p, bool lock);
+void pins_close(struct pins *p);
+
+/*
+ * Make sure the programs are attached and everything is pinned: adopt what
+ * is pinned, load and attach (and pin) what is missing. *adopted says which.
+ * Errors are reported (fail()); returns an exit code.
+ */
+int programs_ensure(bool *adopted);
+
+/* Detach (unpin the links) and remove every pin. */
+int programs_remove(void);
+
+/* The generation in force, into a fresh @c. -ENOENT: no policy loaded. */
+int policy_current(const struct pins *p, struct compiled *c);
+
+/* The last generation number handed out (0 if none). */
+unsigned int generation_last(const struct pins *p);
+
+/*
+ * Build @c completely in a fresh map, then switch the slot to it: one map
+ * update, so each call is decided by the old generation or the new one.
+ */
+int policy_switch(const struct pins *p, const struct compiled *c, char *err, size_t errlen);
+
+/* Empty the slot: the programs allow everything (reason no-policy). */
+int policy_clear(const struct pins *p);
+
+/* The runtime assignments (mktmectl assign), malloc'ed. */
+int assignments_read(const struct pins *p, struct assignment **a, size_t *n);
+
+/*
+ * Recompile the generation in force with the current assignments and switch
+ * to it (after assign/unassign). No policy loaded: nothing to do (0).
+ */
+int policy_reassign(const struct pins *p, char *err, size_t errlen);
+
+/* Names of the attached programs (for status), and whether all four are. */
+int programs_attached(char names[4][32], unsigned int ids[4]);
+
+#endif

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mktmectl key add|list|rm: thin wrappers over the "mktme" key type
+ * (add_key(2) and /proc/keys). Keys go to the caller's user keyring, so
+ * they outlive the command; the policy decides whether they may be made.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <keyutils.h>
+
+#include "json.h"
+#include "main.h"
+#include "names.h"
+#include "mktme_policy.h"
+
+static void help(void)
+{
+	fprintf(stderr,
+		"Usage: mktmectl key add NAME [--type cpu|user|clear|no-encrypt] [--algorithm aes-xts-128|aes-xts-256]\n"
+		"       mktmectl key list\n"
+		"       mktmectl key rm NAME\n"
+		"--type user reads \"KEYHEX TWEAKHEX\" from standard input (never from the command line).\n");
+}
+
+static int key_error(const char *name, int err)
+{
+	switch (err) {
+	case ENODEV:
+		return fail(EXIT_NO_LSM, "key \"%s\": this kernel has no \"mktme\" key type (mktme=off, or not an mktme kernel). Nothing was created.",
+			    name);
+	case EPERM:
+	case EACCES:
+		return fail(EXIT_RUNTIME, "key \"%s\": denied (%s). If the mktme policy denied it, `mktmectl audit` says which rule. Nothing was created.",
+			    name, strerror(err));
+	case ENOKEY:
+		return fail(EXIT_RUNTIME, "key \"%s\": no free KeyID (%s). Nothing was created.", name,
+			    strerror(err));
+	case EINVAL:
+		return fail(EXIT_USAGE, "key \"%s\": the kernel refused the payload (%s). Nothing was created.",
+			    name, strerror(err));
+	default:
+		return fail(EXIT_RUNTIME, "key \"%s\": %s. Nothing was created.", name, strerror(err));
+	}
+}
+
+static int do_add(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "algorithm", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int type = 0, alg = 0, c;
+	char payload[512], khex[130] = "", thex[130] = "";
+	key_serial_t serial;
+	const char *name;
+
+	optind = 0;
+	while ((c = getopt_long(argc + 1, argv - 1, "", opts, NULL)) != -1) {
+		if (c == 't' && (type = name_lookup(type_names, optarg)) >= 0)
+			continue;
+		if (c == 'a' && (alg = name_lookup(alg_names, optarg)) >= 0)
+			continue;
+		help();
+		if (c == 't')
+			return fail(EXIT_USAGE, "unknown key type \"%s\" (expected one of: %s)", optarg,
+				    name_list(type_names));
+		if (c == 'a')
+			return fail(EXIT_USAGE, "unknown algorithm \"%s\" (expected one of: %s)",
+				    optarg, name_list(alg_names));
+		return fail(EXIT_USAGE, "bad option");
+	}
+	if (optind != argc) {
+		help();
+		return fail(EXIT_USAGE, "expected exactly one NAME");
+	}
+	name = argv[optind - 1];
+	if (!name[0] || strlen(name) >= MKTME_NAME_LEN)
+		return fail(EXIT_USAGE, "key name \"%s\": 1 to %d bytes (longer names match only \"*\" rules). Nothing was created.",
+			    name, MKTME_NAME_LEN - 1);
+	if (type == 1 && scanf("%128s %128s", khex, thex) != 2)
+		return fail(EXIT_USAGE, "--type user: expected \"KEYHEX TWEAKHEX\" on standard input. Nothing was created.");
+	snprintf(payload, sizeof(payload), "type=%s algorithm=%s%s%s%s%s", name_of(type_names, type),
+		 name_of(alg_names, alg), type == 1 ? " key=" : "", khex, type == 1 ? " tweak=" : "",
+		 thex);
+	serial = add_key("mktme", name, payload, strlen(payload), KEY_SPEC_USER_KEYRING);
+	memset(payload, 0, sizeof(payload));
+	memset(khex, 0, sizeof(khex));
+	memset(thex, 0, sizeof(thex));
+	if (serial < 0)
+		return key_error(name, errno);
+	if (cli.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "serial", json_object_new_int64(serial));
+		json_object_object_add(o, "type", json_object_new_string(name_of(type_names, type)));
+		json_object_object_add(o, "algorithm", json_object_new_string(name_of(alg_names, alg)));
+		json_emit(o, stdout, cli.pretty);
+	} else {
+		printf("key \"%s\": serial %d (type %s, %s), in your user keyring\n", name, serial,
+		       name_of(type_names, type), name_of(alg_names, alg));
+	}
+	return EXIT_OK;
+}
+
+/* Each line of /proc/keys for an mktme key: serial and the describe text. */
+static int for_each_key(int (*fn)(long serial, const char *uid, const char *desc, void *),
+			void *arg)
+{
+	FILE *f = fopen("/proc/keys", "r");
+	char line[1024];
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	while (!ret && fgets(line, sizeof(line), f)) {
+		char flags[16], usage[16], expiry[16], perm[16], uid[16], gid[16], type[32];
+		long serial;
+		int off = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%lx %15s %15s %15s %15s %15s %15s %31s %n", &serial, flags, usage,
+			   expiry, perm, uid, gid, type, &off) < 8 || !off)
+			continue;
+		if (strcmp(type, "mktme"))
+			continue;
+		ret = fn(serial, uid, line + off, arg);
+	}
+	fclose(f);
+	return ret;
+}
+
+static int list_one(long serial, const char *uid, const char *desc, void *arg)
+{
+	struct json_object *a = arg;
+	const char *colon = strstr(desc, ": ");
+	char name[256];
+
+	snprintf(name, sizeof(name), "%.*s", colon ? (int)(colon - desc) : (int)strlen(desc), desc);
+	if (a) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "serial", json_object_new_int64(serial));
+		json_object_object_add(o, "uid", json_object_new_int64(atol(uid)));
+		json_object_object_add(o, "kernel", json_object_new_string(colon ? colon + 2 : ""));
+		json_object_array_add(a, o);
+	} else {
+		printf("%-10ld %-6s %-24s %s\n", serial, uid, name, colon ? colon + 2 : "(not instantiated)");
+	}
+	return 0;
+}
+
+static int do_list(int argc, char **argv)
+{
+	struct json_object *a = cli.json ? json_object_new_array() : NULL;
+	int ret;
+
+	(void)argv;
+	if (argc) {
+		json_object_put(a);
+		help();
+		return fail(EXIT_USAGE, "key list takes no arguments");
+	}
+	if (!a)
+		printf("%-10s %-6s %-24s %s\n", "SERIAL", "UID", "NAME", "KERNEL");
+	ret = for_each_key(list_one, a);
+	if (ret) {
+		json_object_put(a);
+		return fail(EXIT_RUNTIME, "cannot read /proc/keys: %s", strerror(-ret));
+	}
+	if (a)
+		json_emit(a, stdout, cli.pretty);
+	return EXIT_OK;
+}
+
+static int do_rm(int argc, char **argv)
+{
+	key_serial_t serial;
+
+	if (argc != 1) {
+		help();
+		return fail(EXIT_USAGE, "expected exactly one NAME");
+	}
+	serial = keyctl_search(KEY_SPEC_USER_KEYRING, "mktme", argv[0], 0);
+	if (serial < 0)
+		return fail(errno == ENOKEY ? EXIT_USAGE : EXIT_RUNTIME,
+			    "no mktme key \"%s\" in your user keyring (%s). Nothing was removed.",
+			    argv[0], strerror(errno));
+	/* Invalidate, not unlink: gone everywhere now, its KeyID released once unmapped. */
+	if (keyctl_invalidate(serial))
+		return fail(EXIT_RUNTIME, "key \"%s\" (serial %d): %s. Nothing was removed.", argv[0],
+			    serial, strerror(errno));
+	if (cli.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(argv[0]));
+		json_object_object_add(o, "serial", json_object_new_int64(serial));
+		json_object_object_add(o, "removed", json_object_new_boolean(true));
+		json_emit(o, stdout, cli.pretty);
+	} else {
+		printf("key \"%s\" (serial %d) removed\n", argv[0], serial);
+	}
+	return EXIT_OK;
+}
+
+int do_key(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "add", do_add },
+		{ "list", do_list },
+		{ "rm", do_rm },
+		{ NULL, NULL },
+	};
+
+	return cmd_select(cmds, argc, argv, "key", help);
+}

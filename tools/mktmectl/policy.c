@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0
+/* mktmectl policy check|load|show|unload */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bpfobj.h"
+#include "json.h"
+#include "main.h"
+#include "names.h"
+#include "policy.h"
+#include "policy_check.h"
+
+static void help(void)
+{
+	fprintf(stderr,
+		"Usage: mktmectl policy check FILE\n"
+		"       mktmectl policy load FILE [--dry-run]\n"
+		"       mktmectl policy show\n"
+		"       mktmectl policy unload [--detach]\n");
+}
+
+/* One optional flag, then exactly @nargs positional arguments. */
+static int args(int argc, char **argv, const char *flag, bool *has_flag, int nargs, char **pos)
+{
+	int n = 0;
+
+	if (has_flag)
+		*has_flag = false;
+	for (int i = 0; i < argc; i++) {
+		if (flag && !strcmp(argv[i], flag)) {
+			*has_flag = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			help();
+			return fail(EXIT_USAGE, "unknown option \"%s\"", argv[i]);
+		} else if (n < nargs) {
+			pos[n++] = argv[i];
+		} else {
+			help();
+			return fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[i]);
+		}
+	}
+	if (n < nargs) {
+		help();
+		return fail(EXIT_USAGE, "missing argument");
+	}
+	return EXIT_OK;
+}
+
+static int do_check(int argc, char **argv)
+{
+	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
+	char *file;
+	int ret = args(argc, argv, NULL, NULL, 1, &file);
+
+	if (ret)
+		return ret;
+	return policy_check_run(file, &o, cli.json, cli.pretty, stdout, stderr);
+}
+
+/*
+ * Parse, resolve and compile @file with the pinned assignments (if any)
+ * as generation @gen. Errors: exit code 2 with the file's position.
+ */
+static int compile_file(const char *file, const struct pins *p, unsigned int gen,
+			struct policy *pol, struct compiled *c)
+{
+	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
+	struct assignment *a = NULL;
+	struct diag d;
+	size_t n = 0;
+	int ret;
+
+	if (policy_parse_file(file, pol, &d))
+		goto bad;
+	if (policy_resolve(pol, &o, &d))
+		goto bad_free;
+	if (p && assignments_read(p, &a, &n)) {
+		policy_free(pol);
+		return fail(EXIT_RUNTIME, "cannot read the assignments: %s. Nothing was changed.",
+			    strerror(errno));
+	}
+	ret = policy_compile(pol, a, n, gen, c, &d);
+	free(a);
+	if (ret)
+		goto bad_free;
+	return EXIT_OK;
+bad_free:
+	policy_free(pol);
+bad:
+	if (cli.json) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "error", diag_to_json(&d));
+		json_object_object_add(e, "nothing_changed", json_object_new_boolean(true));
+		json_object_object_add(e, "exit_code", json_object_new_int(EXIT_USAGE));
+		json_emit(e, stdout, cli.pretty);
+	}
+	diag_print(&d, stderr);
+	fprintf(stderr, "mktmectl %s: %s is not valid; the loaded policy was left exactly as it was.\n",
+		cli.cmd, file);
+	return EXIT_USAGE;
+}
+
+static void print_loaded(const struct policy *pol, const struct compiled *c, bool dry_run,
+			 bool adopted, const char *file)
+{
+	const struct mktme_pol_meta *m = compiled_meta(c);
+
+	if (cli.json) {
+		struct json_object *o = policy_to_json(pol, c);
+
+		json_object_object_add(o, "dry_run", json_object_new_boolean(dry_run));
+		json_object_object_add(o, "generation", json_object_new_int64(m->generation));
+		json_object_object_add(o, "assignments", json_object_new_int64(m->nr_assign));
+		if (!dry_run)
+			json_object_object_add(o, "programs",
+					       json_object_new_string(adopted ? "adopted" : "attached"));
+		json_emit(o, stdout, cli.pretty);
+		return;
+	}
+	if (dry_run)
+		printf("%s is valid: it would become generation %u (mode %s, default %s, %zu rules, %u assignments, %zu map entries, %zu pending). Nothing was changed.\n",
+		       file, m->generation, name_of(mode_names, m->mode),
+		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, c->n, c->nr_pending);
+	else
+		printf("loaded %s as generation %u (mode %s, default %s, %zu rules, %u assignments, %zu map entries, %zu pending); programs %s\n",
+		       file, m->generation, name_of(mode_names, m->mode),
+		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, c->n, c->nr_pending,
+		       adopted ? "already attached" : "attached now");
+	if (m->mode == MKTME_MODE_AUDIT && !dry_run)
+		printf("audit mode: decisions are logged (mktmectl audit), nothing is denied\n");
+}
+
+static int do_load(int argc, char **argv)
+{
+	struct policy pol;
+	struct compiled c;
+	struct pins p = PINS_INIT;
+	char *file, err[512];
+	bool dry_run, adopted = false;
+	int ret = args(argc, argv, "--dry-run", &dry_run, 1, &file);
+
+	if (ret)
+		return ret;
+	if (dry_run) {
+		/* As root, exactly what a load would compile; else without assignments. */
+		bool pinned = geteuid() == 0 && pins_open(&p, false) == 0;
+
+		ret = compile_file(file, pinned ? &p : NULL, pinned ? generation_last(&p) + 1 : 1,
+				   &pol, &c);
+		pins_close(&p);
+		if (ret)
+			return ret;
+		print_loaded(&pol, &c, true, false, file);
+		compiled_free(&c);
+		policy_free(&pol);
+		return EXIT_OK;
+	}
+	/* Check the file first: a bad policy must not even attach programs. */
+	ret = compile_file(file, NULL, 0, &pol, &c);
+	if (ret)
+		return ret;
+	compiled_free(&c);
+	policy_free(&pol);
+	ret = need_root("loading a policy");
+	if (!ret)
+		ret = need_bpf_lsm();
+	if (!ret)
+		ret = programs_ensure(&adopted);
+	if (ret)
+		return ret;
+	ret = pins_open(&p, true);
+	if (ret)
+		return fail(EXIT_RUNTIME, "cannot open the pinned maps under %s: %s. The policy was not loaded.",
+			    cli.pin_dir, strerror(-ret));
+	/* Under the lock: the file again (it may have changed), the assignments. */
+	ret = compile_file(file, &p, generation_last(&p) + 1, &pol, &c);
+	if (ret)
+		goto out;
+	if (policy_switch(&p, &c, err, sizeof(err))) {
+		ret = fail(EXIT_RUNTIME, "%s. The policy in force was left as it was.", err);
+	} else {
+		print_loaded(&pol, &c, false, adopted, file);
+		ret = EXIT_OK;
+	}
+	compiled_free(&c);
+	policy_free(&pol);
+out:
+	pins_close(&p);
+	return ret;
+}
+
+static int do_show(int argc, char **argv)
+{
+	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
+	struct pins p = PINS_INIT;
+	struct compiled c;
+	struct policy pol;
+	int ret = args(argc, argv, NULL, NULL, 0, NULL);
+
+	if (ret || (ret = need_root("reading the loaded policy")))
+		return ret;
+	ret = pins_open(&p, false);
+	if (ret == -ENOENT) {
+		if (cli.json) {
+			struct json_object *j = json_object_new_object();
+
+			json_object_object_add(j, "loaded", json_object_new_boolean(false));
+			json_object_object_add(j, "programs_attached", json_object_new_boolean(false));
+			json_emit(j, stdout, cli.pretty);
+		} else {
+			printf("no policy loaded: the mktme programs are not attached (nothing pinned under %s)\n",
+			       cli.pin_dir);
+		}
+		return EXIT_OK;
+	}
+	if (ret)
+		return fail(EXIT_RUNTIME, "cannot open the pinned maps under %s: %s", cli.pin_dir,
+			    strerror(-ret));
+	ret = policy_current(&p, &c);
+	pins_close(&p);
+	if (ret == -ENOENT) {
+		if (cli.json) {
+			struct json_object *j = json_object_new_object();
+
+			json_object_object_add(j, "loaded", json_object_new_boolean(false));
+			json_object_object_add(j, "programs_attached", json_object_new_boolean(true));
+			json_emit(j, stdout, cli.pretty);
+		} else {
+			printf("no policy loaded: the programs are attached and allow everything\n");
+		}
+		return EXIT_OK;
+	}
+	if (ret || (ret = policy_decompile(&c, &o, &pol))) {
+		compiled_free(&c);
+		return fail(EXIT_RUNTIME, "cannot read the policy in force: %s", strerror(-ret));
+	}
+	if (cli.json)
+		json_emit(policy_to_json(&pol, &c), stdout, cli.pretty);
+	else
+		policy_print_text(&pol, &c, stdout);
+	policy_free(&pol);
+	compiled_free(&c);
+	return EXIT_OK;
+}
+
+static int do_unload(int argc, char **argv)
+{
+	struct pins p = PINS_INIT;
+	bool detach;
+	unsigned int gen;
+	int ret = args(argc, argv, "--detach", &detach, 0, NULL);
+
+	if (ret || (ret = need_root("unloading the policy")))
+		return ret;
+	ret = pins_open(&p, true);
+	if (ret == -ENOENT && !detach)
+		return fail(EXIT_RUNTIME, "nothing to unload: no mktme programs are pinned under %s",
+			    cli.pin_dir);
+	gen = ret ? 0 : generation_last(&p);
+	if (!ret && policy_clear(&p)) {
+		pins_close(&p);
+		return fail(EXIT_RUNTIME, "cannot empty the policy slot: %s. The policy in force was left as it was.",
+			    strerror(errno));
+	}
+	if (detach && (ret = programs_remove())) {
+		pins_close(&p);
+		return fail(EXIT_RUNTIME, "cannot remove every pin under %s: %s", cli.pin_dir,
+			    strerror(-ret));
+	}
+	pins_close(&p);
+	if (cli.json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "unloaded_generation", json_object_new_int64(gen));
+		json_object_object_add(j, "detached", json_object_new_boolean(detach));
+		json_emit(j, stdout, cli.pretty);
+	} else if (detach) {
+		printf("policy unloaded and programs detached; every pin under %s removed (assignments and counters too)\n",
+		       cli.pin_dir);
+	} else {
+		printf("policy unloaded (generation %u was in force); the programs stay attached and allow everything\n",
+		       gen);
+	}
+	return EXIT_OK;
+}
+
+int do_policy(int argc, char **argv)
+{
+	static const struct cmd cmds[] = {
+		{ "check", do_check },
+		{ "load", do_load },
+		{ "show", do_show },
+		{ "unload", do_unload },
+		{ NULL, NULL },
+	};
+
+	return cmd_select(cmds, argc, argv, "policy", help);
+}

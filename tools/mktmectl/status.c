@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mktmectl status: is anything protected, and how. Says plainly when it is
+ * not: the emulated backend encrypts nothing, and BPF LSM programs attached
+ * while bpf is not an active LSM never run.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "bpfobj.h"
+#include "json.h"
+#include "main.h"
+#include "names.h"
+
+/* One line of a sysfs file, or NULL. */
+static char *read_line(const char *dir, const char *name, char *buf, size_t len)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	if (!fgets(buf, len, f)) {
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+int do_status(int argc, char **argv)
+{
+	char dir[512], backend[64] = "", encrypts[16] = "", nr[32] = "", used[32] = "", lsm[1024] = "";
+	char names[4][32];
+	unsigned int ids[4];
+	bool have_mktme, bpf_lsm = false, root = geteuid() == 0, loaded = false;
+	int attached = -1, ret = EXIT_OK;
+	struct pins p;
+	struct compiled c;
+	const struct mktme_pol_meta *meta = NULL;
+	struct mktme_pol_stats st = { 0 };
+	struct json_object *o = NULL;
+
+	(void)argv;
+	if (argc)
+		return fail(EXIT_USAGE, "status takes no arguments");
+	snprintf(dir, sizeof(dir), "%s/kernel/mm/mktme", cli.sysfs);
+	have_mktme = read_line(dir, "backend", backend, sizeof(backend)) != NULL;
+	read_line(dir, "encrypts", encrypts, sizeof(encrypts));
+	read_line(dir, "nr_keyids", nr, sizeof(nr));
+	read_line(dir, "keyids_in_use", used, sizeof(used));
+	snprintf(dir, sizeof(dir), "%s/kernel/security", cli.sysfs);
+	if (read_line(dir, "lsm", lsm, sizeof(lsm))) {
+		char copy[1024];
+
+		snprintf(copy, sizeof(copy), "%s", lsm);
+		for (char *t = strtok(copy, ","); t; t = strtok(NULL, ","))
+			bpf_lsm |= !strcmp(t, "bpf");
+	}
+	if (root) {
+		attached = programs_attached(names, ids);
+		if (pins_open(&p, false) == 0) {
+			__u32 zero = 0;
+
+			if (policy_current(&p, &c) == 0) {
+				loaded = true;
+				meta = compiled_meta(&c);
+			}
+			bpf_map_lookup_elem(p.stats, &zero, &st);
+			pins_close(&p);
+		}
+	}
+
+	if (cli.json) {
+		struct json_object *progs = json_object_new_array();
+
+		o = json_object_new_object();
+		json_object_object_add(o, "mktme", json_object_new_boolean(have_mktme));
+		json_object_object_add(o, "backend", have_mktme ? json_object_new_string(backend) : NULL);
+		json_object_object_add(o, "encrypts", json_object_new_boolean(!strcmp(encrypts, "1")));
+		json_object_object_add(o, "nr_keyids", have_mktme ? json_object_new_int64(atoll(nr)) : NULL);
+		json_object_object_add(o, "keyids_in_use", have_mktme ? json_object_new_int64(atoll(used)) : NULL);
+		json_object_object_add(o, "bpf_lsm_active", json_object_new_boolean(bpf_lsm));
+		json_object_object_add(o, "lsm", json_object_new_string(lsm));
+		for (int i = 0; root && i < 4; i++) {
+			struct json_object *po = json_object_new_object();
+
+			json_object_object_add(po, "name", json_object_new_string(prog_names[i]));
+			json_object_object_add(po, "attached", json_object_new_boolean(ids[i] != 0));
+			json_object_object_add(po, "prog_id", ids[i] ? json_object_new_int64(ids[i]) : NULL);
+			json_object_array_add(progs, po);
+		}
+		json_object_object_add(o, "programs", root ? progs : NULL);
+		if (!root)
+			json_object_put(progs);
+		json_object_object_add(o, "policy_loaded", root ? json_object_new_boolean(loaded) : NULL);
+		json_object_object_add(o, "generation", meta ? json_object_new_int64(meta->generation) : NULL);
+		json_object_object_add(o, "mode", meta ? json_object_new_string(name_of(mode_names, meta->mode)) : NULL);
+		json_object_object_add(o, "default", meta ? json_object_new_string(name_of(verdict_names, meta->dflt)) : NULL);
+		json_object_object_add(o, "decisions", json_u64(st.decisions));
+		json_object_object_add(o, "events_dropped", json_u64(st.events_dropped));
+		json_object_object_add(o, "keys_untracked", json_u64(st.keys_untracked));
+	} else {
+		if (!have_mktme)
+			printf("mktme:     NOT AVAILABLE (no %s/kernel/mm/mktme: not an mktme kernel)\n", cli.sysfs);
+		else if (!strcmp(backend, "off"))
+			printf("mktme:     off (no keys, no /dev/mktme)\n");
+		else
+			printf("backend:   %s%s\n", backend,
+			       strcmp(encrypts, "1") ? ": memory is NOT encrypted (emulated backend: KeyIDs are tracked and mapped, pages are plain DRAM, only out of the kernel's direct map)"
+						     : ": memory is encrypted by the CPU (TME-MK)");
+		if (have_mktme)
+			printf("KeyIDs:    %s in use of %s\n", used[0] ? used : "?", nr[0] ? nr : "?");
+		if (bpf_lsm)
+			printf("BPF LSM:   active (%s)\n", lsm);
+		else
+			printf("BPF LSM:   NOT ACTIVE (%s): policy programs attach but NEVER RUN; boot with lsm=...,bpf\n",
+			       lsm[0] ? lsm : "no securityfs");
+		if (!root) {
+			printf("programs:  unknown (run as root to see them and the policy)\n");
+		} else {
+			printf("programs:  %d of 4 attached", attached);
+			for (int i = 0; i < 4; i++)
+				if (ids[i])
+					printf("%s %s (id %u)", i ? "," : ":", names[i], ids[i]);
+			printf("\n");
+			if (meta)
+				printf("policy:    generation %u, mode %s%s, default %s\n", meta->generation,
+				       name_of(mode_names, meta->mode),
+				       meta->mode == MKTME_MODE_AUDIT ? " (logs, never denies)" : "",
+				       name_of(verdict_names, meta->dflt));
+			else
+				printf("policy:    none loaded%s\n", attached > 0 ? " (everything allowed)" : "");
+			printf("decisions: %llu, audit events dropped: %llu\n",
+			       (unsigned long long)st.decisions, (unsigned long long)st.events_dropped);
+		}
+	}
+	if (!bpf_lsm || !have_mktme)
+		ret = EXIT_NO_LSM;
+	if (o) {
+		json_object_object_add(o, "exit_code", json_object_new_int(ret));
+		json_emit(o, stdout, cli.pretty);
+	}
+	if (!bpf_lsm)
+		fprintf(stderr, "mktmectl status: BPF LSM is NOT active: nothing is enforced\n");
+	if (loaded)
+		compiled_free(&c);
+	return ret;
+}
