@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The policy layer end to end, in the guest, as root: mktmectl loads
+ * bpf/mktme_policy.bpf.c and policies, and processes placed in cgroups
+ * create keys, bind /dev/mktme regions and map them.
+ *
+ * Every test starts and ends with nothing pinned (policy unload --detach),
+ * so the suites that run after this one see no policy. Keys live in a
+ * session keyring of the test's own, shared with its children.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest.h"
+
+#define CG_ROOT "/sys/fs/cgroup"
+#define CG "/mktme-t"
+#define PIN_DIR "/sys/fs/bpf/mktme/v1"
+#define POLICY_FILE "/tmp/mktme-test-policy.yaml"
+#define POLICY_FILE2 "/tmp/mktme-test-policy2.yaml"
+
+static const char *const cgroups[] = { CG, CG "/a", CG "/a/child", CG "/b", CG "/q", CG "/e", CG "/u" };
+
+static const char *ctl(void)
+{
+	return guest_build_path("mktmectl/mktmectl");
+}
+
+/* A shell command's exit status; its output into @out (if given, freed by the caller). */
+static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sh(char **out, const char *fmt, ...)
+{
+	char cmd[4096], buf[4096];
+	size_t len = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p, "popen %s", cmd);
+	if (out) {
+		*out = calloc(1, 1);
+		while (fgets(buf, sizeof(buf), p)) {
+			*out = realloc(*out, len + strlen(buf) + 1);
+			strcpy(*out + len, buf);
+			len += strlen(buf);
+		}
+	} else {
+		while (fgets(buf, sizeof(buf), p))
+			fputs(buf, stderr);
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+static void load(const char *yaml)
+{
+	int rc;
+
+	write_file(POLICY_FILE, yaml);
+	rc = sh(NULL, "%s policy load %s >&2", ctl(), POLICY_FILE);
+	cr_assert_eq(rc, 0, "mktmectl policy load: exit %d", rc);
+}
+
+static void cg_enter(const char *cg)
+{
+	char path[256], pid[32];
+	int fd;
+
+	snprintf(path, sizeof(path), CG_ROOT "%s/cgroup.procs", cg);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, pid, strlen(pid)) < 0)
+		_exit(120);
+	close(fd);
+}
+
+/* ---- what the children do: 0 or an errno -------------------------------- */
+
+static int op_create(const char *name)
+{
+	key_serial_t k = add_key(MKTME_KEY_TYPE, name, PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+				 KEY_SPEC_SESSION_KEYRING);
+
+	return k > 0 ? 0 : errno;
+}
+
+static int op_bind(key_serial_t key, int *fdp)
+{
+	int fd = open(MKTME_DEV, O_RDWR | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return 100;
+	err = ioctl(fd, MKTME_IOC_SET_KEY, (unsigned long)key) ? errno : 0;
+	if (fdp && !err)
+		*fdp = fd;
+	else
+		close(fd);
+	return err;
+}
+
+static int op_mmap(int fd)
+{
+	char *p = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	if (p == MAP_FAILED)
+		return errno;
+	p[0] = 1;
+	munmap(p, PAGE_SZ);
+	return 0;
+}
+
+static int op_bind_map(key_serial_t key)
+{
+	int fd = -1, err = op_bind(key, &fd);
+
+	if (!err)
+		err = op_mmap(fd);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+enum what { CREATE, BIND, BIND_MAP };
+
+/* Do @what in a child in cgroup @cg (as @uid if not -1): 0 or an errno. */
+static int in_cg(const char *cg, uid_t uid, enum what what, const char *name, key_serial_t key)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		cg_enter(cg);
+		if (uid != (uid_t)-1 && setuid(uid))
+			_exit(121);
+		switch (what) {
+		case CREATE:
+			_exit(op_create(name));
+		case BIND:
+			_exit(op_bind(key, NULL));
+		case BIND_MAP:
+			_exit(op_bind_map(key));
+		}
+		_exit(122);
+	}
+	st = guest_wait_child(pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static key_serial_t key_in_session(const char *name)
+{
+	key_serial_t k = add_key(MKTME_KEY_TYPE, name, PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+				 KEY_SPEC_SESSION_KEYRING);
+
+	cr_assert_gt(k, 0, "add_key %s: %s", name, strerror(errno));
+	return k;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static void cleanup(void)
+{
+	sh(NULL, "%s policy unload --detach >/dev/null 2>&1", ctl());
+	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
+	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
+		char path[256];
+
+		snprintf(path, sizeof(path), CG_ROOT "%s", cgroups[i]);
+		rmdir(path);
+	}
+}
+
+static key_serial_t KA, KB;
+
+static void setup(void)
+{
+	cleanup();
+	cr_assert_geq(keyctl_join_session_keyring(NULL), 0, "session keyring: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(cgroups) / sizeof(cgroups[0]); i++) {
+		char path[256];
+
+		snprintf(path, sizeof(path), CG_ROOT "%s", cgroups[i]);
+		cr_assert(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
+			  strerror(errno));
+	}
+	/* Before any program is attached: everything is allowed. */
+	KA = key_in_session("ka");
+	KB = key_in_session("kb");
+}
+
+TestSuite(policy, .init = setup, .fini = cleanup, .timeout = 600);
+
+#define TWO_TENANTS                                                                  \
+	"version: 1\ndefault: deny\nrules:\n"                                        \
+	"  - {cgroup: " CG "/a, keys: [ka], verdict: allow}\n"                     \
+	"  - {cgroup: " CG "/b, keys: [kb], verdict: allow}\n"
+
+/* ---- tests -------------------------------------------------------------- */
+
+Test(policy, status_says_what_is_not_protected)
+{
+	char *out;
+	int rc = sh(&out, "%s status", ctl());
+
+	cr_assert_eq(rc, 0, "status: exit %d: %s", rc, out);
+	cr_assert(strstr(out, "memory is NOT encrypted"), "%s", out);
+	cr_assert(strstr(out, "BPF LSM:   active"), "%s", out);
+	cr_assert(strstr(out, "programs:  0 of 4 attached"), "%s", out);
+	free(out);
+}
+
+Test(policy, tenants_own_key_at_create_bind_mmap)
+{
+	load(TWO_TENANTS);
+	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "ka", 0), 0);
+	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "kb", 0), EPERM);
+	cr_assert_eq(in_cg(CG "/b", -1, CREATE, "kb", 0), 0);
+	cr_assert_eq(in_cg(CG "/b", -1, CREATE, "ka", 0), EPERM);
+	cr_assert_eq(in_cg(CG "/a", -1, BIND_MAP, NULL, KA), 0);
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM);
+	cr_assert_eq(in_cg(CG "/b", -1, BIND_MAP, NULL, KB), 0);
+	cr_assert_eq(in_cg(CG "/b", -1, BIND, NULL, KA), EPERM);
+	/* The root cgroup has no rule: default deny. */
+	cr_assert_eq(in_cg("", -1, BIND, NULL, KA), EPERM);
+}
+
+Test(policy, descendant_inherits)
+{
+	load(TWO_TENANTS);
+	cr_assert_eq(in_cg(CG "/a/child", -1, CREATE, "ka", 0), 0);
+	cr_assert_eq(in_cg(CG "/a/child", -1, BIND_MAP, NULL, KA), 0);
+	cr_assert_eq(in_cg(CG "/a/child", -1, BIND, NULL, KB), EPERM);
+}
+
+Test(policy, mmap_is_checked_in_the_mapping_cgroup)
+{
+	int sv[2], st;
+	pid_t sender, receiver, mover;
+
+	load(TWO_TENANTS);
+	/* An fd bound in b, passed over SCM_RIGHTS to a process in a. */
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	receiver = fork();
+	if (receiver == 0) {
+		char c, cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { &c, 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf) };
+
+		cg_enter(CG "/a");
+		if (recvmsg(sv[1], &m, 0) != 1 || !CMSG_FIRSTHDR(&m))
+			_exit(110);
+		_exit(op_mmap(*(int *)CMSG_DATA(CMSG_FIRSTHDR(&m))));
+	}
+	sender = fork();
+	if (sender == 0) {
+		char c = 'x', cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { &c, 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		int fd = -1, err;
+
+		cg_enter(CG "/b");
+		err = op_bind(KB, &fd);
+		if (err)
+			_exit(err);
+		err = op_mmap(fd);
+		if (err)
+			_exit(err);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		_exit(sendmsg(sv[0], &m, 0) == 1 ? 0 : 111);
+	}
+	st = guest_wait_child(sender);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "sender (bind+map in b): %d", WEXITSTATUS(st));
+	st = guest_wait_child(receiver);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == EPERM, "receiver in a mapped b's region: %d",
+		  WEXITSTATUS(st));
+
+	/* A task that bound in b and then moved to a cannot map there. */
+	mover = fork();
+	if (mover == 0) {
+		int fd = -1, err;
+
+		cg_enter(CG "/b");
+		err = op_bind(KB, &fd);
+		if (err)
+			_exit(err);
+		cg_enter(CG "/a");
+		_exit(op_mmap(fd));
+	}
+	st = guest_wait_child(mover);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == EPERM, "moved task mapped: %d", WEXITSTATUS(st));
+}
+
+Test(policy, exe_and_uid_rules)
+{
+	char self[512], yaml[2048];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int rc;
+
+	cr_assert_gt(n, 0);
+	self[n] = '\0';
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\ndefault: deny\nrules:\n"
+		 "  - {cgroup: " CG "/e, exe: %s, keys: [ke], verdict: allow}\n"
+		 "  - {cgroup: " CG "/u, uid: 1234, keys: [ku], verdict: allow}\n",
+		 self);
+	load(yaml);
+	cr_assert_eq(in_cg(CG "/e", -1, CREATE, "ke", 0), 0, "this executable may");
+	/* Another executable in the same cgroup, same key name: denied. */
+	rc = sh(NULL, "sh -c 'echo $$ > " CG_ROOT CG "/e/cgroup.procs && exec %s key add ke' >&2",
+		ctl());
+	cr_assert_eq(rc, 1, "mktmectl key add ke from /e: exit %d", rc);
+	cr_assert_eq(in_cg(CG "/u", -1, CREATE, "ku", 0), EPERM, "uid 0 is not 1234");
+	cr_assert_eq(in_cg(CG "/u", 1234, CREATE, "ku", 0), 0, "uid 1234 may");
+}
+
+Test(policy, quota_reached_then_released)
+{
+	key_serial_t q1;
+	int err = -1;
+
+	load("version: 1\ndefault: deny\nlimits:\n  - {cgroup: " CG "/q, max_live_keys: 2}\n"
+	     "rules:\n  - {cgroup: " CG "/q, keys: [\"*\"], verdict: allow}\n");
+	cr_assert_eq(in_cg(CG "/q", -1, CREATE, "q1", 0), 0);
+	cr_assert_eq(in_cg(CG "/q", -1, CREATE, "q2", 0), 0);
+	cr_assert_eq(in_cg(CG "/q", -1, CREATE, "q3", 0), EPERM, "third live key");
+	q1 = keyctl_search(KEY_SPEC_SESSION_KEYRING, MKTME_KEY_TYPE, "q1", 0);
+	cr_assert_gt(q1, 0);
+	cr_assert_eq(keyctl_invalidate(q1), 0);
+	/* key_free runs in the key garbage collector, shortly after. */
+	for (int i = 0; i < 100 && err; i++) {
+		err = in_cg(CG "/q", -1, CREATE, "q3", 0);
+		if (err)
+			usleep(100 * 1000);
+	}
+	cr_assert_eq(err, 0, "a key was freed, so there is room again");
+}
+
+Test(policy, audit_mode_logs_and_never_denies)
+{
+	char *out;
+	int rc;
+
+	load("version: 1\nmode: audit\ndefault: deny\n"
+	     "rules:\n  - {cgroup: " CG "/a, keys: [ka], verdict: allow}\n");
+	sh(NULL, "%s audit >/dev/null", ctl());
+	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "kz", 0), 0, "audit mode never denies");
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0);
+	rc = sh(&out, "%s -j audit", ctl());
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "\"hook\":\"create\",\"verdict\":\"deny\",\"enforced\":false,\"ret\":0,\"reason\":\"default\",\"rule_id\":0"),
+		  "%s", out);
+	cr_assert(strstr(out, "\"mode\":\"audit\""), "%s", out);
+	cr_assert(strstr(out, "\"key\":\"kz\""), "%s", out);
+	free(out);
+}
+
+Test(policy, denial_is_explained_by_audit_and_counters)
+{
+	char *out;
+	int rc;
+
+	load(TWO_TENANTS);
+	sh(NULL, "%s audit >/dev/null", ctl());
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM);
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KA), 0);
+	rc = sh(&out, "%s -j audit", ctl());
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "\"hook\":\"bind\",\"verdict\":\"deny\",\"enforced\":true,\"ret\":-1,\"reason\":\"default\""),
+		  "%s", out);
+	cr_assert(strstr(out, "\"cgroup\":\"" CG "/a\",\"key\":\"kb\""), "%s", out);
+	cr_assert(strstr(out, "\"verdict\":\"allow\",\"enforced\":false,\"ret\":0,\"reason\":\"rule\",\"rule_id\":1,"),
+		  "%s", out);
+	cr_assert(strstr(out, "\"rule_cgroup\":\"" CG "/a\""), "%s", out);
+	free(out);
+	rc = sh(&out, "%s audit", ctl());
+	cr_assert_eq(rc, 0);
+	free(out);
+	/* bpftool prints the counters with their field names (BTF). */
+	rc = sh(&out, "bpftool map dump pinned " PIN_DIR "/mktme_counters");
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "\"bind_denied\": 1"), "%s", out);
+	cr_assert(strstr(out, "\"name\": \"kb\""), "%s", out);
+	free(out);
+	rc = sh(&out, "bpftool map dump pinned " PIN_DIR "/mktme_rules");
+	cr_assert_eq(rc, 0, "%s", out);
+	cr_assert(strstr(out, "\"verdict\": 0") && strstr(out, "\"live_limit\""), "%s", out);
+	free(out);
+	rc = sh(&out, "bpftool prog show");
+	cr_assert(strstr(out, "name mktme_create") && strstr(out, "name mktme_key_free"), "%s", out);
+	free(out);
+}
+
+Test(policy, assignments_allow_and_survive_reloads)
+{
+	char *out;
+	int rc;
+
+	load(TWO_TENANTS);
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM);
+	rc = sh(NULL, "%s assign " CG "/a kb >&2", ctl());
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0, "assigned");
+	load(TWO_TENANTS);
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0, "still assigned after a reload");
+	rc = sh(&out, "%s -j policy show", ctl());
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "\"source\":\"assign\""), "%s", out);
+	free(out);
+	rc = sh(NULL, "%s unassign " CG "/a kb >&2", ctl());
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM, "unassigned");
+}
+
+Test(policy, bad_policy_changes_nothing)
+{
+	char *out;
+	int rc;
+
+	load(TWO_TENANTS);
+	write_file(POLICY_FILE2, "version: 1\ndefault: allow\nrules:\n  - {cgroup: /no/such/cgroup, keys: [k], verdict: allow}\n");
+	rc = sh(&out, "%s policy load " POLICY_FILE2 " 2>&1", ctl());
+	cr_assert_eq(rc, 2, "%s", out);
+	cr_assert(strstr(out, POLICY_FILE2 ":4:14: cgroup: /no/such/cgroup does not exist"), "%s", out);
+	cr_assert(strstr(out, "left exactly as it was"), "%s", out);
+	free(out);
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM, "the old policy is in force");
+	rc = sh(&out, "%s -j policy show", ctl());
+	cr_assert(strstr(out, "\"generation\":1,"), "%s", out);
+	free(out);
+}
+
+Test(policy, reload_under_load_gives_no_wrong_decision)
+{
+	int stop[2], st;
+	pid_t pid;
+
+	/* Two generations that differ, both deny kb and allow ka in a. */
+	load(TWO_TENANTS);
+	write_file(POLICY_FILE2, TWO_TENANTS "  - {cgroup: " CG "/q, keys: [\"*\"], verdict: allow}\n");
+	cr_assert_eq(pipe2(stop, O_CLOEXEC | O_NONBLOCK), 0);
+	pid = fork();
+	if (pid == 0) {
+		unsigned long n = 0, wrong = 0;
+		char c;
+
+		close(stop[1]);
+		cg_enter(CG "/a");
+		while (read(stop[0], &c, 1) < 0 && errno == EAGAIN) {
+			wrong += op_bind(KB, NULL) != EPERM;
+			wrong += op_bind(KA, NULL) != 0;
+			n++;
+		}
+		fprintf(stderr, "reload under load: %lu iterations, %lu wrong\n", n, wrong);
+		_exit(wrong ? 1 : n < 10 ? 2 : 0);
+	}
+	close(stop[0]);
+	for (int i = 0; i < 10; i++) {
+		int rc = sh(NULL, "%s policy load %s >/dev/null", ctl(), i % 2 ? POLICY_FILE : POLICY_FILE2);
+
+		cr_assert_eq(rc, 0, "reload %d", i);
+	}
+	close(stop[1]);
+	st = guest_wait_child(pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the loop saw a wrong decision (1) or too few iterations (2): %d", WEXITSTATUS(st));
+}
+
+static pid_t start_daemon(const char *log)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		execl(ctl(), "mktmectl", "daemon", "--policy", POLICY_FILE, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait (up to 120 s, TCG is slow) until @log contains @what. */
+static bool wait_log(const char *log, const char *what)
+{
+	for (int i = 0; i < 1200; i++) {
+		size_t len;
+		char *s = guest_read_file(log, &len);
+		bool found = s && strstr(s, what);
+
+		free(s);
+		if (found)
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+Test(policy, daemon_kill_9_leaves_enforcement_and_restart_adopts)
+{
+	const char *log1 = "/tmp/mktme-daemon1.log", *log2 = "/tmp/mktme-daemon2.log";
+	char *out;
+	pid_t d;
+	int st;
+
+	write_file(POLICY_FILE, TWO_TENANTS);
+	d = start_daemon(log1);
+	cr_assert(wait_log(log1, "start: loaded"), "daemon did not load the policy");
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM);
+	/* The file changes: the daemon reloads it. */
+	write_file(POLICY_FILE2, TWO_TENANTS "  - {cgroup: " CG "/a, keys: [kb], operations: [bind], verdict: allow}\n");
+	cr_assert_eq(rename(POLICY_FILE2, POLICY_FILE), 0);
+	cr_assert(wait_log(log1, "file changed: loaded"), "daemon did not reload");
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0);
+	kill(d, SIGKILL);
+	guest_wait_child(d);
+	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "kb", 0), EPERM, "enforcement outlives the daemon");
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0, "and it is the last policy");
+
+	d = start_daemon(log2);
+	cr_assert(wait_log(log2, "adopted the programs"), "the new daemon did not adopt the pins");
+	cr_assert(wait_log(log2, "start: loaded"));
+	sh(&out, "bpftool prog show | grep -c 'name mktme_create'");
+	cr_assert_str_eq(out, "1\n", "programs attached once, not twice");
+	free(out);
+	kill(d, SIGTERM);
+	st = guest_wait_child(d);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: %d", st);
+	cr_assert(wait_log(log2, "stay pinned"));
+	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "kb", 0), EPERM, "still enforced after SIGTERM");
+}
+
+Test(policy, non_root_cannot_load_or_unload)
+{
+	static const char *const cmds[] = { "policy load " POLICY_FILE, "policy unload", "assign " CG "/a kb" };
+
+	load(TWO_TENANTS);
+	chmod(POLICY_FILE, 0644);
+	for (size_t i = 0; i < 3; i++) {
+		char *out;
+		int rc = sh(&out, "setpriv --reuid=65534 --regid=65534 --clear-groups %s %s 2>&1", ctl(),
+			    cmds[i]);
+
+		cr_assert_eq(rc, 3, "%s: exit %d: %s", cmds[i], rc, out);
+		cr_assert(strstr(out, "needs root") && strstr(out, "Nothing was changed"), "%s", out);
+		free(out);
+	}
+	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM, "still the same policy");
+}
