@@ -373,7 +373,7 @@ Test(decide, quota_fails_closed_when_uncountable)
 
 Test(decide, deep_tasks_walk_from_level_15)
 {
-	char path[512] = "", dir[600];
+	char path[512] = "", dir[700];
 	struct mktme_pol_subject s;
 
 	/* A task at level 20: the programs see its ancestors at levels 15..0. */
