@@ -160,15 +160,16 @@ static int do_load(int argc, char **argv)
 		policy_free(&pol);
 		return EXIT_OK;
 	}
+	ret = need_root("loading a policy");
+	if (ret)
+		return ret;
 	/* Check the file first: a bad policy must not even attach programs. */
 	ret = compile_file(file, NULL, 0, &pol, &c);
 	if (ret)
 		return ret;
 	compiled_free(&c);
 	policy_free(&pol);
-	ret = need_root("loading a policy");
-	if (!ret)
-		ret = need_bpf_lsm();
+	ret = need_bpf_lsm();
 	if (!ret)
 		ret = programs_ensure(&adopted);
 	if (ret)
