@@ -340,7 +340,8 @@ static __always_inline void mktme_decide(void *rules, const struct mktme_pol_met
  * of @cgid, atomically, and return the count before (~0 if it cannot count:
  * then any limit there is reached, failing closed). Returns the first level
  * whose limit the key goes past, or -1. @rules may be NULL (no policy).
- * @kcg is a scratch key; this sets its cgid and kind.
+ * @kcg is a scratch key, zero but for name[0] (the programs pass their "*"
+ * key); this sets its cgid, kind and name[0].
  */
 static __always_inline int mktme_charge(void *rules, void *live,
 					const struct mktme_pol_subject *s,
@@ -349,6 +350,7 @@ static __always_inline int mktme_charge(void *rules, void *live,
 	int over = -1;
 
 	kcg->kind = MKTME_KIND_CGROUP;
+	kcg->name[0] = 0;
 	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
 		const struct mktme_pol_rule_val *v = 0;
 		__u64 before;

@@ -308,7 +308,10 @@ static int charge(const struct mktme_pol_subject *s)
 {
 	struct mktme_pol_rule_key k;
 
+	/* As the programs do: the "*" key, reused after the decision. */
 	memset(&k, 0, sizeof(k));
+	k.name[0] = '*';
+	k.kind = MKTME_KIND_KEY;
 	return mktme_charge(&C, NULL, s, &k);
 }
 
