@@ -47,7 +47,7 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 	}
 	fprintf(out, "mode %s, default %s\n", name_of(mode_names, p->mode),
 		name_of(verdict_names, p->dflt));
-	fprintf(out, "limits: %s\n", p->nr_limits ? "" : "none");
+	fputs(p->nr_limits ? "limits:\n" : "limits: none\n", out);
 	for (size_t i = 0; i < p->nr_limits; i++) {
 		const struct policy_limit *l = &p->limits[i];
 
