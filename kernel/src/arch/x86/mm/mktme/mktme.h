@@ -17,9 +17,15 @@
 #define _ARCH_X86_MM_MKTME_H
 
 #include <linux/types.h>
+#include <linux/atomic.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <asm/pgtable_types.h>
 #include <uapi/linux/mktme.h>
 
 struct key;
+struct dentry;
+struct seq_file;
 
 /*
  * The KEY_PROGRAM operand (struct mktme_key_program), its commands
@@ -62,50 +68,150 @@ struct mktme_backend {
 	/*
 	 * Execute one KEY_PROGRAM everywhere it must run (hw: once per
 	 * package). Returns a PCONFIG return code or MKTME_PROG_GP; never
-	 * partial success.
+	 * partial success. @b is the backend itself (the emulated backend
+	 * keeps its state next to it, see struct mktme_emu). Called with the
+	 * programming mutex held, in process context.
 	 */
-	int (*program)(const struct mktme_key_program *prog);
+	int (*program)(const struct mktme_backend *b,
+		       const struct mktme_key_program *prog);
+	/* Optional: backend files under /sys/kernel/debug/mktme/. */
+	void (*debugfs_init)(const struct mktme_backend *b, struct dentry *dir);
 };
 
 /* The selected backend, or NULL when mktme is off. Set once at boot. */
 extern const struct mktme_backend *mktme_backend;
 
-/* The checks the hardware makes before executing KEY_PROGRAM: a PCONFIG
- * return code, or MKTME_PROG_GP. */
+/*
+ * The checks the hardware makes before executing KEY_PROGRAM, in the order
+ * it makes them (see program.c): a PCONFIG return code, or MKTME_PROG_GP.
+ */
 int mktme_program_check(const struct mktme_key_program *prog,
 			unsigned int nr_keyids, u32 activated_algorithms);
 
 /*
- * Program @keyid through the backend, retrying DEVICE_BUSY and ENTROPY_ERROR a
- * bounded number of times. Returns 0 or a negative errno. @key and @tweak may
- * be NULL (they are for every command but SET_KEY_DIRECT, which needs both);
- * the on-stack operand is wiped (memzero_explicit) before return.
+ * How many times mktme_program_keyid() executes KEY_PROGRAM when the backend
+ * keeps answering DEVICE_BUSY or ENTROPY_ERROR: the first attempt included.
+ */
+#define MKTME_PROGRAM_ATTEMPTS		10
+
+/*
+ * Program @keyid through the backend, retrying DEVICE_BUSY and ENTROPY_ERROR
+ * (MKTME_PROGRAM_ATTEMPTS executions at most). Returns 0 or a negative errno
+ * (mapping in program.c). @key and @tweak are used by SET_KEY_DIRECT only,
+ * which needs both, @key_len bytes each (16 for AES-XTS-128, 32 for
+ * AES-XTS-256); pass NULL and 0 for every other command. The operand is a
+ * static 256-byte-aligned buffer under a mutex, wiped (memzero_explicit)
+ * before return. Might sleep.
  */
 int mktme_program_keyid(unsigned int keyid, unsigned int cmd, unsigned int alg,
 			const u8 *key, const u8 *tweak, size_t key_len);
+/* The same through an explicit backend (the KUnit tests use their own). */
+int __mktme_program_keyid(const struct mktme_backend *b, unsigned int keyid,
+			  unsigned int cmd, unsigned int alg,
+			  const u8 *key, const u8 *tweak, size_t key_len);
+/* "set-key-direct", "set-key-random", "clear-key", "no-encrypt" or "?" */
+const char *mktme_cmd_name(unsigned int cmd);
+/* "aes-xts-128", "aes-xts-256" or "?" */
+const char *mktme_alg_name(unsigned int alg);
+/* The algorithm used when nothing asks for one: AES-XTS-128 if activated. */
+unsigned int mktme_default_alg(const struct mktme_backend *b);
 
 /*
  * KeyID pool. A KeyID is handed out with one reference; every holder (the key,
  * each /dev/mktme region bound to it) takes its own. On the last put the KeyID
  * is reprogrammed (CLEAR_KEY) so old ciphertext cannot be decrypted, and only
- * then returned to the pool; if reprogramming fails it stays out of the pool.
+ * then returned to the pool; if reprogramming fails it stays out of the pool
+ * ("quarantined") and is retried when the pool is otherwise exhausted.
+ * alloc, get and put might sleep (put reprograms); call them from process
+ * context. A caller of mktme_keyid_get() must already hold a reference, or
+ * a reference on a key that holds one (see mktme_key_keyid()).
  */
 int mktme_keyid_alloc(void);		/* KeyID >= 1, or -ENOKEY / -ENODEV */
 void mktme_keyid_get(unsigned int keyid);
 void mktme_keyid_put(unsigned int keyid);
-unsigned int mktme_keyids_in_use(void);
+unsigned int mktme_keyids_in_use(void);	/* referenced, quarantine excluded */
+unsigned int mktme_keyids_quarantined(void);
+/* Any KeyID in use. Lockless: safe from CPU hotplug and PM callbacks. */
+bool mktme_active(void);
+/*
+ * Program a KeyID the caller holds a reference on, and record the command
+ * for debugfs: what key.c uses, instead of mktme_program_keyid().
+ */
+int mktme_keyid_program(unsigned int keyid, unsigned int cmd, unsigned int alg,
+			const u8 *key, const u8 *tweak, size_t key_len);
 
-/* Parsed "mktme" key payload; see payload.c for the grammar. */
+/*
+ * The pool as an object, so that the KUnit tests can run one against a
+ * private emulated backend without touching the live one.
+ */
+struct mktme_keyid_pool {
+	const struct mktme_backend *backend;
+	struct mutex lock;
+	unsigned int nr_keyids;
+	unsigned long *busy;		/* bit n: KeyID n allocated or quarantined */
+	unsigned long *quarantined;	/* bit n: KeyID n failed reprogramming */
+	struct mktme_keyid_info {
+		unsigned int refs;
+		u8 last_cmd;		/* last successful command, 0xff: none */
+		u8 last_alg;
+	} *info;			/* indexed by KeyID, [0] unused */
+	atomic_t in_use;
+	atomic_t nr_quarantined;
+};
+int mktme_pool_init(struct mktme_keyid_pool *pool,
+		    const struct mktme_backend *b);
+void mktme_pool_destroy(struct mktme_keyid_pool *pool);
+int __mktme_keyid_alloc(struct mktme_keyid_pool *pool);
+void __mktme_keyid_get(struct mktme_keyid_pool *pool, unsigned int keyid);
+void __mktme_keyid_put(struct mktme_keyid_pool *pool, unsigned int keyid);
+int __mktme_keyid_program(struct mktme_keyid_pool *pool, unsigned int keyid,
+			  unsigned int cmd, unsigned int alg,
+			  const u8 *key, const u8 *tweak, size_t key_len);
+int mktme_keyids_init(const struct mktme_backend *b);	/* the live pool */
+void mktme_keyids_show(struct seq_file *m);		/* debugfs "keyids" */
+
+/* The emulated backend (backend_emu.c). */
+#define MKTME_EMU_MAX_KEYIDS		63	/* PTE bits 52..57 */
+struct mktme_emu_keyid {
+	u8 cmd;				/* last successful command, 0xff: none */
+	u8 alg;				/* its algorithm (enum mktme_key_alg) */
+	u32 generation;			/* successful programs of this KeyID */
+};
+struct mktme_emu {
+	struct mktme_backend backend;	/* first: b -> emu by container_of */
+	spinlock_t lock;
+	unsigned int inject_busy;	/* next N calls: DEVICE_BUSY */
+	unsigned int inject_entropy;	/* next N SET_KEY_RANDOMs: ENTROPY_ERROR */
+	unsigned long program_calls;	/* every call, failed ones included */
+	struct mktme_emu_keyid keyids[MKTME_EMU_MAX_KEYIDS + 1];
+};
+int mktme_emu_init(struct mktme_emu *emu, unsigned int nr_keyids, u32 algs);
+struct mktme_emu_keyid mktme_emu_keyid_state(struct mktme_emu *emu,
+					     unsigned int keyid);
+void mktme_emu_inject(struct mktme_emu *emu, unsigned int busy,
+		      unsigned int entropy);
+unsigned long mktme_emu_program_calls(struct mktme_emu *emu);
+const struct mktme_backend *mktme_emu_probe(void);	/* from boot params */
+
+/* The hardware backend (backend_hw.c): NULL unless TME-MK is usable. */
+const struct mktme_backend *mktme_hw_probe(void);
+
+/*
+ * Parsed "mktme" key payload; see payload.c for the grammar. key_len is the
+ * length of key= and of tweak= in bytes (type=user only).
+ */
+#define MKTME_PAYLOAD_MAX		1024
 #define MKTME_KEY_BYTES			32	/* up to XTS-256 */
 struct mktme_payload {
 	enum mktme_key_type type;
 	enum mktme_key_alg alg;
-	bool alg_set;
+	bool alg_set;			/* algorithm= was given */
 	u8 key[MKTME_KEY_BYTES];
 	u8 tweak[MKTME_KEY_BYTES];
-	size_t key_len;			/* bytes of key= and of tweak= */
+	size_t key_len;
 };
 int mktme_payload_parse(const char *data, size_t len, struct mktme_payload *p);
+const char *mktme_key_type_name(enum mktme_key_type type);
 
 /* What a key of type "mktme" points at: key->payload.data[0]. */
 struct mktme_key {
@@ -114,7 +220,12 @@ struct mktme_key {
 	enum mktme_key_alg alg;
 };
 
-/* The KeyID of a valid (instantiated, not revoked) mktme key, or -errno. */
+/*
+ * The KeyID of a valid (instantiated, not revoked, not expired) mktme key, or
+ * -errno. The key holds its KeyID reference until it is destroyed, so while
+ * the caller holds a reference on @key the KeyID cannot be released: take
+ * mktme_keyid_get() before key_put().
+ */
 int mktme_key_keyid(const struct key *key);
 extern struct key_type key_type_mktme;
 
@@ -130,9 +241,32 @@ static inline unsigned int mktme_pte_to_keyid(u64 entry)
 	return (entry & mktme_keyid_mask) >> mktme_keyid_shift;
 }
 
+/* @prot with its KeyID field set to @keyid: for vm_page_prot and aliases. */
+static inline pgprot_t mktme_pgprot(pgprot_t prot, unsigned int keyid)
+{
+	return __pgprot((pgprot_val(prot) & ~mktme_keyid_mask) |
+			mktme_keyid_to_pte(keyid));
+}
+
+/*
+ * pte.c (K2): set mktme_keyid_mask and mktme_keyid_shift for @backend (hw:
+ * above the reduced physical-address bits, physical_mask reduced; emulated:
+ * bits 52..57). Called once by core.c before any KeyID is handed out.
+ */
+int mktme_pte_init(const struct mktme_backend *backend);
+
+/* The same computation without side effects, for any CPU (KUnit). */
+struct mktme_pte_layout {
+	u64 mask;			/* PTE bits holding the KeyID */
+	unsigned int shift;		/* lowest of them */
+	u64 phys_clear;			/* hw: bits taken out of physical_mask */
+};
+int mktme_pte_layout(const struct mktme_backend *b, unsigned int phys_bits,
+		     unsigned int max_phys_bits, struct mktme_pte_layout *l);
+
 /* Statistics shown in /sys/kernel/mm/mktme/. */
 extern atomic_long_t mktme_pages_mapped;
 
-int mktme_dev_init(void);
+int mktme_dev_init(void);		/* dev.c (K2) */
 
 #endif /* _ARCH_X86_MM_MKTME_H */

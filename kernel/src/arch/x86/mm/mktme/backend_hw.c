@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The hardware backend: Intel TME-MK, keys programmed with PCONFIG.
+ *
+ * Sources:
+ *  - Intel SDM Vol. 2B, PCONFIG; Intel ISE reference (May 2019), PCONFIG;
+ *    Intel TME-MK specification (IA32_TME_CAPABILITY, IA32_TME_ACTIVATE);
+ *  - Linux 6.1 arch/x86/kernel/cpu/intel.c detect_tme_early() (the same MSR
+ *    fields; it also reduces x86_phys_bits by the KeyID bits) and
+ *    arch/x86/kernel/cpu/intel_pconfig.c (CPUID leaf 0x1B targets);
+ *  - Intel tdx-module and Linux TDX host code, IA32_MKTME_KEYID_PARTITIONING
+ *    (MSR 0x87): bits 31:0 MKTME KeyIDs, bits 63:32 TDX private KeyIDs, the
+ *    private ones after the MKTME ones.
+ *
+ * None of this has been run on TME-MK hardware by this project. It is kept
+ * small on purpose, and every operand goes through mktme_program_check()
+ * first, the check the emulated backend is tested against.
+ */
+#define pr_fmt(fmt) "mktme: " fmt
+
+#include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
+#include <linux/cpumask.h>
+#include <linux/delay.h>
+#include <linux/init.h>
+#include <linux/minmax.h>
+#include <linux/smp.h>
+#include <linux/string.h>
+#include <linux/topology.h>
+#include <asm/cpufeature.h>
+#include <asm/msr.h>
+
+#include "mktme.h"
+
+#define MSR_TME_CAPABILITY		0x981
+#define TME_CAP_MAX_KEYS(x)		(((x) >> 36) & 0x7fff)	/* 50:36 */
+
+#define MSR_TME_ACTIVATE		0x982
+#define TME_ACT_LOCKED			BIT_ULL(0)
+#define TME_ACT_ENABLED			BIT_ULL(1)
+#define TME_ACT_KEYID_BITS(x)		(((x) >> 32) & 0xf)	/* 35:32 */
+#define TME_ACT_TDX_KEYID_BITS(x)	(((x) >> 36) & 0xf)	/* 39:36 */
+#define TME_ACT_ALGS(x)			(((x) >> 48) & 0xffff)	/* 63:48 */
+
+#define MSR_MKTME_KEYID_PARTITIONING	0x87
+#define KEYID_PART_NR_MKTME(x)		((u32)(x))		/* 31:0 */
+
+/*
+ * KEY_PROGRAM runs on one CPU of each package: the key tables are
+ * per package (DESIGN.md 2.1; the 2019 MKTME RFC, "mktme_keys: Program
+ * MKTME keys across packages", programmed one lead CPU per package). The
+ * SDM calls the key table "shared by all logical processors in a
+ * platform"; programming it once per package is correct either way.
+ */
+struct mktme_hw_call {
+	const struct mktme_key_program *prog;
+	int code;
+};
+
+static void mktme_hw_pconfig(void *arg)
+{
+	struct mktme_hw_call *call = arg;
+
+	/* PCONFIG only reads the operand; the helper's prototype is not const. */
+	call->code = mktme_key_program((struct mktme_key_program *)call->prog);
+}
+
+static int mktme_hw_run(unsigned int cpu, const struct mktme_key_program *prog)
+{
+	struct mktme_hw_call call = { .prog = prog };
+	int ret;
+
+	ret = smp_call_function_single(cpu, mktme_hw_pconfig, &call, 1);
+	return ret ? ret : call.code;
+}
+
+/* Lead CPUs the current operand already ran on; under the programming mutex. */
+static struct cpumask mktme_hw_done;
+/* The rollback operand; 256-byte aligned, and never holds key bytes. */
+static struct mktme_key_program mktme_hw_undo;
+
+static bool mktme_hw_package_done(unsigned int cpu)
+{
+	unsigned int lead;
+
+	for_each_cpu(lead, &mktme_hw_done)
+		if (topology_physical_package_id(lead) ==
+		    topology_physical_package_id(cpu))
+			return true;
+	return false;
+}
+
+/*
+ * A later package failed: put the KeyID back to CLEAR_KEY on the packages
+ * that took the new key, so that no package keeps a key the caller was told
+ * did not get programmed. If even that fails the caller still gets the
+ * error, and keyid.c's CLEAR_KEY on release (or quarantine) follows.
+ */
+static void mktme_hw_rollback(const struct mktme_key_program *prog)
+{
+	unsigned int lead;
+	int attempt, code;
+
+	memset(&mktme_hw_undo, 0, sizeof(mktme_hw_undo));
+	mktme_hw_undo.keyid = prog->keyid;
+	mktme_hw_undo.keyid_ctrl = MKTME_KEYID_CLEAR_KEY |
+				   (prog->keyid_ctrl & MKTME_CTRL_ALG_MASK);
+	for_each_cpu(lead, &mktme_hw_done) {
+		for (attempt = 1; ; attempt++) {
+			code = mktme_hw_run(lead, &mktme_hw_undo);
+			if (code != MKTME_DEVICE_BUSY ||
+			    attempt == MKTME_PROGRAM_ATTEMPTS)
+				break;
+			usleep_range(50, 100);
+		}
+		if (code)
+			pr_err("KeyID %u: rollback on package %d failed (%d)\n",
+			       prog->keyid, topology_physical_package_id(lead),
+			       code);
+	}
+}
+
+static int mktme_hw_program(const struct mktme_backend *b,
+			    const struct mktme_key_program *prog)
+{
+	unsigned int cpu;
+	int code;
+
+	/* Never execute what the hardware would fault on (#GP). */
+	code = mktme_program_check(prog, b->nr_keyids, b->algorithms);
+	if (code)
+		return code;
+
+	cpus_read_lock();
+	cpumask_clear(&mktme_hw_done);
+	for_each_online_cpu(cpu) {
+		if (mktme_hw_package_done(cpu))
+			continue;
+		code = mktme_hw_run(cpu, prog);
+		if (code) {
+			mktme_hw_rollback(prog);
+			break;
+		}
+		cpumask_set_cpu(cpu, &mktme_hw_done);
+	}
+	cpus_read_unlock();
+	return code;
+}
+
+/*
+ * A package whose CPUs are all offline is not programmed, and keys cannot be
+ * replayed into it later (they are not kept). So while any KeyID is in use,
+ * refuse to take the last CPU of a package offline, and to bring up the
+ * first CPU of a package that was offline meanwhile.
+ */
+static bool mktme_hw_package_has_other_online(unsigned int cpu)
+{
+	unsigned int other;
+
+	for_each_online_cpu(other)
+		if (other != cpu && topology_physical_package_id(other) ==
+				    topology_physical_package_id(cpu))
+			return true;
+	return false;
+}
+
+static int mktme_hw_cpu_online(unsigned int cpu)
+{
+	if (mktme_active() && !mktme_hw_package_has_other_online(cpu))
+		return -EBUSY;
+	return 0;
+}
+
+static int mktme_hw_cpu_offline(unsigned int cpu)
+{
+	if (mktme_active() && !mktme_hw_package_has_other_online(cpu))
+		return -EBUSY;
+	return 0;
+}
+
+static struct mktme_backend mktme_hw_backend = {
+	.name		= "hw",
+	.encrypts	= true,
+	.program	= mktme_hw_program,
+};
+
+const struct mktme_backend * __init mktme_hw_probe(void)
+{
+	u64 act, cap, part, other;
+	unsigned int bits, nr, cpu;
+	u32 algs;
+	int ret;
+
+	if (!boot_cpu_has(X86_FEATURE_TME) ||
+	    !boot_cpu_has(X86_FEATURE_PCONFIG) ||
+	    !pconfig_target_supported(MKTME_TARGET)) {
+		pr_info("hw: no TME-MK (CPUID TME, PCONFIG, MKTME target)\n");
+		return NULL;
+	}
+	if (rdmsrl_safe(MSR_TME_ACTIVATE, &act) ||
+	    rdmsrl_safe(MSR_TME_CAPABILITY, &cap)) {
+		pr_info("hw: TME MSRs unreadable\n");
+		return NULL;
+	}
+	if (!(act & TME_ACT_LOCKED) || !(act & TME_ACT_ENABLED)) {
+		pr_info("hw: TME not enabled by BIOS\n");
+		return NULL;
+	}
+	/* intel.c only prints a mismatch between CPUs; we must not use it. */
+	for_each_online_cpu(cpu) {
+		if (rdmsrl_safe_on_cpu(cpu, MSR_TME_ACTIVATE, &other) ||
+		    other != act) {
+			pr_err("hw: IA32_TME_ACTIVATE differs between CPUs\n");
+			return NULL;
+		}
+	}
+
+	bits = TME_ACT_KEYID_BITS(act);
+	algs = TME_ACT_ALGS(act) & (MKTME_ALG_BIT(MKTME_ALG_AES_XTS_128) |
+				    MKTME_ALG_BIT(MKTME_ALG_AES_XTS_256));
+	nr = min_t(u32, (1U << bits) - 1, TME_CAP_MAX_KEYS(cap));
+	if (TME_ACT_TDX_KEYID_BITS(act)) {
+		/* TDX took the upper KeyIDs: only 1..MSR 0x87[31:0] are ours. */
+		if (rdmsrl_safe(MSR_MKTME_KEYID_PARTITIONING, &part)) {
+			pr_err("hw: TDX KeyID bits set, MSR 0x87 unreadable\n");
+			return NULL;
+		}
+		nr = min_t(u32, nr, KEYID_PART_NR_MKTME(part));
+	}
+	if (!bits || !nr || !algs) {
+		pr_info("hw: TME-MK not usable (KeyID bits %u, KeyIDs %u, algorithms %#x)\n",
+			bits, nr, algs);
+		return NULL;
+	}
+
+	mktme_hw_backend.keyid_bits = bits;
+	mktme_hw_backend.nr_keyids = nr;
+	mktme_hw_backend.algorithms = algs;
+
+	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "x86/mktme:online",
+					mktme_hw_cpu_online,
+					mktme_hw_cpu_offline);
+	if (ret < 0) {
+		pr_err("hw: CPU hotplug callbacks: %d\n", ret);
+		return NULL;
+	}
+	pr_info("hw: %u KeyIDs (%u KeyID bits), algorithms %#x\n", nr, bits,
+		algs);
+	return &mktme_hw_backend;
+}

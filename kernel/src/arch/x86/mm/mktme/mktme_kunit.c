@@ -1,0 +1,936 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests for the keys side of the mktme core: the KEY_PROGRAM operand
+ * layout, the operand checks (the emulated backend's conformance table),
+ * the retrying programmer, the KeyID pool and the key payload parser.
+ *
+ * Every test runs against its own emulated backend and pool, never the live
+ * ones, so the results do not depend on the mktme= boot parameter.
+ */
+#include <kunit/test.h>
+#include <linux/kernel.h>
+#include <linux/stddef.h>
+#include <linux/string.h>
+
+#include "mktme.h"
+
+#define ALG128		MKTME_ALG_AES_XTS_128
+#define ALG256		MKTME_ALG_AES_XTS_256
+#define BIT128		MKTME_ALG_BIT(ALG128)
+#define BIT256		MKTME_ALG_BIT(ALG256)
+#define BOTH		(BIT128 | BIT256)
+
+#define SET_DIRECT	MKTME_KEYID_SET_KEY_DIRECT
+#define SET_RANDOM	MKTME_KEYID_SET_KEY_RANDOM
+#define CLEAR		MKTME_KEYID_CLEAR_KEY
+#define NO_ENCRYPT	MKTME_KEYID_NO_ENCRYPT
+
+#define GP		MKTME_PROG_GP
+#define BAD_CMD		MKTME_INVALID_PROG_CMD
+#define BAD_KEYID	MKTME_INVALID_KEYID
+#define BAD_ALG		MKTME_INVALID_ENC_ALG
+#define OK		MKTME_PROG_SUCCESS
+
+#define NEVER		0xff
+
+/* ---- struct mktme_key_program ------------------------------------------ */
+
+static void mktme_layout_test(struct kunit *test)
+{
+	/* ISE / SDM PCONFIG, MKTME_KEY_PROGRAM_STRUCT format. */
+	KUNIT_EXPECT_EQ(test, offsetof(struct mktme_key_program, keyid), 0);
+	KUNIT_EXPECT_EQ(test, offsetof(struct mktme_key_program, keyid_ctrl), 2);
+	KUNIT_EXPECT_EQ(test, offsetof(struct mktme_key_program, __rsvd), 6);
+	KUNIT_EXPECT_EQ(test, offsetof(struct mktme_key_program, key_field_1),
+			64);
+	KUNIT_EXPECT_EQ(test, offsetof(struct mktme_key_program, key_field_2),
+			128);
+	KUNIT_EXPECT_EQ(test, sizeof(struct mktme_key_program), 256);
+	KUNIT_EXPECT_EQ(test, __alignof__(struct mktme_key_program), 256);
+	KUNIT_EXPECT_EQ(test, sizeof(((struct mktme_key_program *)0)->__rsvd),
+			58);
+}
+
+static struct kunit_case mktme_layout_cases[] = {
+	KUNIT_CASE(mktme_layout_test),
+	{}
+};
+
+static struct kunit_suite mktme_layout_suite = {
+	.name = "mktme_layout",
+	.test_cases = mktme_layout_cases,
+};
+
+/* ---- operand checks: the conformance table ----------------------------- */
+
+/* What to break in an otherwise valid operand. */
+enum {
+	V_NONE,
+	V_CTRL_RSVD,		/* keyid_ctrl bit 24 */
+	V_CTRL_RSVD_TOP,	/* keyid_ctrl bit 31 */
+	V_RSVD_FIRST,		/* reserved byte 6 */
+	V_RSVD_LAST,		/* reserved byte 63 */
+	V_KEY1_16,		/* key_field_1 byte 16 */
+	V_KEY2_63,		/* key_field_2 byte 63 */
+	V_KEY1_31,		/* key_field_1 byte 31 */
+	V_KEY2_32,		/* key_field_2 byte 32 */
+	V_KEY1_15,		/* key_field_1 byte 15: inside every key */
+};
+
+struct check_case {
+	const char *what;
+	unsigned int nr_keyids;
+	u32 activated;
+	u32 keyid;
+	u32 cmd;
+	u32 alg_bits;		/* keyid_ctrl[23:8] */
+	int violation;
+	int expect;
+};
+
+static const struct check_case check_cases[] = {
+	/* KeyID edges, 63 KeyIDs */
+	{ "keyid 0", 63, BOTH, 0, SET_RANDOM, BIT128, V_NONE, BAD_KEYID },
+	{ "keyid 1", 63, BOTH, 1, SET_RANDOM, BIT128, V_NONE, OK },
+	{ "keyid max", 63, BOTH, 63, SET_RANDOM, BIT128, V_NONE, OK },
+	{ "keyid max+1", 63, BOTH, 64, SET_RANDOM, BIT128, V_NONE, BAD_KEYID },
+	{ "keyid 0xffff", 63, BOTH, 0xffff, CLEAR, BIT128, V_NONE, BAD_KEYID },
+	/* KeyID edges, 3 KeyIDs */
+	{ "3: keyid 3", 3, BOTH, 3, CLEAR, BIT256, V_NONE, OK },
+	{ "3: keyid 4", 3, BOTH, 4, CLEAR, BIT256, V_NONE, BAD_KEYID },
+	{ "1: keyid 1", 1, BIT128, 1, NO_ENCRYPT, BIT128, V_NONE, OK },
+	{ "1: keyid 2", 1, BIT128, 2, NO_ENCRYPT, BIT128, V_NONE, BAD_KEYID },
+	/* commands */
+	{ "direct", 63, BOTH, 5, SET_DIRECT, BIT256, V_NONE, OK },
+	{ "random", 63, BOTH, 5, SET_RANDOM, BIT256, V_NONE, OK },
+	{ "clear", 63, BOTH, 5, CLEAR, BIT128, V_NONE, OK },
+	{ "no-encrypt", 63, BOTH, 5, NO_ENCRYPT, BIT128, V_NONE, OK },
+	{ "cmd 4", 63, BOTH, 5, 4, BIT128, V_NONE, BAD_CMD },
+	{ "cmd 0xff", 63, BOTH, 5, 0xff, BIT128, V_NONE, BAD_CMD },
+	/* algorithms */
+	{ "no alg", 63, BOTH, 5, SET_RANDOM, 0, V_NONE, BAD_ALG },
+	{ "two algs", 63, BOTH, 5, SET_RANDOM, BOTH, V_NONE, BAD_ALG },
+	{ "unknown alg bit 1", 63, BOTH, 5, SET_RANDOM, BIT(1), V_NONE,
+	  BAD_ALG },
+	{ "alg bit 15", 63, BOTH, 5, SET_RANDOM, BIT(15), V_NONE, BAD_ALG },
+	{ "256 not activated", 63, BIT128, 5, SET_RANDOM, BIT256, V_NONE,
+	  BAD_ALG },
+	{ "128 not activated", 63, BIT256, 5, SET_RANDOM, BIT128, V_NONE,
+	  BAD_ALG },
+	{ "clear needs an alg", 63, BOTH, 5, CLEAR, 0, V_NONE, BAD_ALG },
+	{ "no-encrypt needs an alg", 63, BOTH, 5, NO_ENCRYPT, 0, V_NONE,
+	  BAD_ALG },
+	{ "clear, 128 not activated", 63, BIT256, 5, CLEAR, BIT128, V_NONE,
+	  BAD_ALG },
+	/* reserved fields: #GP */
+	{ "ctrl bit 24", 63, BOTH, 5, SET_RANDOM, BIT128, V_CTRL_RSVD, GP },
+	{ "ctrl bit 31", 63, BOTH, 5, CLEAR, BIT128, V_CTRL_RSVD_TOP, GP },
+	{ "rsvd byte 6", 63, BOTH, 5, SET_RANDOM, BIT128, V_RSVD_FIRST, GP },
+	{ "rsvd byte 63", 63, BOTH, 5, NO_ENCRYPT, BIT128, V_RSVD_LAST, GP },
+	/* upper key bytes */
+	{ "128: key1 byte 16", 63, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_16,
+	  GP },
+	{ "128: key2 byte 63", 63, BOTH, 5, SET_DIRECT, BIT128, V_KEY2_63,
+	  GP },
+	{ "128: key1 byte 31", 63, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_31,
+	  GP },
+	{ "128: key1 byte 15", 63, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_15,
+	  OK },
+	{ "128, clear: key1 byte 16", 63, BOTH, 5, CLEAR, BIT128, V_KEY1_16,
+	  GP },
+	{ "256: key1 byte 31", 63, BOTH, 5, SET_DIRECT, BIT256, V_KEY1_31,
+	  OK },
+	{ "256: key1 byte 16", 63, BOTH, 5, SET_DIRECT, BIT256, V_KEY1_16,
+	  OK },
+	{ "256: key2 byte 32", 63, BOTH, 5, SET_DIRECT, BIT256, V_KEY2_32,
+	  GP },
+	{ "256: key2 byte 63", 63, BOTH, 5, SET_DIRECT, BIT256, V_KEY2_63,
+	  GP },
+	/* precedence: #GP, then command, then KeyID, then algorithm */
+	{ "GP before cmd", 63, BOTH, 5, 4, BIT128, V_CTRL_RSVD, GP },
+	{ "GP before keyid", 63, BOTH, 0, CLEAR, BIT128, V_RSVD_FIRST, GP },
+	{ "GP before alg", 63, BOTH, 5, CLEAR, 0, V_RSVD_LAST, GP },
+	{ "cmd before keyid", 63, BOTH, 0, 4, BIT128, V_NONE, BAD_CMD },
+	{ "cmd before alg", 63, BOTH, 5, 4, 0, V_NONE, BAD_CMD },
+	{ "keyid before alg", 63, BOTH, 64, CLEAR, 0, V_NONE, BAD_KEYID },
+	{ "keyid 0 before alg", 63, BIT128, 0, CLEAR, BIT256, V_NONE,
+	  BAD_KEYID },
+	/* no/two algs: the XTS-128 upper-byte rule applies (ISE 63:16) */
+	{ "no alg, key1 byte 16", 63, BOTH, 5, SET_DIRECT, 0, V_KEY1_16, GP },
+	{ "two algs, key1 byte 31", 63, BOTH, 5, SET_DIRECT, BOTH, V_KEY1_31,
+	  GP },
+};
+
+static void build_operand(struct mktme_key_program *op,
+			  const struct check_case *c)
+{
+	memset(op, 0, sizeof(*op));
+	op->keyid = c->keyid;
+	op->keyid_ctrl = c->cmd | (c->alg_bits << MKTME_CTRL_ALG_SHIFT);
+	/* Key bytes inside every key size are allowed to be anything. */
+	memset(op->key_field_1, 0xa5, 16);
+	memset(op->key_field_2, 0x5a, 16);
+	switch (c->violation) {
+	case V_CTRL_RSVD:
+		op->keyid_ctrl |= BIT(24);
+		break;
+	case V_CTRL_RSVD_TOP:
+		op->keyid_ctrl |= BIT(31);
+		break;
+	case V_RSVD_FIRST:
+		op->__rsvd[0] = 1;
+		break;
+	case V_RSVD_LAST:
+		op->__rsvd[57] = 0x80;
+		break;
+	case V_KEY1_16:
+		op->key_field_1[16] = 1;
+		break;
+	case V_KEY2_63:
+		op->key_field_2[63] = 1;
+		break;
+	case V_KEY1_31:
+		op->key_field_1[31] = 1;
+		break;
+	case V_KEY2_32:
+		op->key_field_2[32] = 1;
+		break;
+	case V_KEY1_15:
+		op->key_field_1[15] = 0xff;
+		break;
+	}
+}
+
+static void mktme_check_table_test(struct kunit *test)
+{
+	struct mktme_key_program *op;
+	struct mktme_emu *emu;
+	int i;
+
+	op = kunit_kzalloc(test, sizeof(*op), GFP_KERNEL);
+	emu = kunit_kzalloc(test, sizeof(*emu), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, op);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, emu);
+
+	for (i = 0; i < ARRAY_SIZE(check_cases); i++) {
+		const struct check_case *c = &check_cases[i];
+		const struct mktme_backend *b = &emu->backend;
+		struct mktme_emu_keyid before, after;
+		int code;
+
+		build_operand(op, c);
+		KUNIT_EXPECT_EQ_MSG(test, mktme_program_check(op, c->nr_keyids,
+							      c->activated),
+				    c->expect, "check: %s", c->what);
+
+		/* The emulated backend answers the same, and changes state
+		 * only on success.
+		 */
+		KUNIT_ASSERT_EQ(test, mktme_emu_init(emu, c->nr_keyids,
+						     c->activated), 0);
+		before = mktme_emu_keyid_state(emu, c->keyid);
+		code = b->program(b, op);
+		after = mktme_emu_keyid_state(emu, c->keyid);
+		KUNIT_EXPECT_EQ_MSG(test, code, c->expect, "emu: %s", c->what);
+		KUNIT_EXPECT_EQ_MSG(test, mktme_emu_program_calls(emu), 1UL,
+				    "emu calls: %s", c->what);
+		if (c->expect == OK) {
+			KUNIT_EXPECT_EQ_MSG(test, after.cmd, c->cmd, "%s",
+					    c->what);
+			KUNIT_EXPECT_EQ_MSG(test, BIT(after.alg), c->alg_bits,
+					    "%s", c->what);
+			KUNIT_EXPECT_EQ_MSG(test, after.generation,
+					    before.generation + 1, "%s",
+					    c->what);
+		} else {
+			KUNIT_EXPECT_EQ_MSG(test, after.cmd, before.cmd, "%s",
+					    c->what);
+			KUNIT_EXPECT_EQ_MSG(test, after.generation,
+					    before.generation, "%s", c->what);
+		}
+	}
+}
+
+/* Every command x every algorithm bit x KeyID edges, for one setup. */
+static void check_sweep(struct kunit *test, struct mktme_key_program *op,
+			unsigned int nr, u32 act)
+{
+	const u32 keyids[] = { 0, 1, nr, nr + 1 };
+	unsigned int cmd, alg, e;
+
+	for (cmd = 0; cmd <= 5; cmd++) {
+		for (alg = 0; alg < 16; alg++) {
+			for (e = 0; e < ARRAY_SIZE(keyids); e++) {
+				struct check_case c = {
+					.keyid = keyids[e], .cmd = cmd,
+					.alg_bits = BIT(alg),
+				};
+				bool keyid_ok;
+				int expect;
+
+				keyid_ok = c.keyid >= 1 && c.keyid <= nr;
+				if (cmd > NO_ENCRYPT)
+					expect = BAD_CMD;
+				else if (!keyid_ok)
+					expect = BAD_KEYID;
+				else if (!(BIT(alg) & act))
+					expect = BAD_ALG;
+				else
+					expect = OK;
+				build_operand(op, &c);
+				KUNIT_EXPECT_EQ_MSG(test,
+						    mktme_program_check(op, nr,
+									act),
+						    expect,
+						    "nr %u act %#x cmd %u alg %u keyid %u",
+						    nr, act, cmd, alg, c.keyid);
+			}
+		}
+	}
+}
+
+static void mktme_check_sweep_test(struct kunit *test)
+{
+	static const unsigned int nrs[] = { 1, 3, 7, 63 };
+	static const u32 acts[] = { BIT128, BIT256, BOTH };
+	struct mktme_key_program *op;
+	unsigned int n, a;
+
+	op = kunit_kzalloc(test, sizeof(*op), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, op);
+	for (n = 0; n < ARRAY_SIZE(nrs); n++)
+		for (a = 0; a < ARRAY_SIZE(acts); a++)
+			check_sweep(test, op, nrs[n], acts[a]);
+}
+
+/* Fault injection: after the operand checks; entropy for RANDOM only. */
+static void mktme_emu_inject_test(struct kunit *test)
+{
+	struct check_case c = { .keyid = 2, .alg_bits = BIT128 };
+	struct mktme_key_program *op;
+	const struct mktme_backend *b;
+	struct mktme_emu *emu;
+
+	op = kunit_kzalloc(test, sizeof(*op), GFP_KERNEL);
+	emu = kunit_kzalloc(test, sizeof(*emu), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, op);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, emu);
+	KUNIT_ASSERT_EQ(test, mktme_emu_init(emu, 3, BOTH), 0);
+	b = &emu->backend;
+	KUNIT_EXPECT_FALSE(test, b->encrypts);
+	KUNIT_EXPECT_EQ(test, b->nr_keyids, 3U);
+	KUNIT_EXPECT_EQ(test, b->keyid_bits, 6U);
+
+	/* Busy: any command, N times, then through. */
+	mktme_emu_inject(emu, 2, 0);
+	c.cmd = CLEAR;
+	build_operand(op, &c);
+	KUNIT_EXPECT_EQ(test, b->program(b, op), MKTME_DEVICE_BUSY);
+	KUNIT_EXPECT_EQ(test, b->program(b, op), MKTME_DEVICE_BUSY);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 2).cmd, NEVER);
+	KUNIT_EXPECT_EQ(test, b->program(b, op), OK);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 2).cmd, CLEAR);
+
+	/* An invalid operand fails its check and leaves the injection. */
+	mktme_emu_inject(emu, 1, 0);
+	c.keyid = 0;
+	build_operand(op, &c);
+	KUNIT_EXPECT_EQ(test, b->program(b, op), BAD_KEYID);
+	c.keyid = 2;
+	build_operand(op, &c);
+	KUNIT_EXPECT_EQ(test, b->program(b, op), MKTME_DEVICE_BUSY);
+	KUNIT_EXPECT_EQ(test, b->program(b, op), OK);
+
+	/* Entropy: only SET_KEY_RANDOM needs the RNG. */
+	mktme_emu_inject(emu, 0, 1);
+	c.cmd = NO_ENCRYPT;
+	build_operand(op, &c);
+	KUNIT_EXPECT_EQ(test, b->program(b, op), OK);
+	c.cmd = SET_RANDOM;
+	build_operand(op, &c);
+	KUNIT_EXPECT_EQ(test, b->program(b, op), MKTME_ENTROPY_ERROR);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 2).cmd, NO_ENCRYPT);
+	KUNIT_EXPECT_EQ(test, b->program(b, op), OK);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 2).cmd, SET_RANDOM);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu), 9UL);
+
+	/* Boot parameter limits: 1..63 KeyIDs, at least one algorithm. */
+	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 0, BOTH), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 64, BOTH), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 63, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 63, BIT(1)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 63, BIT256), 0);
+}
+
+static struct kunit_case mktme_emu_cases[] = {
+	KUNIT_CASE(mktme_check_table_test),
+	KUNIT_CASE(mktme_check_sweep_test),
+	KUNIT_CASE(mktme_emu_inject_test),
+	{}
+};
+
+static struct kunit_suite mktme_emu_suite = {
+	.name = "mktme_emu",
+	.test_cases = mktme_emu_cases,
+};
+
+/* ---- the retrying programmer -------------------------------------------- */
+
+static const u8 key16[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+			      15, 16 };
+static const u8 tweak16[16] = { 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5,
+				4, 3, 2, 1 };
+static const u8 key32[32] = { [0] = 1, [31] = 2 };
+static const u8 tweak32[32] = { [0] = 3, [31] = 4 };
+
+static int mktme_emu_test_init(struct kunit *test)
+{
+	struct mktme_emu *emu = kunit_kzalloc(test, sizeof(*emu), GFP_KERNEL);
+
+	if (!emu)
+		return -ENOMEM;
+	if (mktme_emu_init(emu, 3, BOTH))
+		return -EINVAL;
+	test->priv = emu;
+	return 0;
+}
+
+static void mktme_program_ok_test(struct kunit *test)
+{
+	struct mktme_emu *emu = test->priv;
+	const struct mktme_backend *b = &emu->backend;
+	struct mktme_emu_keyid st;
+
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 1, SET_RANDOM, ALG128,
+						    NULL, NULL, 0), 0);
+	st = mktme_emu_keyid_state(emu, 1);
+	KUNIT_EXPECT_EQ(test, st.cmd, SET_RANDOM);
+	KUNIT_EXPECT_EQ(test, st.alg, ALG128);
+	KUNIT_EXPECT_EQ(test, st.generation, 1U);
+
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 2, SET_DIRECT, ALG128,
+						    key16, tweak16, 16), 0);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 3, SET_DIRECT, ALG256,
+						    key32, tweak32, 32), 0);
+	st = mktme_emu_keyid_state(emu, 3);
+	KUNIT_EXPECT_EQ(test, st.cmd, SET_DIRECT);
+	KUNIT_EXPECT_EQ(test, st.alg, ALG256);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 3, SET_RANDOM, ALG256,
+						    NULL, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 3, CLEAR, ALG128,
+						    NULL, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 3, NO_ENCRYPT, ALG256,
+						    NULL, NULL, 0), 0);
+	st = mktme_emu_keyid_state(emu, 3);
+	KUNIT_EXPECT_EQ(test, st.cmd, NO_ENCRYPT);
+	KUNIT_EXPECT_EQ(test, st.generation, 4U);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu), 6UL);
+}
+
+static void mktme_program_errors_test(struct kunit *test)
+{
+	struct mktme_emu *emu = test->priv;
+	const struct mktme_backend *b = &emu->backend;
+
+	/* Refused before the backend: bad key arguments. */
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 1, SET_DIRECT, ALG128,
+						    NULL, NULL, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 1, SET_DIRECT, ALG128,
+						    key16, NULL, 16), -EINVAL);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 1, SET_DIRECT, ALG256,
+						    key16, tweak16, 16),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 1, SET_DIRECT, ALG128,
+						    key32, tweak32, 32),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 1, CLEAR, ALG128,
+						    key16, tweak16, 16),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 0x10000, CLEAR, ALG128,
+						    NULL, NULL, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(NULL, 1, CLEAR, ALG128,
+						    NULL, NULL, 0), -ENODEV);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu), 0UL);
+
+	/* Refused by the backend, once each, mapped to errnos. */
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 0, CLEAR, ALG128,
+						    NULL, NULL, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 4, CLEAR, ALG128,
+						    NULL, NULL, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 1, 4, ALG128,
+						    NULL, NULL, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 1, CLEAR, 1,
+						    NULL, NULL, 0),
+			-EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu), 4UL);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 1).cmd, NEVER);
+}
+
+static void mktme_program_retry_test(struct kunit *test)
+{
+	struct mktme_emu *emu = test->priv;
+	const struct mktme_backend *b = &emu->backend;
+	unsigned long calls;
+
+	/* A few busy answers: retried, then success. */
+	mktme_emu_inject(emu, 3, 0);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 1, CLEAR, ALG128,
+						    NULL, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu), 4UL);
+
+	/* Busy for good: exactly MKTME_PROGRAM_ATTEMPTS executions. */
+	mktme_emu_inject(emu, 1000, 0);
+	calls = mktme_emu_program_calls(emu);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 2, SET_RANDOM, ALG128,
+						    NULL, NULL, 0), -EBUSY);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu) - calls,
+			(unsigned long)MKTME_PROGRAM_ATTEMPTS);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 2).cmd, NEVER);
+
+	/* No entropy for good: the same bound, -EAGAIN. */
+	mktme_emu_inject(emu, 0, 1000);
+	calls = mktme_emu_program_calls(emu);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 2, SET_RANDOM, ALG256,
+						    NULL, NULL, 0), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu) - calls,
+			(unsigned long)MKTME_PROGRAM_ATTEMPTS);
+
+	/* One short of the bound still succeeds. */
+	mktme_emu_inject(emu, MKTME_PROGRAM_ATTEMPTS - 1, 0);
+	calls = mktme_emu_program_calls(emu);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 2, SET_RANDOM, ALG256,
+						    NULL, NULL, 0), 0);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu) - calls,
+			(unsigned long)MKTME_PROGRAM_ATTEMPTS);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 2).cmd, SET_RANDOM);
+
+	/* Errors other than busy and entropy are not retried. */
+	mktme_emu_inject(emu, 0, 0);
+	calls = mktme_emu_program_calls(emu);
+	KUNIT_EXPECT_EQ(test, __mktme_program_keyid(b, 9, CLEAR, ALG128,
+						    NULL, NULL, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu) - calls, 1UL);
+}
+
+static struct kunit_case mktme_program_cases[] = {
+	KUNIT_CASE(mktme_program_ok_test),
+	KUNIT_CASE(mktme_program_errors_test),
+	KUNIT_CASE(mktme_program_retry_test),
+	{}
+};
+
+static struct kunit_suite mktme_program_suite = {
+	.name = "mktme_program",
+	.init = mktme_emu_test_init,
+	.test_cases = mktme_program_cases,
+};
+
+/* ---- the KeyID pool ----------------------------------------------------- */
+
+struct pool_fixture {
+	struct mktme_emu emu;
+	struct mktme_keyid_pool pool;
+};
+
+static int mktme_pool_test_init(struct kunit *test)
+{
+	struct pool_fixture *f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+
+	if (!f)
+		return -ENOMEM;
+	if (mktme_emu_init(&f->emu, 3, BOTH))
+		return -EINVAL;
+	if (mktme_pool_init(&f->pool, &f->emu.backend))
+		return -ENOMEM;
+	test->priv = f;
+	return 0;
+}
+
+static void mktme_pool_test_exit(struct kunit *test)
+{
+	struct pool_fixture *f = test->priv;
+
+	mktme_pool_destroy(&f->pool);
+}
+
+static void mktme_pool_exhaustion_test(struct kunit *test)
+{
+	struct pool_fixture *f = test->priv;
+	struct mktme_keyid_pool *pool = &f->pool;
+
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), 1);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), 2);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), 3);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 3);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), -ENOKEY);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), -ENOKEY);
+	/* Allocation alone programs nothing; the key programs its KeyID. */
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(&f->emu), 0UL);
+
+	__mktme_keyid_put(pool, 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 2);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), 2);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), -ENOKEY);
+
+	__mktme_keyid_put(pool, 1);
+	__mktme_keyid_put(pool, 2);
+	__mktme_keyid_put(pool, 3);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->nr_quarantined), 0);
+}
+
+static void mktme_pool_refs_test(struct kunit *test)
+{
+	struct pool_fixture *f = test->priv;
+	struct mktme_keyid_pool *pool = &f->pool;
+	struct mktme_emu_keyid st;
+	int k;
+
+	k = __mktme_keyid_alloc(pool);
+	KUNIT_ASSERT_EQ(test, k, 1);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_program(pool, k, SET_RANDOM,
+						    ALG256, NULL, NULL, 0), 0);
+	st = mktme_emu_keyid_state(&f->emu, k);
+	KUNIT_EXPECT_EQ(test, st.cmd, SET_RANDOM);
+	KUNIT_EXPECT_EQ(test, st.generation, 1U);
+
+	/* Two more holders (say, two regions): the key goes first. */
+	__mktme_keyid_get(pool, k);
+	__mktme_keyid_get(pool, k);
+	__mktme_keyid_put(pool, k);
+	__mktme_keyid_put(pool, k);
+	st = mktme_emu_keyid_state(&f->emu, k);
+	KUNIT_EXPECT_EQ(test, st.cmd, SET_RANDOM);
+	KUNIT_EXPECT_EQ(test, st.generation, 1U);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 1);
+	/* Still held: not handed out again. */
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), 2);
+
+	/* The last put clears the key, with an activated algorithm. */
+	__mktme_keyid_put(pool, k);
+	st = mktme_emu_keyid_state(&f->emu, k);
+	KUNIT_EXPECT_EQ(test, st.cmd, CLEAR);
+	KUNIT_EXPECT_EQ(test, st.alg, ALG128);
+	KUNIT_EXPECT_EQ(test, st.generation, 2U);
+	KUNIT_EXPECT_EQ(test, pool->info[k].last_cmd, CLEAR);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 1);
+
+	/* Reuse only after that CLEAR_KEY. */
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), k);
+	st = mktme_emu_keyid_state(&f->emu, k);
+	KUNIT_EXPECT_EQ(test, st.cmd, CLEAR);
+	KUNIT_EXPECT_EQ(test, st.generation, 2U);
+	__mktme_keyid_put(pool, k);
+	__mktme_keyid_put(pool, 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 0);
+}
+
+static void mktme_pool_quarantine_test(struct kunit *test)
+{
+	struct pool_fixture *f = test->priv;
+	struct mktme_keyid_pool *pool = &f->pool;
+	unsigned long calls;
+
+	KUNIT_ASSERT_EQ(test, __mktme_keyid_alloc(pool), 1);
+	KUNIT_ASSERT_EQ(test, __mktme_keyid_program(pool, 1, SET_RANDOM,
+						    ALG128, NULL, NULL, 0), 0);
+
+	/* CLEAR_KEY keeps failing: bounded retries, then quarantine. */
+	mktme_emu_inject(&f->emu, 1000, 0);
+	calls = mktme_emu_program_calls(&f->emu);
+	__mktme_keyid_put(pool, 1);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(&f->emu) - calls,
+			(unsigned long)MKTME_PROGRAM_ATTEMPTS);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(&f->emu, 1).cmd,
+			SET_RANDOM);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->nr_quarantined), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 0);
+
+	/* Not handed out while others are free... */
+	mktme_emu_inject(&f->emu, 0, 0);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), 2);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), 3);
+
+	/* ...and when none is, only if CLEAR_KEY now works. */
+	mktme_emu_inject(&f->emu, 1000, 0);
+	calls = mktme_emu_program_calls(&f->emu);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), -ENOKEY);
+	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(&f->emu) - calls,
+			(unsigned long)MKTME_PROGRAM_ATTEMPTS);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->nr_quarantined), 1);
+
+	mktme_emu_inject(&f->emu, 0, 0);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc(pool), 1);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(&f->emu, 1).cmd, CLEAR);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->nr_quarantined), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 3);
+
+	__mktme_keyid_put(pool, 1);
+	__mktme_keyid_put(pool, 2);
+	__mktme_keyid_put(pool, 3);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->nr_quarantined), 0);
+}
+
+/* CLEAR_KEY on release uses an activated algorithm: here only XTS-256. */
+static void mktme_pool_clear_alg_test(struct kunit *test)
+{
+	struct pool_fixture *f = test->priv;
+	struct mktme_keyid_pool *pool = &f->pool;
+
+	mktme_pool_destroy(pool);
+	KUNIT_ASSERT_EQ(test, mktme_emu_init(&f->emu, 2, BIT256), 0);
+	KUNIT_ASSERT_EQ(test, mktme_pool_init(pool, &f->emu.backend), 0);
+	KUNIT_ASSERT_EQ(test, __mktme_keyid_alloc(pool), 1);
+	__mktme_keyid_put(pool, 1);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(&f->emu, 1).cmd, CLEAR);
+	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(&f->emu, 1).alg, ALG256);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->nr_quarantined), 0);
+}
+
+static struct kunit_case mktme_keyid_cases[] = {
+	KUNIT_CASE(mktme_pool_exhaustion_test),
+	KUNIT_CASE(mktme_pool_refs_test),
+	KUNIT_CASE(mktme_pool_quarantine_test),
+	KUNIT_CASE(mktme_pool_clear_alg_test),
+	{}
+};
+
+static struct kunit_suite mktme_keyid_suite = {
+	.name = "mktme_keyid",
+	.init = mktme_pool_test_init,
+	.exit = mktme_pool_test_exit,
+	.test_cases = mktme_keyid_cases,
+};
+
+/* ---- the payload parser ------------------------------------------------- */
+
+#define H32A	"000102030405060708090a0b0c0d0e0f"
+#define H32B	"F0E1D2C3B4A5968778695A4B3C2D1E0F"
+#define H64A	H32A "101112131415161718191a1b1c1d1e1f"
+#define H64B	H32B "ffeeddccbbaa99887766554433221100"
+
+struct payload_case {
+	const char *in;
+	int expect;
+	enum mktme_key_type type;
+	enum mktme_key_alg alg;
+	bool alg_set;
+	size_t key_len;
+};
+
+static const struct payload_case payload_valid[] = {
+	{ "type=cpu", 0, MKTME_KEY_TYPE_CPU, ALG128, false, 0 },
+	{ "type=clear", 0, MKTME_KEY_TYPE_CLEAR, ALG128, false, 0 },
+	{ "type=no-encrypt", 0, MKTME_KEY_TYPE_NO_ENCRYPT, ALG128, false, 0 },
+	{ "type=cpu algorithm=aes-xts-128", 0, MKTME_KEY_TYPE_CPU, ALG128,
+	  true, 0 },
+	{ "type=cpu algorithm=aes-xts-256", 0, MKTME_KEY_TYPE_CPU, ALG256,
+	  true, 0 },
+	{ "algorithm=aes-xts-256 type=clear", 0, MKTME_KEY_TYPE_CLEAR, ALG256,
+	  true, 0 },
+	{ "type=no-encrypt algorithm=aes-xts-256", 0,
+	  MKTME_KEY_TYPE_NO_ENCRYPT, ALG256, true, 0 },
+	{ "  type=cpu\n", 0, MKTME_KEY_TYPE_CPU, ALG128, false, 0 },
+	{ "\ttype=cpu\t \talgorithm=aes-xts-128\n\n", 0, MKTME_KEY_TYPE_CPU,
+	  ALG128, true, 0 },
+	{ "type=user key=" H32A " tweak=" H32B, 0, MKTME_KEY_TYPE_USER,
+	  ALG128, false, 16 },
+	{ "tweak=" H32B " key=" H32A " type=user algorithm=aes-xts-128", 0,
+	  MKTME_KEY_TYPE_USER, ALG128, true, 16 },
+	{ "type=user algorithm=aes-xts-256 key=" H64A " tweak=" H64B, 0,
+	  MKTME_KEY_TYPE_USER, ALG256, true, 32 },
+};
+
+static const char * const payload_invalid[] = {
+	"",
+	" ",
+	"\n\t ",
+	"type",
+	"type=",
+	"=cpu",
+	"=",
+	"type=foo",
+	"type=CPU",
+	"TYPE=cpu",
+	"type =cpu",
+	"type= cpu",
+	"type=cpu=1",
+	"type=cpux",
+	"type=cp",
+	"type=cpu type=cpu",
+	"type=cpu type=user",
+	"type=cpu junk",
+	"type=cpu foo=bar",
+	"type=cpu algorithm=",
+	"type=cpu algorithm=aes-xts-512",
+	"type=cpu algorithm=AES-XTS-128",
+	"type=cpu algorithm=aes-xts-128 algorithm=aes-xts-128",
+	"algorithm=aes-xts-128",
+	"type=cpu key=" H32A,
+	"type=cpu tweak=" H32B,
+	"type=clear key=" H32A " tweak=" H32B,
+	"type=no-encrypt key=" H32A " tweak=" H32B,
+	"type=user",
+	"type=user key=" H32A,
+	"type=user tweak=" H32B,
+	"type=user key= tweak=" H32B,
+	"type=user key=" H32A " tweak=",
+	"type=user key=" H32A "0 tweak=" H32B,
+	"type=user key=" H32A "00 tweak=" H32B,
+	"type=user key=0" H32A " tweak=" H32B "0",
+	"type=user key=" H64A " tweak=" H64B,
+	"type=user algorithm=aes-xts-128 key=" H64A " tweak=" H64B,
+	"type=user algorithm=aes-xts-256 key=" H32A " tweak=" H32B,
+	"type=user algorithm=aes-xts-256 key=" H64A " tweak=" H32B,
+	"type=user key=000102030405060708090a0b0c0d0e0g tweak=" H32B,
+	"type=user key=" H32A " tweak=x0E1D2C3B4A5968778695A4B3C2D1E0F",
+	"type=user key=" H32A " tweak=" H32A,
+	"type=user key=" H32A " key=" H32A " tweak=" H32B,
+	"type=user key=" H32A " tweak=" H32B " tweak=" H32B,
+	"type=cpu\r",
+	"type=cpu\v",
+	"type=cpu\x01",
+	"type=cpu\x7f",
+	"type=cpu \x80",
+	"type=cpu \xff",
+};
+
+static void mktme_payload_valid_test(struct kunit *test)
+{
+	struct mktme_payload p;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(payload_valid); i++) {
+		const struct payload_case *c = &payload_valid[i];
+
+		KUNIT_EXPECT_EQ_MSG(test, mktme_payload_parse(c->in,
+							      strlen(c->in),
+							      &p),
+				    0, "\"%s\"", c->in);
+		KUNIT_EXPECT_EQ_MSG(test, p.type, c->type, "\"%s\"", c->in);
+		KUNIT_EXPECT_EQ_MSG(test, p.alg, c->alg, "\"%s\"", c->in);
+		KUNIT_EXPECT_EQ_MSG(test, p.alg_set, c->alg_set, "\"%s\"",
+				    c->in);
+		KUNIT_EXPECT_EQ_MSG(test, p.key_len, c->key_len, "\"%s\"",
+				    c->in);
+	}
+}
+
+static void mktme_payload_key_bytes_test(struct kunit *test)
+{
+	static const u8 a[16] = { 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+				  0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+				  0x0e, 0x0f };
+	static const u8 b[16] = { 0xf0, 0xe1, 0xd2, 0xc3, 0xb4, 0xa5, 0x96,
+				  0x87, 0x78, 0x69, 0x5a, 0x4b, 0x3c, 0x2d,
+				  0x1e, 0x0f };
+	static const u8 b_hi[16] = { 0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99,
+				     0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22,
+				     0x11, 0x00 };
+	static const u8 zero[MKTME_KEY_BYTES];
+	const char *in128 = "type=user key=" H32A " tweak=" H32B;
+	const char *in256 = "type=user algorithm=aes-xts-256 key=" H64A
+			    " tweak=" H64B;
+	const char *bad = "type=user key=" H32A " tweak=" H32A;
+	struct mktme_payload p;
+
+	KUNIT_ASSERT_EQ(test, mktme_payload_parse(in128, strlen(in128), &p), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(p.key, a, 16), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(p.tweak, b, 16), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(p.key + 16, zero, 16), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(p.tweak + 16, zero, 16), 0);
+
+	KUNIT_ASSERT_EQ(test, mktme_payload_parse(in256, strlen(in256), &p), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(p.key, a, 16), 0);
+	KUNIT_EXPECT_EQ(test, p.key[16], 0x10);
+	KUNIT_EXPECT_EQ(test, p.key[31], 0x1f);
+	KUNIT_EXPECT_EQ(test, memcmp(p.tweak, b, 16), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(p.tweak + 16, b_hi, 16), 0);
+
+	/* A payload that fails after decoding leaves no key bytes behind. */
+	memset(&p, 0x77, sizeof(p));
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse(bad, strlen(bad), &p),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, memcmp(p.key, zero, sizeof(p.key)), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(p.tweak, zero, sizeof(p.tweak)), 0);
+	KUNIT_EXPECT_EQ(test, p.key_len, 0UL);
+}
+
+static void mktme_payload_invalid_test(struct kunit *test)
+{
+	struct mktme_payload p;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(payload_invalid); i++)
+		KUNIT_EXPECT_EQ_MSG(test,
+				    mktme_payload_parse(payload_invalid[i],
+							strlen(payload_invalid[i]),
+							&p),
+				    -EINVAL, "\"%s\"", payload_invalid[i]);
+}
+
+/* Lengths and bytes strlen() cannot express. */
+static void mktme_payload_bounds_test(struct kunit *test)
+{
+	static const char nul[] = "type=cpu\0";
+	static const char nul_mid[] = "type=c\0pu";
+	struct mktme_payload p;
+	char *buf;
+
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse(NULL, 8, &p), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse("type=cpu", 0, &p), -EINVAL);
+	/* Only the given length counts. */
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse("type=cpuXYZ", 8, &p), 0);
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse("type=cpu", 7, &p), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse(nul, sizeof(nul) - 1, &p),
+			-EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse(nul_mid, sizeof(nul_mid) - 1,
+						  &p), -EINVAL);
+
+	buf = kunit_kzalloc(test, MKTME_PAYLOAD_MAX + 1, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, buf);
+	memset(buf, ' ', MKTME_PAYLOAD_MAX + 1);
+	memcpy(buf, "type=cpu", 8);
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse(buf, MKTME_PAYLOAD_MAX, &p),
+			0);
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse(buf, MKTME_PAYLOAD_MAX + 1,
+						  &p), -EINVAL);
+	memcpy(buf + MKTME_PAYLOAD_MAX - 8, "type=cpu", 8);
+	memset(buf, ' ', 8);
+	KUNIT_EXPECT_EQ(test, mktme_payload_parse(buf, MKTME_PAYLOAD_MAX, &p),
+			0);
+}
+
+static void mktme_payload_names_test(struct kunit *test)
+{
+	KUNIT_EXPECT_STREQ(test, mktme_key_type_name(MKTME_KEY_TYPE_CPU),
+			   "cpu");
+	KUNIT_EXPECT_STREQ(test, mktme_key_type_name(MKTME_KEY_TYPE_USER),
+			   "user");
+	KUNIT_EXPECT_STREQ(test, mktme_key_type_name(MKTME_KEY_TYPE_CLEAR),
+			   "clear");
+	KUNIT_EXPECT_STREQ(test,
+			   mktme_key_type_name(MKTME_KEY_TYPE_NO_ENCRYPT),
+			   "no-encrypt");
+	KUNIT_EXPECT_STREQ(test, mktme_alg_name(ALG128), "aes-xts-128");
+	KUNIT_EXPECT_STREQ(test, mktme_alg_name(ALG256), "aes-xts-256");
+	KUNIT_EXPECT_STREQ(test, mktme_alg_name(1), "?");
+}
+
+static struct kunit_case mktme_payload_cases[] = {
+	KUNIT_CASE(mktme_payload_valid_test),
+	KUNIT_CASE(mktme_payload_key_bytes_test),
+	KUNIT_CASE(mktme_payload_invalid_test),
+	KUNIT_CASE(mktme_payload_bounds_test),
+	KUNIT_CASE(mktme_payload_names_test),
+	{}
+};
+
+static struct kunit_suite mktme_payload_suite = {
+	.name = "mktme_payload",
+	.test_cases = mktme_payload_cases,
+};
+
+kunit_test_suites(&mktme_layout_suite, &mktme_emu_suite, &mktme_program_suite,
+		  &mktme_keyid_suite, &mktme_payload_suite);
