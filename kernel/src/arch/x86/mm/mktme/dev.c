@@ -1,0 +1,626 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /dev/mktme: memory encrypted with a key of type "mktme", outside the
+ * kernel direct map.
+ *
+ *   fd = open("/dev/mktme", O_RDWR);	   an empty region
+ *   ioctl(fd, MKTME_IOC_SET_KEY, serial);  bind it, once, to a key
+ *   p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+ *
+ * The shape follows Andy Lutomirski's 2019 review of the MKTME RFC (see
+ * DESIGN.md 1): a device whose pages are removed from the direct map and
+ * mapped in a VM_PFNMAP VMA, so that the kernel cannot touch them by
+ * accident: get_user_pages() refuses VM_PFNMAP (check_vma_flags() in
+ * mm/gup.c), fast GUP refuses special PTEs (gup_pte_range()), and without
+ * a vm_ops->access the /proc/pid/mem, ptrace and process_vm_readv paths
+ * have no fallback (__access_remote_vm() in mm/memory.c).
+ *
+ * A region is one open file: every mapping of it, in this process or
+ * another (fork(), SCM_RIGHTS), sees the same pages, which are found by
+ * file offset. The struct file is the region's reference count: each VMA
+ * holds a reference on vm_file, so ->release runs only when the last
+ * mapping is gone and the last descriptor closed, and no PTE can still
+ * point at a page when it is freed.
+ *
+ * Life of a page (DESIGN.md 2.4; mm/secretmem.c is the model):
+ *  fault   allocate (charged to the faulting task's memcg, placed by the
+ *          VMA's NUMA policy), write back its KeyID-0 cache lines, remove
+ *          it from the direct map, zero it through a temporary KeyID-tagged
+ *          kernel alias, publish it with xa_cmpxchg() and map it with
+ *          vmf_insert_pfn_prot(). The KeyID travels in the pgprot, never in
+ *          the PFN (pte.c).
+ *  free    zero it and flush its cache lines through the KeyID alias, put
+ *          it back in the direct map, and only then free it.
+ *
+ * The hardware does not keep the caches coherent between mappings of one
+ * physical page with different KeyIDs (Intel ISE reference, TME-MK: "the
+ * software is responsible for flushing ... before using a page with a
+ * different KeyID"): hence the flushes on both sides. The emulated backend
+ * runs exactly the same code.
+ */
+#define pr_fmt(fmt) "mktme: " fmt
+
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/gfp.h>
+#include <linux/hugetlb.h>
+#include <linux/key.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/pgtable.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
+#include <linux/security.h>
+#include <linux/set_memory.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/user_namespace.h>
+#include <linux/vmalloc.h>
+#include <linux/xarray.h>
+
+#include <asm/cacheflush.h>
+#include <asm/tlbflush.h>
+
+#include "mktme.h"
+
+/* Pages held by all regions; /sys/kernel/mm/mktme/pages_mapped. */
+atomic_long_t mktme_pages_mapped = ATOMIC_LONG_INIT(0);
+
+struct mktme_region {
+	struct mutex lock;		/* SET_KEY against SET_KEY and mmap */
+	struct key *key;		/* NULL until SET_KEY; a reference */
+	unsigned int keyid;		/* the key's; a KeyID reference */
+	struct xarray pages;		/* file page offset -> page */
+	atomic_long_t nr_pages;
+	struct user_struct *user;	/* charged for the pages */
+	bool unlimited;			/* the opener had CAP_IPC_LOCK */
+};
+
+/*
+ * Page-sized kernel aliases with a KeyID, for zeroing and flushing pages
+ * that are not in the direct map (and, on hardware, must be written with
+ * their own KeyID: through KeyID 0 a write would land as garbage).
+ */
+static void *mktme_alias_map(struct page **pages, unsigned int nr,
+			     unsigned int keyid)
+{
+	return vmap(pages, nr, VM_MAP, mktme_pgprot(PAGE_KERNEL, keyid));
+}
+
+static void mktme_alias_unmap(void *addr, unsigned int nr)
+{
+	unsigned long start = (unsigned long)addr;
+
+	vunmap(addr);
+	/*
+	 * vunmap() leaves the TLB flush to the lazy purge of the vmap area
+	 * (free_unmap_vmap_area() in mm/vmalloc.c). Do it now: no translation
+	 * with this KeyID may outlive the alias, or a speculative access could
+	 * bring KeyID lines of a page back into the cache after it has been
+	 * returned to the allocator.
+	 */
+	flush_tlb_kernel_range(start, start + nr * PAGE_SIZE);
+}
+
+/* RLIMIT_MEMLOCK, per page and per user, as memfd_secret does. */
+static bool mktme_charge(struct mktme_region *r)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	long cur = atomic_long_read(&r->user->locked_vm);
+
+	do {
+		if (!r->unlimited && (unsigned long)cur + 1 > limit)
+			return false;
+	} while (!atomic_long_try_cmpxchg(&r->user->locked_vm, &cur, cur + 1));
+	return true;
+}
+
+static void mktme_uncharge(struct mktme_region *r, unsigned long nr)
+{
+	atomic_long_sub(nr, &r->user->locked_vm);
+}
+
+/*
+ * Take a freshly allocated page out of the direct map and clear it through
+ * a KeyID alias. On failure the page is back in the direct map and can be
+ * freed.
+ */
+static int mktme_page_prepare(struct page *page, unsigned int keyid)
+{
+	unsigned long addr = (unsigned long)page_address(page);
+	void *alias;
+	int err;
+
+	/* Dirty KeyID-0 lines written back later would corrupt the page. */
+	clflush_cache_range((void *)addr, PAGE_SIZE);
+
+	err = set_direct_map_invalid_noflush(page);
+	if (err)
+		return err;
+	flush_tlb_kernel_range(addr, addr + PAGE_SIZE);
+
+	alias = mktme_alias_map(&page, 1, keyid);
+	if (!alias) {
+		/* Nothing was written with the KeyID yet. */
+		set_direct_map_default_noflush(page);
+		return -ENOMEM;
+	}
+	clear_page(alias);
+	mktme_alias_unmap(alias, 1);
+	return 0;
+}
+
+/*
+ * Zero @nr pages, write back and drop their KeyID cache lines, restore
+ * their direct-map entries, and free them. The order matters: a page must
+ * be back in the direct map before the allocator can hand it out again
+ * (the use-after-free fixed in secretmem_fault() in 2025 came from freeing
+ * first).
+ */
+static void mktme_pages_free(struct page **pages, unsigned int nr,
+			     unsigned int keyid)
+{
+	unsigned int i;
+	void *alias;
+
+	alias = mktme_alias_map(pages, nr, keyid);
+	if (!alias && nr > 1) {
+		for (i = 0; i < nr; i++)
+			mktme_pages_free(&pages[i], 1, keyid);
+		return;
+	}
+	if (!alias) {
+		/*
+		 * Without an alias the page can be neither cleared nor
+		 * flushed with its KeyID: keep it out of the allocator.
+		 */
+		pr_warn_ratelimited("no KeyID alias: leaking a page\n");
+		return;
+	}
+	memset(alias, 0, nr * PAGE_SIZE);
+	clflush_cache_range(alias, nr * PAGE_SIZE);
+	mktme_alias_unmap(alias, nr);
+
+	for (i = 0; i < nr; i++) {
+		/* Cannot fail: the direct map was split when it was removed. */
+		set_direct_map_default_noflush(pages[i]);
+		put_page(pages[i]);
+	}
+}
+
+/*
+ * The page at @pgoff, allocated and published if it does not exist yet.
+ * Concurrent faults on one offset each prepare a page, and all but the
+ * first to publish it free theirs again.
+ */
+static struct page *mktme_region_page(struct mktme_region *r,
+				      struct vm_fault *vmf)
+{
+	struct page *page, *old;
+	struct folio *folio;
+	int err;
+
+	page = xa_load(&r->pages, vmf->pgoff);
+	if (page)
+		return page;
+
+	if (!mktme_charge(r))
+		return ERR_PTR(-EAGAIN);
+
+	/* Unmovable: nothing could migrate it out of its VMA. */
+	folio = vma_alloc_folio(GFP_HIGHUSER | __GFP_ACCOUNT, 0, vmf->vma,
+				vmf->address, false);
+	if (!folio) {
+		err = -ENOMEM;
+		goto out_uncharge;
+	}
+	page = &folio->page;
+
+	err = mktme_page_prepare(page, r->keyid);
+	if (err) {
+		put_page(page);
+		goto out_uncharge;
+	}
+
+	old = xa_cmpxchg(&r->pages, vmf->pgoff, NULL, page, GFP_KERNEL);
+	if (old) {
+		mktme_pages_free(&page, 1, r->keyid);
+		mktme_uncharge(r, 1);
+		if (xa_is_err(old))
+			return ERR_PTR(xa_err(old));
+		return old;
+	}
+	atomic_long_inc(&r->nr_pages);
+	atomic_long_inc(&mktme_pages_mapped);
+	return page;
+
+out_uncharge:
+	mktme_uncharge(r, 1);
+	return ERR_PTR(err);
+}
+
+static vm_fault_t mktme_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mktme_region *r = vma->vm_file->private_data;
+	struct page *page;
+
+	page = mktme_region_page(r, vmf);
+	if (IS_ERR(page)) {
+		/* Over RLIMIT_MEMLOCK: SIGBUS, as for memfd_secret. */
+		if (PTR_ERR(page) == -EAGAIN)
+			return VM_FAULT_SIGBUS;
+		return vmf_error(PTR_ERR(page));
+	}
+	/*
+	 * The KeyID is set again rather than trusted to vm_page_prot, so
+	 * that no path that rebuilds vm_page_prot can map it without.
+	 */
+	return vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
+				   mktme_pgprot(vma->vm_page_prot, r->keyid));
+}
+
+/* No ->access: that is what /proc/pid/mem and ptrace would fall back to. */
+static const struct vm_operations_struct mktme_vm_ops = {
+	.fault = mktme_fault,
+};
+
+static int mktme_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct mktme_region *r = file->private_data;
+	struct key *key;
+	unsigned int keyid;
+	int ret;
+
+	/*
+	 * Shared only: a private mapping of a VM_PFNMAP region would need
+	 * copy-on-write of pages that the kernel cannot read.
+	 * VM_MAYSHARE rather than VM_SHARED: MAP_SHARED of a read-only
+	 * descriptor clears VM_SHARED (do_mmap()).
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	/* Like a noexec mount (memfd_secret's MNT_NOEXEC). */
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+
+	mutex_lock(&r->lock);
+	key = r->key;
+	keyid = r->keyid;
+	mutex_unlock(&r->lock);
+	if (!key)
+		return -ENOKEY;
+
+	/* A revoked or expired key maps no more memory. */
+	ret = mktme_key_keyid(key);
+	if (ret < 0)
+		return ret;
+
+	/* A mapping that could never be populated in full. */
+	if (!r->unlimited &&
+	    vma_pages(vma) > rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT)
+		return -EAGAIN;
+
+	ret = security_mktme_mmap(file, key, keyid, vma);
+	if (ret)
+		return ret;
+
+	/*
+	 * No VM_DONTCOPY: fork() copies the special PTEs of a VM_PFNMAP VMA
+	 * (vma_needs_copy() in mm/memory.c) and the child shares the pages.
+	 */
+	vma->vm_flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
+	vma->vm_flags &= ~VM_MAYEXEC;
+	vma->vm_page_prot = mktme_pgprot(vma->vm_page_prot, keyid);
+	vma->vm_ops = &mktme_vm_ops;
+	return 0;
+}
+
+static long mktme_set_key(struct file *file, struct mktme_region *r,
+			  unsigned long arg)
+{
+	struct key *key;
+	key_ref_t kref;
+	int keyid, ret;
+
+	/* Serials are positive; the negative special IDs name keyrings. */
+	if (!arg || arg > INT_MAX)
+		return -EINVAL;
+
+	mutex_lock(&r->lock);
+	if (r->key) {
+		ret = -EBUSY;
+		goto out_unlock;
+	}
+
+	/* Using a key without reading it: as fscrypt and nvdimm do. */
+	kref = lookup_user_key((key_serial_t)arg, 0, KEY_NEED_SEARCH);
+	if (IS_ERR(kref)) {
+		ret = PTR_ERR(kref);
+		goto out_unlock;
+	}
+	key = key_ref_to_ptr(kref);
+
+	keyid = mktme_key_keyid(key);
+	if (keyid < 0) {
+		ret = keyid;
+		goto out_put;
+	}
+
+	ret = security_mktme_key_bind(file, key, keyid);
+	if (ret)
+		goto out_put;
+
+	/* Safe: the key holds its KeyID until it is destroyed (key.c). */
+	mktme_keyid_get(keyid);
+	r->keyid = keyid;
+	r->key = key;		/* keeps the lookup's reference */
+	mutex_unlock(&r->lock);
+	return 0;
+
+out_put:
+	key_put(key);
+out_unlock:
+	mutex_unlock(&r->lock);
+	return ret;
+}
+
+/* Bits of a leaf entry that are not the page frame, by level. */
+static u64 mktme_level_pfn_mask(u32 level)
+{
+	switch (level) {
+	case MKTME_PTE_1G:
+		return PHYSICAL_PUD_PAGE_MASK;
+	case MKTME_PTE_2M:
+		return PHYSICAL_PMD_PAGE_MASK;
+	default:
+		return PTE_PFN_MASK;
+	}
+}
+
+/*
+ * The leaf entry mapping @addr in @mm: its level and raw value, or
+ * MKTME_PTE_NONE. Page tables are only walked under a VMA: under
+ * mmap_read_lock they can be freed only for detached VMAs (munmap()
+ * downgrades the lock before free_pgtables()), and a hugetlb VMA's shared
+ * PMD tables only with its vma lock (huge_pmd_unshare()).
+ */
+static u32 mktme_walk(struct mm_struct *mm, unsigned long addr, u64 *entry)
+{
+	struct vm_area_struct *vma;
+	pgd_t *pgd;
+	p4d_t *p4d, p4dval;
+	pud_t *pud, pudval;
+	pmd_t *pmd, pmdval;
+	pte_t *pte;
+	spinlock_t *ptl;
+	u32 level = MKTME_PTE_NONE;
+	bool hugetlb;
+
+	vma = vma_lookup(mm, addr);
+	if (!vma)
+		return MKTME_PTE_NONE;
+	hugetlb = is_vm_hugetlb_page(vma);
+	if (hugetlb)
+		hugetlb_vma_lock_read(vma);
+
+	pgd = pgd_offset(mm, addr);
+	if (pgd_none(READ_ONCE(*pgd)) || pgd_bad(READ_ONCE(*pgd)))
+		goto out;
+	p4d = p4d_offset(pgd, addr);
+	p4dval = READ_ONCE(*p4d);
+	if (p4d_none(p4dval) || p4d_bad(p4dval))
+		goto out;
+
+	/*
+	 * A leaf at PUD or PMD level has _PAGE_PSE, or is not present at all
+	 * (PROT_NONE, migration or swap entries): a table entry always is.
+	 */
+	pud = pud_offset(p4d, addr);
+	pudval = READ_ONCE(*pud);
+	if (pud_none(pudval))
+		goto out;
+	if ((pud_val(pudval) & (_PAGE_PSE | _PAGE_PRESENT)) != _PAGE_PRESENT) {
+		*entry = pud_val(pudval);
+		level = MKTME_PTE_1G;
+		goto out;
+	}
+
+	pmd = pmd_offset(pud, addr);
+	pmdval = READ_ONCE(*pmd);
+	if (pmd_none(pmdval))
+		goto out;
+	if ((pmd_val(pmdval) & (_PAGE_PSE | _PAGE_PRESENT)) != _PAGE_PRESENT) {
+		*entry = pmd_val(pmdval);
+		level = MKTME_PTE_2M;
+		goto out;
+	}
+
+	/* A PTE table, once seen, stays while the VMA is attached. */
+	pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte_none(*pte)) {
+		*entry = pte_val(*pte);
+		level = MKTME_PTE_4K;
+	}
+	pte_unmap_unlock(pte, ptl);
+out:
+	if (hugetlb)
+		hugetlb_vma_unlock_read(vma);
+	return level;
+}
+
+static long mktme_query_pte(struct file *file, void __user *uarg)
+{
+	struct mm_struct *mm = current->mm;
+	struct mktme_pte_query q;
+	bool show_pfn, present;
+	u64 entry = 0;
+	u32 level;
+
+	if (copy_from_user(&q, uarg, sizeof(q)))
+		return -EFAULT;
+	if (q.pad)
+		return -EINVAL;
+	if (!mm)
+		return -EINVAL;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	level = mktme_walk(mm, q.addr, &entry);
+	mmap_read_unlock(mm);
+
+	/* Physical addresses are for CAP_SYS_ADMIN, as in pagemap_open(). */
+	show_pfn = file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN);
+	present = entry & (_PAGE_PRESENT | _PAGE_PROTNONE);
+
+	q.level = level;
+	q.keyid = 0;
+	q.flags = 0;
+	if (level != MKTME_PTE_NONE && present) {
+		/* Present in Linux's sense (pte_present()): PROT_NONE too. */
+		q.keyid = mktme_pte_to_keyid(entry);
+		if (entry & _PAGE_PRESENT)
+			q.flags |= MKTME_PTE_F_PRESENT;
+		else
+			q.flags |= MKTME_PTE_F_PROTNONE;
+		if (entry & _PAGE_RW)
+			q.flags |= MKTME_PTE_F_WRITE;
+		if (entry & _PAGE_USER)
+			q.flags |= MKTME_PTE_F_USER;
+		if (level == MKTME_PTE_4K && (entry & _PAGE_SPECIAL))
+			q.flags |= MKTME_PTE_F_SPECIAL;
+		if (entry & _PAGE_NX)
+			q.flags |= MKTME_PTE_F_NX;
+		if (!show_pfn)
+			entry &= ~mktme_level_pfn_mask(level);
+	} else if (!show_pfn) {
+		/* A swap or migration entry: nearly all of it is the offset. */
+		entry = 0;
+	}
+	q.entry = entry;
+
+	if (copy_to_user(uarg, &q, sizeof(q)))
+		return -EFAULT;
+	return 0;
+}
+
+static long mktme_get_info(struct mktme_region *r, void __user *uarg)
+{
+	struct mktme_region_info info = {};
+
+	mutex_lock(&r->lock);
+	if (r->key) {
+		info.key_serial = r->key->serial;
+		info.keyid = r->keyid;
+	}
+	mutex_unlock(&r->lock);
+	info.nr_pages = atomic_long_read(&r->nr_pages);
+
+	if (copy_to_user(uarg, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long mktme_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct mktme_region *r = file->private_data;
+
+	switch (cmd) {
+	case MKTME_IOC_SET_KEY:
+		return mktme_set_key(file, r, arg);
+	case MKTME_IOC_QUERY_PTE:
+		return mktme_query_pte(file, (void __user *)arg);
+	case MKTME_IOC_GET_INFO:
+		return mktme_get_info(r, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int mktme_open(struct inode *inode, struct file *file)
+{
+	struct mktme_region *r;
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return -ENOMEM;
+	mutex_init(&r->lock);
+	xa_init(&r->pages);
+	atomic_long_set(&r->nr_pages, 0);
+	r->user = get_uid(current_user());
+	r->unlimited = capable(CAP_IPC_LOCK);
+	file->private_data = r;
+	return 0;
+}
+
+#define MKTME_FREE_BATCH	16
+
+static int mktme_release(struct inode *inode, struct file *file)
+{
+	struct mktme_region *r = file->private_data;
+	struct page *batch[MKTME_FREE_BATCH];
+	unsigned long index, nr = 0;
+	unsigned int n = 0;
+	struct page *page;
+
+	xa_for_each(&r->pages, index, page) {
+		batch[n++] = page;
+		nr++;
+		if (n == MKTME_FREE_BATCH) {
+			mktme_pages_free(batch, n, r->keyid);
+			n = 0;
+			cond_resched();
+		}
+	}
+	if (n)
+		mktme_pages_free(batch, n, r->keyid);
+	xa_destroy(&r->pages);
+	mktme_uncharge(r, nr);
+	atomic_long_sub(nr, &mktme_pages_mapped);
+
+	/* Only now can no page carry the KeyID: drop the region's reference. */
+	if (r->key) {
+		mktme_keyid_put(r->keyid);
+		key_put(r->key);
+	}
+	free_uid(r->user);
+	kfree(r);
+	return 0;
+}
+
+/*
+ * No read/write/splice: file I/O on a region fails with -EINVAL
+ * (vfs_read() without FMODE_CAN_READ), as it does on memfd_secret.
+ */
+static const struct file_operations mktme_fops = {
+	.owner		= THIS_MODULE,
+	.open		= mktme_open,
+	.release	= mktme_release,
+	.mmap		= mktme_mmap,
+	.unlocked_ioctl	= mktme_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};
+
+/*
+ * Anyone may open the device, as anyone may call memfd_secret(): what a
+ * region can do is decided by the key's permissions (KEY_NEED_SEARCH) and
+ * by the LSM hooks, and its memory is charged to RLIMIT_MEMLOCK and memcg.
+ */
+static struct miscdevice mktme_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "mktme",
+	.fops	= &mktme_fops,
+	.mode	= 0666,
+};
+
+int __init mktme_dev_init(void)
+{
+	if (!can_set_direct_map()) {
+		pr_err("/dev/mktme needs a direct map with 4K granularity\n");
+		return -ENODEV;
+	}
+	return misc_register(&mktme_misc);
+}
