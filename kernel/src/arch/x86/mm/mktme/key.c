@@ -19,12 +19,16 @@
  *              garbage (hw) behind their users' backs; add a new key instead
  *              (add_key() with the same description makes a new key and
  *              replaces the keyring link, since there is no ->update).
- * revoke       nothing of ours: the key core marks the key revoked, and
- *              mktme_key_keyid() then refuses it, so no new region binds.
+ * revoke       drops the key's KeyID reference at once, as user keys drop
+ *              their payload (security/keys/user_defined.c): a revoked key
+ *              can bind nothing, and in 6.1 the garbage collector leaves a
+ *              revoked key linked (key_is_dead() ignores revoked_at), so
+ *              waiting for destroy could pin a scarce KeyID indefinitely.
  * destroy      (last reference gone, from the key garbage collector) drops
- *              the key's KeyID reference; regions bound to the KeyID hold
- *              their own, so the KeyID is reprogrammed and returned to the
- *              pool only once the key is gone and no page carries it.
+ *              the key's KeyID reference unless revoke did.
+ *              Regions bound to the KeyID hold their own reference, so the
+ *              KeyID is reprogrammed and returned to the pool only once the
+ *              key is revoked or gone and no page carries it.
  * describe     /proc/keys: "name: keyid=N type=T alg=A". KeyIDs are not
  *              secret (they are in the page tables); key bytes never appear.
  * read         keyctl read: the same "keyid=N type=T alg=A\n", nothing else.
@@ -135,6 +139,20 @@ out_free:
 	return ret;
 }
 
+/* Called with key->sem write-locked: see mktme_key_get_keyid(). */
+static void mktme_key_revoke(struct key *key)
+{
+	struct mktme_key *mk = key->payload.data[0];
+	unsigned int keyid;
+
+	if (!mk)
+		return;
+	keyid = mk->keyid;
+	WRITE_ONCE(mk->keyid, 0);
+	if (keyid)
+		mktme_keyid_put(keyid);
+}
+
 static void mktme_key_destroy(struct key *key)
 {
 	struct mktme_key *mk = key->payload.data[0];
@@ -142,7 +160,8 @@ static void mktme_key_destroy(struct key *key)
 	if (!mk)
 		return;
 	key->payload.data[0] = NULL;
-	mktme_keyid_put(mk->keyid);
+	if (mk->keyid)
+		mktme_keyid_put(mk->keyid);
 	kfree(mk);
 }
 
@@ -159,7 +178,7 @@ static void mktme_key_describe(const struct key *key, struct seq_file *m)
 	char buf[64];
 
 	seq_puts(m, key->description);
-	if (key_is_positive(key) && mk) {
+	if (key_is_positive(key) && mk && READ_ONCE(mk->keyid)) {
 		mktme_key_format(mk, buf, sizeof(buf));
 		seq_printf(m, ": %s", buf);
 	}
@@ -171,7 +190,7 @@ static long mktme_key_read(const struct key *key, char *buffer, size_t buflen)
 	char buf[64];
 	int len;
 
-	if (!mk)
+	if (!mk || !mk->keyid)
 		return -EKEYREVOKED;
 	len = mktme_key_format(mk, buf, sizeof(buf) - 1);
 	buf[len++] = '\n';
@@ -185,6 +204,7 @@ struct key_type key_type_mktme = {
 	.preparse	= mktme_key_preparse,
 	.free_preparse	= mktme_key_free_preparse,
 	.instantiate	= mktme_key_instantiate,
+	.revoke		= mktme_key_revoke,
 	.destroy	= mktme_key_destroy,
 	.describe	= mktme_key_describe,
 	.read		= mktme_key_read,
@@ -205,5 +225,18 @@ int mktme_key_keyid(const struct key *key)
 	mk = key->payload.data[0];
 	if (!mk)
 		return -ENOKEY;
-	return mk->keyid;
+	return READ_ONCE(mk->keyid) ?: -EKEYREVOKED;
+}
+
+int mktme_key_get_keyid(struct key *key)
+{
+	int keyid;
+
+	/* Excludes mktme_key_revoke(), which drops the key's reference. */
+	down_read(&key->sem);
+	keyid = mktme_key_keyid(key);
+	if (keyid > 0)
+		mktme_keyid_get(keyid);
+	up_read(&key->sem);
+	return keyid;
 }

@@ -123,8 +123,8 @@ unsigned int mktme_default_alg(const struct mktme_backend *b);
  * then returned to the pool; if reprogramming fails it stays out of the pool
  * ("quarantined") and is retried when the pool is otherwise exhausted.
  * alloc, get and put might sleep (put reprograms); call them from process
- * context. A caller of mktme_keyid_get() must already hold a reference, or
- * a reference on a key that holds one (see mktme_key_keyid()).
+ * context. A caller of mktme_keyid_get() must already hold a reference
+ * (to bind a key's KeyID, see mktme_key_get_keyid()).
  */
 int mktme_keyid_alloc(void);		/* KeyID >= 1, or -ENOKEY / -ENODEV */
 void mktme_keyid_get(unsigned int keyid);
@@ -222,11 +222,15 @@ struct mktme_key {
 
 /*
  * The KeyID of a valid (instantiated, not revoked, not expired) mktme key, or
- * -errno. The key holds its KeyID reference until it is destroyed, so while
- * the caller holds a reference on @key the KeyID cannot be released: take
- * mktme_keyid_get() before key_put().
+ * -errno: a status check. The key holds its KeyID reference until it is
+ * revoked or destroyed, and revoke (under key->sem, write) drops it at once,
+ * so a KeyID read here may be released before mktme_keyid_get() unless
+ * key->sem is held for read across both: to bind to the KeyID, use
+ * mktme_key_get_keyid(), which does exactly that and returns the KeyID with
+ * a reference the caller owns (drop it with mktme_keyid_put()).
  */
 int mktme_key_keyid(const struct key *key);
+int mktme_key_get_keyid(struct key *key);
 extern struct key_type key_type_mktme;
 
 /* Page-table encoding of a KeyID (pte.c). */
