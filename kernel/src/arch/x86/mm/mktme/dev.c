@@ -69,7 +69,7 @@
 atomic_long_t mktme_pages_mapped = ATOMIC_LONG_INIT(0);
 
 struct mktme_region {
-	struct mutex lock;		/* SET_KEY against SET_KEY and mmap */
+	struct mutex lock;		/* binding: key and keyid together */
 	struct key *key;		/* NULL until SET_KEY; a reference */
 	unsigned int keyid;		/* the key's; a KeyID reference */
 	struct xarray pages;		/* file page offset -> page */
@@ -328,19 +328,19 @@ static long mktme_set_key(struct file *file, struct mktme_region *r,
 	/* Serials are positive; the negative special IDs name keyrings. */
 	if (!arg || arg > INT_MAX)
 		return -EINVAL;
+	if (READ_ONCE(r->key))
+		return -EBUSY;
 
-	mutex_lock(&r->lock);
-	if (r->key) {
-		ret = -EBUSY;
-		goto out_unlock;
-	}
-
-	/* Using a key without reading it: as fscrypt and nvdimm do. */
+	/*
+	 * Not under r->lock: the lookup can wait for a key under construction
+	 * (request_key()), and mmap() of this file takes r->lock under
+	 * mmap_lock. Using a key without reading it needs search permission,
+	 * as in fscrypt (get_keyring_key() in fs/crypto/keyring.c) and nvdimm
+	 * (nvdimm_lookup_user_key() in drivers/nvdimm/security.c).
+	 */
 	kref = lookup_user_key((key_serial_t)arg, 0, KEY_NEED_SEARCH);
-	if (IS_ERR(kref)) {
-		ret = PTR_ERR(kref);
-		goto out_unlock;
-	}
+	if (IS_ERR(kref))
+		return PTR_ERR(kref);
 	key = key_ref_to_ptr(kref);
 
 	keyid = mktme_key_keyid(key);
@@ -353,17 +353,21 @@ static long mktme_set_key(struct file *file, struct mktme_region *r,
 	if (ret)
 		goto out_put;
 
+	mutex_lock(&r->lock);
+	if (r->key) {
+		mutex_unlock(&r->lock);
+		ret = -EBUSY;
+		goto out_put;
+	}
 	/* Safe: the key holds its KeyID until it is destroyed (key.c). */
 	mktme_keyid_get(keyid);
 	r->keyid = keyid;
-	r->key = key;		/* keeps the lookup's reference */
+	WRITE_ONCE(r->key, key);	/* keeps the lookup's reference */
 	mutex_unlock(&r->lock);
 	return 0;
 
 out_put:
 	key_put(key);
-out_unlock:
-	mutex_unlock(&r->lock);
 	return ret;
 }
 
