@@ -184,11 +184,43 @@ static struct mktme_backend mktme_hw_backend = {
 	.program	= mktme_hw_program,
 };
 
+/*
+ * Decode the TME MSRs into what the backend needs. Pure, for the KUnit
+ * tests: @part is IA32_MKTME_KEYID_PARTITIONING, or NULL if unreadable.
+ * -ENODEV when TME-MK is not usable as configured.
+ */
+int mktme_hw_decode(u64 act, u64 cap, const u64 *part, struct mktme_hw_enum *e)
+{
+	unsigned int bits = TME_ACT_KEYID_BITS(act);
+	u32 nr;
+
+	if (!(act & TME_ACT_LOCKED) || !(act & TME_ACT_ENABLED) || !bits)
+		return -ENODEV;
+	e->keyid_bits = bits;
+	/* Only the algorithms we know the key sizes of. */
+	e->algorithms = TME_ACT_ALGS(act) &
+			(MKTME_ALG_BIT(MKTME_ALG_AES_XTS_128) |
+			 MKTME_ALG_BIT(MKTME_ALG_AES_XTS_256));
+	/* The ISE's INVALID_KEYID bounds: 2^bits - 1 and MK_TME_MAX_KEYS. */
+	nr = min_t(u32, (1U << bits) - 1, TME_CAP_MAX_KEYS(cap));
+	if (TME_ACT_TDX_KEYID_BITS(act)) {
+		/* TDX took the upper KeyIDs: only 1..MSR 0x87[31:0] are ours. */
+		if (!part)
+			return -ENODEV;
+		nr = min_t(u32, nr, KEYID_PART_NR_MKTME(*part));
+	}
+	e->nr_keyids = nr;
+	if (!nr || !e->algorithms)
+		return -ENODEV;
+	return 0;
+}
+
 const struct mktme_backend * __init mktme_hw_probe(void)
 {
 	u64 act, cap, part, other;
-	unsigned int bits, nr, cpu;
-	u32 algs;
+	struct mktme_hw_enum e = { };
+	unsigned int cpu;
+	bool have_part;
 	int ret;
 
 	if (!boot_cpu_has(X86_FEATURE_TME) ||
@@ -202,10 +234,6 @@ const struct mktme_backend * __init mktme_hw_probe(void)
 		pr_info("hw: TME MSRs unreadable\n");
 		return NULL;
 	}
-	if (!(act & TME_ACT_LOCKED) || !(act & TME_ACT_ENABLED)) {
-		pr_info("hw: TME not enabled by BIOS\n");
-		return NULL;
-	}
 	/* intel.c only prints a mismatch between CPUs; we must not use it. */
 	for_each_online_cpu(cpu) {
 		if (rdmsrl_safe_on_cpu(cpu, MSR_TME_ACTIVATE, &other) ||
@@ -214,28 +242,16 @@ const struct mktme_backend * __init mktme_hw_probe(void)
 			return NULL;
 		}
 	}
-
-	bits = TME_ACT_KEYID_BITS(act);
-	algs = TME_ACT_ALGS(act) & (MKTME_ALG_BIT(MKTME_ALG_AES_XTS_128) |
-				    MKTME_ALG_BIT(MKTME_ALG_AES_XTS_256));
-	nr = min_t(u32, (1U << bits) - 1, TME_CAP_MAX_KEYS(cap));
-	if (TME_ACT_TDX_KEYID_BITS(act)) {
-		/* TDX took the upper KeyIDs: only 1..MSR 0x87[31:0] are ours. */
-		if (rdmsrl_safe(MSR_MKTME_KEYID_PARTITIONING, &part)) {
-			pr_err("hw: TDX KeyID bits set, MSR 0x87 unreadable\n");
-			return NULL;
-		}
-		nr = min_t(u32, nr, KEYID_PART_NR_MKTME(part));
-	}
-	if (!bits || !nr || !algs) {
-		pr_info("hw: TME-MK not usable (KeyID bits %u, KeyIDs %u, algorithms %#x)\n",
-			bits, nr, algs);
+	have_part = !rdmsrl_safe(MSR_MKTME_KEYID_PARTITIONING, &part);
+	if (mktme_hw_decode(act, cap, have_part ? &part : NULL, &e)) {
+		pr_info("hw: TME-MK not usable (IA32_TME_ACTIVATE %#llx, KeyIDs %u, algorithms %#x)\n",
+			act, e.nr_keyids, e.algorithms);
 		return NULL;
 	}
 
-	mktme_hw_backend.keyid_bits = bits;
-	mktme_hw_backend.nr_keyids = nr;
-	mktme_hw_backend.algorithms = algs;
+	mktme_hw_backend.keyid_bits = e.keyid_bits;
+	mktme_hw_backend.nr_keyids = e.nr_keyids;
+	mktme_hw_backend.algorithms = e.algorithms;
 
 	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "x86/mktme:online",
 					mktme_hw_cpu_online,
@@ -244,7 +260,7 @@ const struct mktme_backend * __init mktme_hw_probe(void)
 		pr_err("hw: CPU hotplug callbacks: %d\n", ret);
 		return NULL;
 	}
-	pr_info("hw: %u KeyIDs (%u KeyID bits), algorithms %#x\n", nr, bits,
-		algs);
+	pr_info("hw: %u KeyIDs (%u KeyID bits), algorithms %#x\n",
+		e.nr_keyids, e.keyid_bits, e.algorithms);
 	return &mktme_hw_backend;
 }

@@ -195,6 +195,12 @@ const struct mktme_backend *mktme_emu_probe(void);	/* from boot params */
 
 /* The hardware backend (backend_hw.c): NULL unless TME-MK is usable. */
 const struct mktme_backend *mktme_hw_probe(void);
+struct mktme_hw_enum {
+	unsigned int keyid_bits;	/* IA32_TME_ACTIVATE[35:32] */
+	unsigned int nr_keyids;
+	u32 algorithms;			/* activated and known to us */
+};
+int mktme_hw_decode(u64 act, u64 cap, const u64 *part, struct mktme_hw_enum *e);
 
 /*
  * Parsed "mktme" key payload; see payload.c for the grammar. key_len is the

@@ -374,6 +374,98 @@ static struct kunit_suite mktme_emu_suite = {
 	.test_cases = mktme_emu_cases,
 };
 
+/* ---- hw backend: TME MSR decoding ---------------------------------------- */
+
+#define ACT_ON		(BIT_ULL(0) | BIT_ULL(1))	/* locked, enabled */
+#define ACT_BITS(n)	((u64)(n) << 32)
+#define ACT_TDX(n)	((u64)(n) << 36)
+#define ACT_ALGS(a)	((u64)(a) << 48)
+#define CAP_KEYS(n)	((u64)(n) << 36)
+
+struct decode_case {
+	const char *what;
+	u64 act, cap;
+	bool have_part;
+	u64 part;
+	int expect;
+	unsigned int bits, nr;
+	u32 algs;
+};
+
+static const struct decode_case decode_cases[] = {
+	{ "6 bits, 63 keys, XTS-128", ACT_ON | ACT_BITS(6) | ACT_ALGS(BIT128),
+	  CAP_KEYS(63), false, 0, 0, 6, 63, BIT128 },
+	{ "both algorithms", ACT_ON | ACT_BITS(6) | ACT_ALGS(BOTH),
+	  CAP_KEYS(63), false, 0, 0, 6, 63, BOTH },
+	{ "MK_TME_MAX_KEYS below 2^bits - 1",
+	  ACT_ON | ACT_BITS(6) | ACT_ALGS(BIT256), CAP_KEYS(15), false, 0, 0,
+	  6, 15, BIT256 },
+	{ "2^bits - 1 below MK_TME_MAX_KEYS",
+	  ACT_ON | ACT_BITS(2) | ACT_ALGS(BIT128), CAP_KEYS(0x7fff), false, 0,
+	  0, 2, 3, BIT128 },
+	{ "15 bits", ACT_ON | ACT_BITS(15) | ACT_ALGS(BIT128),
+	  CAP_KEYS(0x7fff), false, 0, 0, 15, 0x7fff, BIT128 },
+	{ "unknown algorithm bits dropped",
+	  ACT_ON | ACT_BITS(4) | ACT_ALGS(BIT128 | BIT(1) | BIT(15)),
+	  CAP_KEYS(15), false, 0, 0, 4, 15, BIT128 },
+	{ "TDX: MSR 0x87 bounds our KeyIDs",
+	  ACT_ON | ACT_BITS(6) | ACT_TDX(2) | ACT_ALGS(BIT128), CAP_KEYS(63),
+	  true, (16ULL << 32) | 47, 0, 6, 47, BIT128 },
+	{ "TDX: MSR 0x87 above the other bounds",
+	  ACT_ON | ACT_BITS(4) | ACT_TDX(1) | ACT_ALGS(BIT128), CAP_KEYS(15),
+	  true, 100, 0, 4, 15, BIT128 },
+	{ "no TDX bits: MSR 0x87 ignored",
+	  ACT_ON | ACT_BITS(6) | ACT_ALGS(BIT128), CAP_KEYS(63), true, 5, 0, 6,
+	  63, BIT128 },
+	/* Not usable */
+	{ "not locked", BIT_ULL(1) | ACT_BITS(6) | ACT_ALGS(BIT128),
+	  CAP_KEYS(63), false, 0, -ENODEV },
+	{ "not enabled", BIT_ULL(0) | ACT_BITS(6) | ACT_ALGS(BIT128),
+	  CAP_KEYS(63), false, 0, -ENODEV },
+	{ "no KeyID bits", ACT_ON | ACT_ALGS(BIT128), CAP_KEYS(63), false, 0,
+	  -ENODEV },
+	{ "no known algorithm", ACT_ON | ACT_BITS(6) | ACT_ALGS(BIT(1)),
+	  CAP_KEYS(63), false, 0, -ENODEV },
+	{ "MK_TME_MAX_KEYS 0", ACT_ON | ACT_BITS(6) | ACT_ALGS(BIT128), 0,
+	  false, 0, -ENODEV },
+	{ "TDX bits, MSR 0x87 unreadable",
+	  ACT_ON | ACT_BITS(6) | ACT_TDX(2) | ACT_ALGS(BIT128), CAP_KEYS(63),
+	  false, 0, -ENODEV },
+	{ "TDX took every KeyID",
+	  ACT_ON | ACT_BITS(6) | ACT_TDX(6) | ACT_ALGS(BIT128), CAP_KEYS(63),
+	  true, 63ULL << 32, -ENODEV },
+};
+
+static void mktme_hw_decode_test(struct kunit *test)
+{
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(decode_cases); i++) {
+		const struct decode_case *c = &decode_cases[i];
+		struct mktme_hw_enum e = { };
+		int ret;
+
+		ret = mktme_hw_decode(c->act, c->cap,
+				      c->have_part ? &c->part : NULL, &e);
+		KUNIT_EXPECT_EQ_MSG(test, ret, c->expect, "%s", c->what);
+		if (ret || c->expect)
+			continue;
+		KUNIT_EXPECT_EQ_MSG(test, e.keyid_bits, c->bits, "%s", c->what);
+		KUNIT_EXPECT_EQ_MSG(test, e.nr_keyids, c->nr, "%s", c->what);
+		KUNIT_EXPECT_EQ_MSG(test, e.algorithms, c->algs, "%s", c->what);
+	}
+}
+
+static struct kunit_case mktme_hw_cases[] = {
+	KUNIT_CASE(mktme_hw_decode_test),
+	{}
+};
+
+static struct kunit_suite mktme_hw_suite = {
+	.name = "mktme_hw",
+	.test_cases = mktme_hw_cases,
+};
+
 /* ---- the retrying programmer -------------------------------------------- */
 
 static const u8 key16[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
@@ -932,5 +1024,5 @@ static struct kunit_suite mktme_payload_suite = {
 	.test_cases = mktme_payload_cases,
 };
 
-kunit_test_suites(&mktme_layout_suite, &mktme_emu_suite, &mktme_program_suite,
-		  &mktme_keyid_suite, &mktme_payload_suite);
+kunit_test_suites(&mktme_layout_suite, &mktme_emu_suite, &mktme_hw_suite,
+		  &mktme_program_suite, &mktme_keyid_suite, &mktme_payload_suite);
