@@ -5,6 +5,10 @@
 # outside the repository (kernel/build.sh).
 
 SHELL := /bin/bash
+# No implicit rules: make must never try to "rebuild" vmlinux from vmlinux.o
+# (kbuild's intermediate) while a kernel build is linking.
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
 ROOT := $(CURDIR)
 BUILD := $(ROOT)/build
 KDIR := $(BUILD)/kernel
@@ -71,12 +75,20 @@ SKELS := $(patsubst %,$(BPF_OUT)/%.skel.h,$(BPF_PROGS))
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(TEST_OUT)/guest/%,$(wildcard tests/guest/test_*.c))
 HOST_TESTS := $(patsubst tests/host/%.c,$(TEST_OUT)/host/%,$(wildcard tests/host/test_*.c))
 
-.PHONY: build-userspace
-build-userspace: $(KDIR)/headers/.stamp $(BUILD)/btf/vmlinux.btf $(SKELS) $(GUEST_TESTS) $(HOST_TESTS) $$(USERSPACE_TARGETS)
+# Under the kernel tree's lock: never read vmlinux or install headers while
+# kernel/build.sh (ours or a concurrent one) is relinking.
+.PHONY: build-userspace build-userspace-locked
+build-userspace:
+	@flock $(KDIR)/.lock $(MAKE) --no-print-directory build-userspace-locked
+
+# Built by kernel/build.sh, never by this Makefile.
+$(VMLINUX): ;
+
+build-userspace-locked: $(KDIR)/headers/.stamp $(BUILD)/btf/vmlinux.btf $(SKELS) $(GUEST_TESTS) $(HOST_TESTS) $$(USERSPACE_TARGETS)
 
 $(KDIR)/headers/.stamp: $(VMLINUX) $(shell find kernel/src -path '*/uapi/*' -name '*.h')
 	@echo "  HDRINST $(KDIR)/headers"
-	@flock $(KDIR)/.lock $(MAKE) -s -C $(KDIR)/src O=$(KOBJ) headers_install INSTALL_HDR_PATH=$(KDIR)/headers >/dev/null
+	@$(MAKE) -s -C $(KDIR)/src O=$(KOBJ) headers_install INSTALL_HDR_PATH=$(KDIR)/headers >/dev/null
 	@touch $@
 
 # The running kernel's /sys/kernel/btf/vmlinux must equal this (tests/guest/test_chain.c).
