@@ -20,6 +20,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/errno.h>
+#include <linux/mktme.h>
 #include <linux/mutex.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
