@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 #include "guest.h"
 
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 char *guest_read_file(const char *path, size_t *len)
@@ -75,4 +82,243 @@ bool guest_list_has(const char *list, const char *word)
 		p += wl;
 	}
 	return false;
+}
+
+/* ---- mktme core helpers ------------------------------------------------- */
+
+long guest_read_long(const char *path)
+{
+	char *s = guest_read_file(path, NULL);
+	char *end;
+	long v;
+
+	if (!s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 0);
+	if (errno || end == s) {
+		free(s);
+		errno = EINVAL;
+		return -1;
+	}
+	free(s);
+	return v;
+}
+
+int guest_write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	err = n < 0 ? -errno : (size_t)n == strlen(s) ? 0 : -EIO;
+	close(fd);
+	return err;
+}
+
+long guest_wait_long(const char *path, long want, int timeout_ms)
+{
+	long v = guest_read_long(path);
+
+	for (int waited = 0; v != want && waited < timeout_ms; waited += 20) {
+		usleep(20 * 1000);
+		v = guest_read_long(path);
+	}
+	return v;
+}
+
+static const char *mktme_path(const char *dir, const char *name)
+{
+	static char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return path;
+}
+
+long mktme_sysfs(const char *name)
+{
+	const char *path = mktme_path(MKTME_SYSFS, name);
+	long v = guest_read_long(path);
+
+	cr_assert_geq(v, 0, "cannot read %s: %s", path, strerror(errno));
+	return v;
+}
+
+long mktme_debugfs(const char *name)
+{
+	const char *path = mktme_path(MKTME_DEBUGFS, name);
+	long v = guest_read_long(path);
+
+	cr_assert_geq(v, 0, "cannot read %s: %s", path, strerror(errno));
+	return v;
+}
+
+void mktme_debugfs_set(const char *name, long value)
+{
+	const char *path = mktme_path(MKTME_DEBUGFS, name);
+	char buf[32];
+	int err;
+
+	snprintf(buf, sizeof(buf), "%ld\n", value);
+	err = guest_write_str(path, buf);
+	cr_assert_eq(err, 0, "write %ld to %s: %s", value, path, strerror(-err));
+}
+
+long mktme_wait_debugfs(const char *name, long want)
+{
+	return guest_wait_long(mktme_path(MKTME_DEBUGFS, name), want, 10000);
+}
+
+long mktme_wait_keyids(long want)
+{
+	return guest_wait_long(mktme_path(MKTME_SYSFS, "keyids_in_use"), want, 10000);
+}
+
+key_serial_t mktme_key_add(const char *desc, const char *payload)
+{
+	return add_key(MKTME_KEY_TYPE, desc, payload, strlen(payload), KEY_SPEC_PROCESS_KEYRING);
+}
+
+key_serial_t mktme_key_add_ok(const char *desc, const char *payload)
+{
+	key_serial_t k = mktme_key_add(desc, payload);
+
+	cr_assert_gt(k, 0, "add_key(mktme, %s, \"%s\"): %s", desc, payload, strerror(errno));
+	return k;
+}
+
+int mktme_key_keyid(key_serial_t key)
+{
+	char buf[128];
+	long n = keyctl_read(key, buf, sizeof(buf) - 1);
+	unsigned int keyid;
+
+	if (n < 0)
+		return -errno;
+	buf[n < (long)sizeof(buf) - 1 ? n : (long)sizeof(buf) - 1] = '\0';
+	if (sscanf(buf, "keyid=%u ", &keyid) != 1)
+		return -EBADMSG;
+	return keyid;
+}
+
+long mktme_settle(void)
+{
+	const char *path = mktme_path(MKTME_SYSFS, "keyids_in_use");
+	long v = guest_read_long(path);
+	int stable = 0;
+
+	for (int waited = 0; stable < 200 && waited < 5000; waited += 20) {
+		long now;
+
+		usleep(20 * 1000);
+		now = guest_read_long(path);
+		stable = now == v ? stable + 20 : 0;
+		v = now;
+	}
+	return v;
+}
+
+void mktme_key_drop(key_serial_t key)
+{
+	cr_assert_eq(keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING), 0, "unlink key %d: %s", key,
+		     strerror(errno));
+}
+
+int mktme_open(void)
+{
+	int fd = open(MKTME_DEV, O_RDWR | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0, "open %s: %s", MKTME_DEV, strerror(errno));
+	return fd;
+}
+
+int mktme_set_key(int fd, key_serial_t key)
+{
+	return ioctl(fd, MKTME_IOC_SET_KEY, (unsigned long)key) == 0 ? 0 : errno;
+}
+
+int mktme_region(key_serial_t key)
+{
+	int fd = mktme_open();
+	int err = mktme_set_key(fd, key);
+
+	cr_assert_eq(err, 0, "MKTME_IOC_SET_KEY(%d): %s", key, strerror(err));
+	return fd;
+}
+
+void *mktme_map(int fd, size_t len, int prot)
+{
+	void *p = mmap(NULL, len, prot, MAP_SHARED, fd, 0);
+
+	cr_assert_neq(p, MAP_FAILED, "mmap %zu bytes of %s: %s", len, MKTME_DEV, strerror(errno));
+	return p;
+}
+
+int mktme_query(int fd, const void *addr, struct mktme_pte_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->addr = (uintptr_t)addr;
+	return ioctl(fd, MKTME_IOC_QUERY_PTE, q) == 0 ? 0 : errno;
+}
+
+struct mktme_region_info mktme_info(int fd)
+{
+	struct mktme_region_info info;
+
+	memset(&info, 0xff, sizeof(info));
+	cr_assert_eq(ioctl(fd, MKTME_IOC_GET_INFO, &info), 0, "MKTME_IOC_GET_INFO: %s",
+		     strerror(errno));
+	return info;
+}
+
+long guest_meminfo_kb(const char *field)
+{
+	char *s = guest_read_file("/proc/meminfo", NULL);
+	size_t fl = strlen(field);
+	long v = -1;
+
+	cr_assert_not_null(s);
+	for (char *line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (!strncmp(line, field, fl) && line[fl] == ':') {
+			v = strtol(line + fl + 1, NULL, 10);
+			break;
+		}
+	}
+	free(s);
+	cr_assert_geq(v, 0, "no %s in /proc/meminfo", field);
+	return v;
+}
+
+bool guest_memmem(const void *hay, size_t hlen, const void *needle, size_t len)
+{
+	return memmem(hay, hlen, needle, len) != NULL;
+}
+
+int guest_wait_child(pid_t pid)
+{
+	int status;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid, "waitpid %d: %s", pid, strerror(errno));
+	return status;
+}
+
+int guest_drop_cap(int cap)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2];
+	unsigned int i = cap / 32, bit = 1U << (cap % 32);
+
+	if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+		return -errno;
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	d[i].effective &= ~bit;
+	d[i].permitted &= ~bit;
+	d[i].inheritable &= ~bit;
+	if (syscall(SYS_capset, &h, d))
+		return -errno;
+	return 0;
 }

@@ -15,4 +15,76 @@ const char *guest_build_path(const char *rel);
 /* Is @word an element of the comma/space/newline-separated @list? */
 bool guest_list_has(const char *list, const char *word);
 
+/* ---- mktme core (issue 3) ------------------------------------------------
+ *
+ * Where the kernel exposes things. The names follow DESIGN.md §2 and issue 3;
+ * kept here, in one place, so that a rename in the core is one edit.
+ */
+#include <stdint.h>
+#include <sys/types.h>
+#include <keyutils.h>
+#include <linux/mktme.h>
+
+#define MKTME_DEV		"/dev/mktme"
+#define MKTME_SYSFS		"/sys/kernel/mm/mktme"
+#define MKTME_DEBUGFS		"/sys/kernel/debug/mktme"
+#define MKTME_KEY_TYPE		"mktme"
+#define PAGE_SZ			4096UL
+
+/* Payloads used everywhere. */
+#define PAYLOAD_CPU_128		"type=cpu algorithm=aes-xts-128"
+#define PAYLOAD_CPU_256		"type=cpu algorithm=aes-xts-256"
+
+/* A number in a file (sysfs, debugfs, procfs); -1 with errno if unreadable. */
+long guest_read_long(const char *path);
+/* Write @s to @path: 0, or -errno. */
+int guest_write_str(const char *path, const char *s);
+/* Poll @path every 20 ms until it reads @want or @timeout_ms passed; the last value read. */
+long guest_wait_long(const char *path, long want, int timeout_ms);
+
+/* /sys/kernel/mm/mktme/NAME and /sys/kernel/debug/mktme/NAME, as numbers;
+ * the test fails if the file is missing. */
+long mktme_sysfs(const char *name);
+long mktme_debugfs(const char *name);
+void mktme_debugfs_set(const char *name, long value);
+/* Wait (up to 10 s) for debugfs NAME == @want: the value last read. The
+ * reprogramming of a released KeyID happens just after keyids_in_use drops. */
+long mktme_wait_debugfs(const char *name, long want);
+/* Wait (up to 10 s: key destruction is asynchronous) for keyids_in_use == @want. */
+long mktme_wait_keyids(long want);
+
+/* add_key("mktme", @desc, @payload) into the process keyring: serial, or -1 with errno. */
+key_serial_t mktme_key_add(const char *desc, const char *payload);
+/* The same; the test fails unless it succeeded. */
+key_serial_t mktme_key_add_ok(const char *desc, const char *payload);
+/* The KeyID of @key, from keyctl read ("keyid=N type=T alg=A"), or -errno. */
+int mktme_key_keyid(key_serial_t key);
+/* Wait until keyids_in_use has not changed for 200 ms (keys of an earlier
+ * test are destroyed asynchronously); its value. */
+long mktme_settle(void);
+/* Unlink from the process keyring (the last reference: the key is destroyed). */
+void mktme_key_drop(key_serial_t key);
+
+/* open(/dev/mktme), asserted. */
+int mktme_open(void);
+/* open + SET_KEY @key, asserted. */
+int mktme_region(key_serial_t key);
+/* ioctl(SET_KEY): 0 or errno. */
+int mktme_set_key(int fd, key_serial_t key);
+/* mmap(MAP_SHARED) of the region, asserted. */
+void *mktme_map(int fd, size_t len, int prot);
+/* MKTME_IOC_QUERY_PTE on @addr: 0 or errno. */
+int mktme_query(int fd, const void *addr, struct mktme_pte_query *q);
+/* MKTME_IOC_GET_INFO, asserted. */
+struct mktme_region_info mktme_info(int fd);
+
+/* A /proc/meminfo field, in kB. */
+long guest_meminfo_kb(const char *field);
+/* Is @needle (len bytes) anywhere in @hay (hlen bytes)? */
+bool guest_memmem(const void *hay, size_t hlen, const void *needle, size_t len);
+/* Wait for child @pid; its raw wait status. */
+int guest_wait_child(pid_t pid);
+/* Drop @cap from the effective, permitted and inheritable sets (prctl + capset). */
+int guest_drop_cap(int cap);
+
 #endif
