@@ -102,10 +102,15 @@ static void cg_enter(const char *cg)
 
 /* ---- what the children do: 0 or an errno -------------------------------- */
 
-static int op_create(const char *name)
+/*
+ * Into the child's own process keyring (gone with it), or, for keys that
+ * must outlive the child (quota), the shared session keyring. Never both
+ * with one name: add_key() of an existing name replaces that key.
+ */
+static int op_create(const char *name, bool keep)
 {
 	key_serial_t k = add_key(MKTME_KEY_TYPE, name, PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
-				 KEY_SPEC_SESSION_KEYRING);
+				 keep ? KEY_SPEC_SESSION_KEYRING : KEY_SPEC_PROCESS_KEYRING);
 
 	return k > 0 ? 0 : errno;
 }
@@ -146,7 +151,7 @@ static int op_bind_map(key_serial_t key)
 	return err;
 }
 
-enum what { CREATE, BIND, BIND_MAP };
+enum what { CREATE, CREATE_KEEP, BIND, BIND_MAP };
 
 /* Do @what in a child in cgroup @cg (as @uid if not -1): 0 or an errno. */
 static int in_cg(const char *cg, uid_t uid, enum what what, const char *name, key_serial_t key)
@@ -161,7 +166,8 @@ static int in_cg(const char *cg, uid_t uid, enum what what, const char *name, ke
 			_exit(121);
 		switch (what) {
 		case CREATE:
-			_exit(op_create(name));
+		case CREATE_KEEP:
+			_exit(op_create(name, what == CREATE_KEEP));
 		case BIND:
 			_exit(op_bind(key, NULL));
 		case BIND_MAP:
@@ -172,6 +178,14 @@ static int in_cg(const char *cg, uid_t uid, enum what what, const char *name, ke
 	st = guest_wait_child(pid);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
+
+/* in_cg(...) must give @want; on failure the call and what it gave. */
+#define EXPECT(want, ...)                                                             \
+	do {                                                                          \
+		int got_ = in_cg(__VA_ARGS__);                                        \
+		cr_assert_eq(got_, (want), "in_cg(%s): %d (%s), expected %d (%s)",    \
+			     #__VA_ARGS__, got_, strerror(got_), (want), strerror(want)); \
+	} while (0)
 
 static key_serial_t key_in_session(const char *name)
 {
@@ -184,8 +198,15 @@ static key_serial_t key_in_session(const char *name)
 
 /* ---- setup -------------------------------------------------------------- */
 
+static pid_t daemon_pid;
+
 static void cleanup(void)
 {
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = 0;
+	}
 	sh(NULL, "%s policy unload --detach >/dev/null 2>&1", ctl());
 	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
 	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
@@ -238,24 +259,24 @@ Test(policy, status_says_what_is_not_protected)
 Test(policy, tenants_own_key_at_create_bind_mmap)
 {
 	load(TWO_TENANTS);
-	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "ka", 0), 0);
-	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "kb", 0), EPERM);
-	cr_assert_eq(in_cg(CG "/b", -1, CREATE, "kb", 0), 0);
-	cr_assert_eq(in_cg(CG "/b", -1, CREATE, "ka", 0), EPERM);
-	cr_assert_eq(in_cg(CG "/a", -1, BIND_MAP, NULL, KA), 0);
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM);
-	cr_assert_eq(in_cg(CG "/b", -1, BIND_MAP, NULL, KB), 0);
-	cr_assert_eq(in_cg(CG "/b", -1, BIND, NULL, KA), EPERM);
+	EXPECT(0, CG "/a", -1, CREATE, "ka", 0);
+	EXPECT(EPERM, CG "/a", -1, CREATE, "kb", 0);
+	EXPECT(0, CG "/b", -1, CREATE, "kb", 0);
+	EXPECT(EPERM, CG "/b", -1, CREATE, "ka", 0);
+	EXPECT(0, CG "/a", -1, BIND_MAP, NULL, KA);
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
+	EXPECT(0, CG "/b", -1, BIND_MAP, NULL, KB);
+	EXPECT(EPERM, CG "/b", -1, BIND, NULL, KA);
 	/* The root cgroup has no rule: default deny. */
-	cr_assert_eq(in_cg("", -1, BIND, NULL, KA), EPERM);
+	EXPECT(EPERM, "", -1, BIND, NULL, KA);
 }
 
 Test(policy, descendant_inherits)
 {
 	load(TWO_TENANTS);
-	cr_assert_eq(in_cg(CG "/a/child", -1, CREATE, "ka", 0), 0);
-	cr_assert_eq(in_cg(CG "/a/child", -1, BIND_MAP, NULL, KA), 0);
-	cr_assert_eq(in_cg(CG "/a/child", -1, BIND, NULL, KB), EPERM);
+	EXPECT(0, CG "/a/child", -1, CREATE, "ka", 0);
+	EXPECT(0, CG "/a/child", -1, BIND_MAP, NULL, KA);
+	EXPECT(EPERM, CG "/a/child", -1, BIND, NULL, KB);
 }
 
 Test(policy, mmap_is_checked_in_the_mapping_cgroup)
@@ -336,13 +357,13 @@ Test(policy, exe_and_uid_rules)
 		 "  - {cgroup: " CG "/u, uid: 1234, keys: [ku], verdict: allow}\n",
 		 self);
 	load(yaml);
-	cr_assert_eq(in_cg(CG "/e", -1, CREATE, "ke", 0), 0, "this executable may");
+	EXPECT(0, CG "/e", -1, CREATE, "ke", 0);
 	/* Another executable in the same cgroup, same key name: denied. */
 	rc = sh(NULL, "sh -c 'echo $$ > " CG_ROOT CG "/e/cgroup.procs && exec %s key add ke' >&2",
 		ctl());
 	cr_assert_eq(rc, 1, "mktmectl key add ke from /e: exit %d", rc);
-	cr_assert_eq(in_cg(CG "/u", -1, CREATE, "ku", 0), EPERM, "uid 0 is not 1234");
-	cr_assert_eq(in_cg(CG "/u", 1234, CREATE, "ku", 0), 0, "uid 1234 may");
+	EXPECT(EPERM, CG "/u", -1, CREATE, "ku", 0);
+	EXPECT(0, CG "/u", 1234, CREATE, "ku", 0);
 }
 
 Test(policy, quota_reached_then_released)
@@ -352,15 +373,15 @@ Test(policy, quota_reached_then_released)
 
 	load("version: 1\ndefault: deny\nlimits:\n  - {cgroup: " CG "/q, max_live_keys: 2}\n"
 	     "rules:\n  - {cgroup: " CG "/q, keys: [\"*\"], verdict: allow}\n");
-	cr_assert_eq(in_cg(CG "/q", -1, CREATE, "q1", 0), 0);
-	cr_assert_eq(in_cg(CG "/q", -1, CREATE, "q2", 0), 0);
-	cr_assert_eq(in_cg(CG "/q", -1, CREATE, "q3", 0), EPERM, "third live key");
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "q1", 0);
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "q2", 0);
+	EXPECT(EPERM, CG "/q", -1, CREATE_KEEP, "q3", 0);
 	q1 = keyctl_search(KEY_SPEC_SESSION_KEYRING, MKTME_KEY_TYPE, "q1", 0);
 	cr_assert_gt(q1, 0);
 	cr_assert_eq(keyctl_invalidate(q1), 0);
 	/* key_free runs in the key garbage collector, shortly after. */
 	for (int i = 0; i < 100 && err; i++) {
-		err = in_cg(CG "/q", -1, CREATE, "q3", 0);
+		err = in_cg(CG "/q", -1, CREATE_KEEP, "q3", 0);
 		if (err)
 			usleep(100 * 1000);
 	}
@@ -375,8 +396,8 @@ Test(policy, audit_mode_logs_and_never_denies)
 	load("version: 1\nmode: audit\ndefault: deny\n"
 	     "rules:\n  - {cgroup: " CG "/a, keys: [ka], verdict: allow}\n");
 	sh(NULL, "%s audit >/dev/null", ctl());
-	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "kz", 0), 0, "audit mode never denies");
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0);
+	EXPECT(0, CG "/a", -1, CREATE, "kz", 0);
+	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
 	rc = sh(&out, "%s -j audit", ctl());
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"hook\":\"create\",\"verdict\":\"deny\",\"enforced\":false,\"ret\":0,\"reason\":\"default\",\"rule_id\":0"),
@@ -393,8 +414,8 @@ Test(policy, denial_is_explained_by_audit_and_counters)
 
 	load(TWO_TENANTS);
 	sh(NULL, "%s audit >/dev/null", ctl());
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM);
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KA), 0);
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
+	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
 	rc = sh(&out, "%s -j audit", ctl());
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"hook\":\"bind\",\"verdict\":\"deny\",\"enforced\":true,\"ret\":-1,\"reason\":\"default\""),
@@ -428,19 +449,19 @@ Test(policy, assignments_allow_and_survive_reloads)
 	int rc;
 
 	load(TWO_TENANTS);
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM);
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
 	rc = sh(NULL, "%s assign " CG "/a kb >&2", ctl());
 	cr_assert_eq(rc, 0);
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0, "assigned");
+	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
 	load(TWO_TENANTS);
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0, "still assigned after a reload");
+	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
 	rc = sh(&out, "%s -j policy show", ctl());
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"source\":\"assign\""), "%s", out);
 	free(out);
 	rc = sh(NULL, "%s unassign " CG "/a kb >&2", ctl());
 	cr_assert_eq(rc, 0);
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM, "unassigned");
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
 }
 
 Test(policy, bad_policy_changes_nothing)
@@ -455,7 +476,7 @@ Test(policy, bad_policy_changes_nothing)
 	cr_assert(strstr(out, POLICY_FILE2 ":4:14: cgroup: /no/such/cgroup does not exist"), "%s", out);
 	cr_assert(strstr(out, "left exactly as it was"), "%s", out);
 	free(out);
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM, "the old policy is in force");
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
 	rc = sh(&out, "%s -j policy show", ctl());
 	cr_assert(strstr(out, "\"generation\":1,"), "%s", out);
 	free(out);
@@ -511,6 +532,7 @@ static pid_t start_daemon(const char *log)
 		execl(ctl(), "mktmectl", "daemon", "--policy", POLICY_FILE, (char *)NULL);
 		_exit(127);
 	}
+	daemon_pid = pid;
 	return pid;
 }
 
@@ -522,9 +544,13 @@ static bool wait_log(const char *log, const char *what)
 		char *s = guest_read_file(log, &len);
 		bool found = s && strstr(s, what);
 
-		free(s);
-		if (found)
+		if (found) {
+			free(s);
 			return true;
+		}
+		if (i == 1199)
+			fprintf(stderr, "--- %s (no \"%s\")\n%s---\n", log, what, s ? s : "");
+		free(s);
 		usleep(100 * 1000);
 	}
 	return false;
@@ -539,29 +565,32 @@ Test(policy, daemon_kill_9_leaves_enforcement_and_restart_adopts)
 
 	write_file(POLICY_FILE, TWO_TENANTS);
 	d = start_daemon(log1);
+	cr_assert(wait_log(log1, "ready: watching"), "daemon did not start");
 	cr_assert(wait_log(log1, "start: loaded"), "daemon did not load the policy");
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM);
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
 	/* The file changes: the daemon reloads it. */
 	write_file(POLICY_FILE2, TWO_TENANTS "  - {cgroup: " CG "/a, keys: [kb], operations: [bind], verdict: allow}\n");
 	cr_assert_eq(rename(POLICY_FILE2, POLICY_FILE), 0);
 	cr_assert(wait_log(log1, "file changed: loaded"), "daemon did not reload");
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0);
+	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
 	kill(d, SIGKILL);
 	guest_wait_child(d);
-	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "kb", 0), EPERM, "enforcement outlives the daemon");
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), 0, "and it is the last policy");
+	daemon_pid = 0;
+	EXPECT(EPERM, CG "/a", -1, CREATE, "kb", 0);
+	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
 
 	d = start_daemon(log2);
 	cr_assert(wait_log(log2, "adopted the programs"), "the new daemon did not adopt the pins");
-	cr_assert(wait_log(log2, "start: loaded"));
+	cr_assert(wait_log(log2, "ready: watching"));
 	sh(&out, "bpftool prog show | grep -c 'name mktme_create'");
 	cr_assert_str_eq(out, "1\n", "programs attached once, not twice");
 	free(out);
 	kill(d, SIGTERM);
 	st = guest_wait_child(d);
+	daemon_pid = 0;
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: %d", st);
 	cr_assert(wait_log(log2, "stay pinned"));
-	cr_assert_eq(in_cg(CG "/a", -1, CREATE, "kb", 0), EPERM, "still enforced after SIGTERM");
+	EXPECT(EPERM, CG "/a", -1, CREATE, "kb", 0);
 }
 
 Test(policy, non_root_cannot_load_or_unload)
@@ -579,5 +608,5 @@ Test(policy, non_root_cannot_load_or_unload)
 		cr_assert(strstr(out, "needs root") && strstr(out, "Nothing was changed"), "%s", out);
 		free(out);
 	}
-	cr_assert_eq(in_cg(CG "/a", -1, BIND, NULL, KB), EPERM, "still the same policy");
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
 }

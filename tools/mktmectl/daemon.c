@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,7 +36,40 @@
 #include "names.h"
 #include "policy.h"
 
-#define REFRESH_MS 2000
+#define REFRESH_MS 2000	/* re-resolve cgroups */
+#define STAT_MS 500		/* without inotify: look at the file */
+
+/* What identifies a version of the policy file. */
+struct stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+};
+
+static void file_stamp(const char *file, struct stamp *s)
+{
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	if (stat(file, &st))
+		return;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->size = st.st_size;
+	s->mtime = st.st_mtim;
+}
+
+static bool stamp_changed(const char *file, struct stamp *s)
+{
+	struct stamp now;
+
+	file_stamp(file, &now);
+	if (!memcmp(&now, s, sizeof(now)))
+		return false;
+	*s = now;
+	return true;
+}
 
 static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logf_(const char *fmt, ...)
@@ -157,6 +191,7 @@ int do_daemon(int argc, char **argv)
 	sigset_t mask;
 	int sfd = -1, ifd = -1, ret;
 	struct timespec last, now;
+	struct stamp seen;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--policy") && i + 1 < argc)
@@ -166,19 +201,9 @@ int do_daemon(int argc, char **argv)
 		else
 			return usage_err("bad argument");
 	}
-	if ((ret = need_root("the daemon")) || (ret = need_bpf_lsm()) ||
-	    (ret = programs_ensure(&adopted)))
+	if ((ret = need_root("the daemon")) || (ret = need_bpf_lsm()))
 		return ret;
-	logf_("%s the programs pinned under %s", adopted ? "adopted" : "attached and pinned",
-	      cli.pin_dir);
-	if (file) {
-		ret = apply(file, WHY_START);
-		if (ret == -2)
-			return fail(EXIT_USAGE, "%s is not valid (above); nothing was changed", file);
-		if (ret)
-			return fail(EXIT_RUNTIME, "cannot load %s; nothing was changed", file);
-	}
-
+	/* Signals and the file watch first: a change during the first load counts. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGINT);
@@ -190,13 +215,34 @@ int do_daemon(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s", dirname(tmp));
 		snprintf(tmp, sizeof(tmp), "%s", file);
 		snprintf(base, sizeof(base), "%s", basename(tmp));
+		int err;
+
 		ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		err = errno;
 		if (ifd >= 0 && inotify_add_watch(ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
-			logf_("cannot watch %s (%s): reload with SIGHUP", dir, strerror(errno));
+			err = errno;
 			close(ifd);
 			ifd = -1;
 		}
+		/* Kernels without CONFIG_INOTIFY_USER: look at the file instead. */
+		if (ifd < 0)
+			logf_("cannot watch %s with inotify (%s): checking %s every %d ms instead",
+			      dir, strerror(err), file, STAT_MS);
+		file_stamp(file, &seen);
 	}
+	ret = programs_ensure(&adopted);
+	if (ret)
+		return ret;
+	logf_("%s the programs (pins under %s)", adopted ? "adopted" : "attached and pinned",
+	      cli.pin_dir);
+	if (file) {
+		ret = apply(file, WHY_START);
+		if (ret == -2)
+			return fail(EXIT_USAGE, "%s is not valid (above); nothing was changed", file);
+		if (ret)
+			return fail(EXIT_RUNTIME, "cannot load %s; nothing was changed", file);
+	}
+
 	if (audit) {
 		if (pins_open(&p, false) == 0) {
 			rb = audit_reader(p.events, true, stdout);
@@ -206,6 +252,7 @@ int do_daemon(int argc, char **argv)
 			logf_("cannot read the audit ring buffer: audit stream off");
 	}
 
+	logf_("ready: %s%s", file ? "watching " : "no policy file", file ? file : "");
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	for (;;) {
 		struct pollfd fds[3] = {
@@ -215,7 +262,7 @@ int do_daemon(int argc, char **argv)
 		};
 		long waited;
 
-		if (poll(fds, 3, REFRESH_MS) < 0 && errno != EINTR)
+		if (poll(fds, 3, ifd >= 0 ? REFRESH_MS : STAT_MS) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -243,9 +290,13 @@ int do_daemon(int argc, char **argv)
 					q += sizeof(*ev) + ev->len;
 				}
 			}
-			if (ours)
+			if (ours) {
+				file_stamp(file, &seen);
 				apply(file, WHY_FILE);
+			}
 		}
+		if (file && ifd < 0 && stamp_changed(file, &seen))
+			apply(file, WHY_FILE);
 		if (rb && (fds[2].revents & POLLIN))
 			ring_buffer__consume(rb);
 		clock_gettime(CLOCK_MONOTONIC, &now);
