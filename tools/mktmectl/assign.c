@@ -20,7 +20,7 @@
 
 static void help(void)
 {
-	fprintf(stderr, "Usage: mktmectl assign CGROUP KEY\n       mktmectl unassign CGROUP KEY\n");
+	fprintf(stderr, "Usage: mktmectl assign CGROUP KEY\n       mktmectl unassign CGROUP KEY | --all\n");
 }
 
 static int parse(int argc, char **argv, struct mktme_pol_cg_key *k)
@@ -134,6 +134,36 @@ int do_assign(int argc, char **argv)
 	return report("assigned", argv[0], argv[1], id, true, loaded);
 }
 
+/* unassign --all: every assignment, for a clean slate. */
+static int unassign_all(void)
+{
+	struct mktme_pol_cg_key k;
+	struct pins p;
+	char err[512];
+	unsigned int n = 0;
+	int ret;
+
+	if ((ret = need_root("unassigning keys")) || (ret = open_pins(&p)))
+		return ret;
+	while (bpf_map_get_next_key(p.assign, NULL, &k) == 0 && !bpf_map_delete_elem(p.assign, &k))
+		n++;
+	if (policy_reassign(&p, err, sizeof(err))) {
+		pins_close(&p);
+		return fail(EXIT_RUNTIME, "%u assignments removed, but the policy in force still has them: %s",
+			    n, err);
+	}
+	pins_close(&p);
+	if (cli.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "removed", json_object_new_int64(n));
+		json_emit(o, stdout, cli.pretty);
+	} else {
+		printf("unassigned: %u assignments removed\n", n);
+	}
+	return EXIT_OK;
+}
+
 int do_unassign(int argc, char **argv)
 {
 	struct mktme_pol_cg_key k;
@@ -144,6 +174,8 @@ int do_unassign(int argc, char **argv)
 	bool loaded;
 	int ret;
 
+	if (argc == 1 && !strcmp(argv[0], "--all"))
+		return unassign_all();
 	if ((ret = parse(argc, argv, &k)) || (ret = need_root("unassigning a key")) ||
 	    (ret = open_pins(&p)))
 		return ret;

@@ -31,7 +31,7 @@ static void usage(FILE *out)
 		"  key list\n"
 		"  key rm NAME\n"
 		"  assign CGROUP KEY            allow KEY in CGROUP, kept across reloads and restarts\n"
-		"  unassign CGROUP KEY\n"
+		"  unassign CGROUP KEY | --all\n"
 		"  audit [--follow]             decisions from the audit ring buffer\n"
 		"  status                       backend, LSM, programs, generation, mode\n"
 		"  daemon [--policy FILE]       load, pin, reload on change or SIGHUP, stream audit\n"
