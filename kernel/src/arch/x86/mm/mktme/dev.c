@@ -343,30 +343,39 @@ static long mktme_set_key(struct file *file, struct mktme_region *r,
 		return PTR_ERR(kref);
 	key = key_ref_to_ptr(kref);
 
+	/*
+	 * A revoke gives the key's KeyID back at once (key.c), so the KeyID
+	 * the hook is asked about must be the one we keep: hold key->sem
+	 * (revoke takes it for writing) from the lookup of the KeyID until
+	 * our own reference on it is taken. The hook itself has no side
+	 * effect to undo.
+	 */
+	down_read(&key->sem);
 	keyid = mktme_key_keyid(key);
 	if (keyid < 0) {
 		ret = keyid;
-		goto out_put;
+		goto out_unlock;
 	}
 
 	ret = security_mktme_key_bind(file, key, keyid);
 	if (ret)
-		goto out_put;
+		goto out_unlock;
 
 	mutex_lock(&r->lock);
 	if (r->key) {
 		mutex_unlock(&r->lock);
 		ret = -EBUSY;
-		goto out_put;
+		goto out_unlock;
 	}
-	/* Safe: the key holds its KeyID until it is destroyed (key.c). */
 	mktme_keyid_get(keyid);
 	r->keyid = keyid;
 	WRITE_ONCE(r->key, key);	/* keeps the lookup's reference */
 	mutex_unlock(&r->lock);
+	up_read(&key->sem);
 	return 0;
 
-out_put:
+out_unlock:
+	up_read(&key->sem);
 	key_put(key);
 	return ret;
 }
