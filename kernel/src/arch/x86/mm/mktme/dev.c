@@ -32,11 +32,11 @@
  *  free    zero it and flush its cache lines through the KeyID alias, put
  *          it back in the direct map, and only then free it.
  *
- * The hardware does not keep the caches coherent between mappings of one
- * physical page with different KeyIDs (Intel ISE reference, TME-MK: "the
- * software is responsible for flushing ... before using a page with a
- * different KeyID"): hence the flushes on both sides. The emulated backend
- * runs exactly the same code.
+ * The caches are not kept coherent between mappings of one physical page
+ * with different KeyIDs (the TME-MK architecture leaves the flush to
+ * software when a page changes KeyID; the 2019 MKTME RFC flushed in its
+ * page allocation hooks for the same reason): hence the flushes on both
+ * sides. The emulated backend runs exactly the same code.
  */
 #define pr_fmt(fmt) "mktme: " fmt
 

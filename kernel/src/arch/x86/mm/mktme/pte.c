@@ -14,8 +14,9 @@
  * with KeyID bits in it is not RAM, so the mapping would quietly become
  * UC- (arch/x86/mm/pat/memtype.c, lookup_memtype()).
  *
- * Emulated: bits 52..57. The CPU ignores bits 52..58 of a present x86-64
- * paging-structure entry (Intel SDM vol. 3A, tables 4-19 and 4-20, "Ignored"),
+ * Emulated: bits 52..57. The CPU ignores bits 58:52 of a present leaf
+ * entry (Intel SDM vol. 3A, section 4.5, formats of the paging-structure
+ * entries; QEMU TCG ignores them too, DESIGN.md 2.2),
  * and 6.1's arch/x86/include/asm/pgtable_types.h uses only bit 58
  * (_PAGE_BIT_SOFTW4, _PAGE_DEVMAP) of them; 59..62 are protection keys and
  * 63 is NX. Six bits give KeyIDs 1..63.
