@@ -124,6 +124,10 @@ $(TEST_OUT)/host/%: tests/host/%.c tests/host/host.c $(wildcard tests/host/*.h) 
 	@echo "  CC      $@"
 	@$(CC) $(USER_CFLAGS) -Itests/host $(HOST_TEST_CFLAGS_$*) -o $@ $< tests/host/host.c $(HOST_TEST_DEPS_$*) -lcriterion $(HOST_TEST_LDLIBS_$*)
 
+# Relative spellings of build outputs (make build/tests/host/test_x) name the
+# absolute targets above.
+build/%: $(BUILD)/% ;
+
 # Component fragments (mktmectl, policy, ...) add their own targets to
 # build-userspace through USERSPACE_TARGETS.
 -include $(wildcard mk/*.mk)

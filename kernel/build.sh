@@ -3,12 +3,18 @@
 #
 #   build/kernel/pristine/   the unpacked Debian tree, never modified
 #   build/kernel/src/        pristine + kernel/patches (in series order) + kernel/src overlay
-#   build/kernel/obj/        out-of-tree objects (make O=): vmlinux, bzImage
+#   build/kernel/src/obj/    objects (make O=): vmlinux, bzImage; build/kernel/obj
+#                            links to it
 #
 # Incremental by construction: the patched tree is assembled in a scratch directory
 # from only the files the patches and overlay touch, and a file in src/ is rewritten
 # only when its content changes, so make rebuilds only what really changed.
 # Compiles go through ccache, whose cache lives outside the repository.
+#
+# The object directory is a direct child of the source tree on purpose: kbuild
+# then names the source tree "..", not by its absolute path, so compiler
+# command lines (-fmacro-prefix-map=$(srctree)/=, -I...) are the same in every
+# clone and ccache hits across checkouts (CI clones elsewhere).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -119,8 +125,15 @@ mv "$KDIR/files.new" "$KDIR/src/.mktme-files"
 rm -rf "$stage"
 
 # 3. Configure: allnoconfig + fragment, replaced only when the result differs.
-MAKE=(make -C "$KDIR/src" O="$KDIR/obj" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
-mkdir -p "$KDIR/obj"
+OBJ=$KDIR/src/obj
+MAKE=(make -C "$KDIR/src" O="$OBJ" -j"$JOBS" CC="ccache gcc" HOSTCC="ccache gcc")
+# Earlier layouts kept the objects in build/kernel/obj itself.
+if [ -d "$KDIR/obj" ] && [ ! -L "$KDIR/obj" ]; then
+	log "moving to the in-tree object directory (one full rebuild)"
+	rm -rf "$KDIR/obj"
+fi
+mkdir -p "$OBJ"
+ln -sfn src/obj "$KDIR/obj"
 cfgtmp="$KDIR/config.tmp"
 rm -rf "$cfgtmp"
 mkdir -p "$cfgtmp"
