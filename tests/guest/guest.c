@@ -221,6 +221,11 @@ long mktme_settle(void)
 	return v;
 }
 
+void guest_settle(void)
+{
+	mktme_settle();
+}
+
 void mktme_key_drop(key_serial_t key)
 {
 	cr_assert_eq(keyctl_unlink(key, KEY_SPEC_PROCESS_KEYRING), 0, "unlink key %d: %s", key,
@@ -272,6 +277,48 @@ struct mktme_region_info mktme_info(int fd)
 	cr_assert_eq(ioctl(fd, MKTME_IOC_GET_INFO, &info), 0, "MKTME_IOC_GET_INFO: %s",
 		     strerror(errno));
 	return info;
+}
+
+struct guest_region guest_region_new(const char *payload, size_t pages)
+{
+	static int n;
+	struct guest_region r;
+	char name[48];
+
+	/* One name per key: add_key() with a name in use replaces that key. */
+	snprintf(name, sizeof(name), "guest-region-%d-%d", getpid(), n++);
+	r.key = mktme_key_add_ok(name, payload);
+	r.keyid = mktme_key_keyid(r.key);
+	cr_assert_gt(r.keyid, 0, "KeyID of key %d: %s", r.key, strerror(-r.keyid));
+	r.fd = mktme_region(r.key);
+	r.len = pages * PAGE_SZ;
+	r.p = mktme_map(r.fd, r.len, PROT_READ | PROT_WRITE);
+	return r;
+}
+
+void guest_region_free(struct guest_region *r)
+{
+	cr_assert_eq(munmap(r->p, r->len), 0);
+	close(r->fd);
+	mktme_key_drop(r->key);
+}
+
+int guest_write_in_child(volatile char *p)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		*p = 7;
+		_exit(0);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status);
+	return WEXITSTATUS(status) ? -1 : 0;
 }
 
 long guest_meminfo_kb(const char *field)

@@ -62,6 +62,8 @@ int mktme_key_keyid(key_serial_t key);
 /* Wait until keyids_in_use has not changed for 200 ms (keys of an earlier
  * test are destroyed asynchronously); its value. */
 long mktme_settle(void);
+/* The same, as a Criterion .init. */
+void guest_settle(void);
 /* Unlink from the process keyring (the last reference: the key is destroyed). */
 void mktme_key_drop(key_serial_t key);
 
@@ -77,6 +79,24 @@ void *mktme_map(int fd, size_t len, int prot);
 int mktme_query(int fd, const void *addr, struct mktme_pte_query *q);
 /* MKTME_IOC_GET_INFO, asserted. */
 struct mktme_region_info mktme_info(int fd);
+
+/* A key of its own (unique name), a region bound to it, and a read-write
+ * mapping of @pages pages; all asserted. */
+struct guest_region {
+	key_serial_t key;
+	int keyid;
+	int fd;
+	char *p;
+	size_t len;
+};
+struct guest_region guest_region_new(const char *payload, size_t pages);
+/* Unmap, close, unlink the key. */
+void guest_region_free(struct guest_region *r);
+
+/* Write one byte at @p from a child process: 0 if that worked, the signal
+ * that killed the child if not, -1 on any other outcome. No assertions:
+ * usable from a child. */
+int guest_write_in_child(volatile char *p);
 
 /* A /proc/meminfo field, in kB. */
 long guest_meminfo_kb(const char *field);

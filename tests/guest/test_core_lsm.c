@@ -24,12 +24,7 @@
 #include "guest.h"
 #include "test_core_deny.skel.h"
 
-static void settle(void)
-{
-	mktme_settle();
-}
-
-TestSuite(core_lsm, .init = settle, .timeout = 120);
+TestSuite(core_lsm, .init = guest_settle, .timeout = 120);
 
 enum hook { HOOK_CREATE, HOOK_BIND, HOOK_MMAP };
 

@@ -44,12 +44,7 @@
 #define PTE_PFN_MASK	0x000ffffffffff000ULL
 #define EMU_KEYID(e)	((unsigned int)(((e) >> 52) & 0x3f))
 
-static void settle(void)
-{
-	mktme_settle();
-}
-
-TestSuite(core_map, .init = settle, .timeout = 120);
+TestSuite(core_map, .init = guest_settle, .timeout = 120);
 
 static bool backend_is_emulated(void)
 {
@@ -84,38 +79,6 @@ static void assert_pte(int fd, const void *addr, unsigned int keyid, bool writab
 		      (unsigned long long)q.entry);
 }
 
-struct region {
-	key_serial_t key;
-	int keyid;
-	int fd;
-	char *p;
-	size_t len;
-};
-
-static struct region region_new(const char *payload, size_t pages)
-{
-	static int n;
-	struct region r;
-	char name[32];
-
-	/* One name per key: add_key() with a name in use replaces that key. */
-	snprintf(name, sizeof(name), "core-map-%d", n++);
-	r.key = mktme_key_add_ok(name, payload);
-	r.keyid = mktme_key_keyid(r.key);
-	cr_assert_gt(r.keyid, 0, "KeyID of key %d: %s", r.key, strerror(-r.keyid));
-	r.fd = mktme_region(r.key);
-	r.len = pages * PAGE_SZ;
-	r.p = mktme_map(r.fd, r.len, PROT_READ | PROT_WRITE);
-	return r;
-}
-
-static void region_free(struct region *r)
-{
-	cr_assert_eq(munmap(r->p, r->len), 0);
-	close(r->fd);
-	mktme_key_drop(r->key);
-}
-
 static void fill(char *p, size_t pages, unsigned int seed)
 {
 	for (size_t i = 0; i < pages; i++)
@@ -138,7 +101,7 @@ Test(core_map, write_read_back_and_accounting)
 	enum { PAGES = 16 };
 	long pages = mktme_sysfs("pages_mapped");
 	long base = mktme_sysfs("keyids_in_use");
-	struct region r = region_new(PAYLOAD_CPU_128, PAGES);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, PAGES);
 	struct mktme_region_info info = mktme_info(r.fd);
 
 	cr_assert_eq(info.key_serial, r.key);
@@ -160,7 +123,7 @@ Test(core_map, write_read_back_and_accounting)
 	cr_assert_eq(check(r.p, PAGES, 1), -1, "data lost across munmap/mmap of the same fd");
 	cr_assert_eq(mktme_sysfs("pages_mapped"), pages + PAGES);
 
-	region_free(&r);
+	guest_region_free(&r);
 	cr_assert_eq(mktme_sysfs("pages_mapped"), pages, "pages not freed after close");
 	cr_assert_eq(mktme_wait_keyids(base), base);
 }
@@ -168,7 +131,7 @@ Test(core_map, write_read_back_and_accounting)
 Test(core_map, every_page_carries_the_keyid)
 {
 	enum { PAGES = 64 };
-	struct region r = region_new(PAYLOAD_CPU_256, PAGES);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_256, PAGES);
 	struct mktme_pte_query q;
 
 	/* Untouched: nothing mapped yet. */
@@ -185,13 +148,13 @@ Test(core_map, every_page_carries_the_keyid)
 		/* Any address inside the page gives the same entry. */
 		assert_pte(r.fd, r.p + i * PAGE_SZ + PAGE_SZ - 1, r.keyid, true, what);
 	}
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 Test(core_map, two_keys_two_keyids_one_key_two_independent_regions)
 {
-	struct region a = region_new(PAYLOAD_CPU_128, 4);
-	struct region b = region_new("type=no-encrypt", 4);
+	struct guest_region a = guest_region_new(PAYLOAD_CPU_128, 4);
+	struct guest_region b = guest_region_new("type=no-encrypt", 4);
 	int fd2 = mktme_region(a.key);
 	char *p2 = mktme_map(fd2, 4 * PAGE_SZ, PROT_READ | PROT_WRITE);
 
@@ -208,8 +171,8 @@ Test(core_map, two_keys_two_keyids_one_key_two_independent_regions)
 	cr_assert_eq(mktme_info(fd2).keyid, (unsigned int)a.keyid);
 	munmap(p2, 4 * PAGE_SZ);
 	close(fd2);
-	region_free(&a);
-	region_free(&b);
+	guest_region_free(&a);
+	guest_region_free(&b);
 }
 
 Test(core_map, anonymous_memory_is_keyid_0)
@@ -256,7 +219,7 @@ Test(core_map, query_pte_rejects_nonzero_pad)
 
 Test(core_map, without_cap_sys_admin_the_entry_has_no_pfn_but_the_keyid)
 {
-	struct region r = region_new(PAYLOAD_CPU_128, 1);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, 1);
 	pid_t pid;
 	int status;
 
@@ -290,35 +253,20 @@ Test(core_map, without_cap_sys_admin_the_entry_has_no_pfn_but_the_keyid)
 		     "child: 10 capset, 11 open/query, 12 keyid/level, 13 PFN visible, 14 emu bits, "
 		     "15 no PFN through the privileged fd; got %d",
 		     WEXITSTATUS(status));
-	region_free(&r);
-}
-
-/* Write one byte at @p in a child: 0 if it worked, else the signal number. */
-static int write_in_child(char *p)
-{
-	pid_t pid = fork();
-	int status;
-
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		*(volatile char *)p = 7;
-		_exit(0);
-	}
-	status = guest_wait_child(pid);
-	return WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status) ? -1 : 0;
+	guest_region_free(&r);
 }
 
 Test(core_map, mprotect_keeps_the_keyid)
 {
 	enum { PAGES = 8 };
-	struct region r = region_new(PAYLOAD_CPU_128, PAGES);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, PAGES);
 
 	fill(r.p, PAGES, 6);
 	cr_assert_eq(mprotect(r.p, r.len, PROT_READ), 0, "mprotect READ: %s", strerror(errno));
 	for (size_t i = 0; i < PAGES; i++)
 		assert_pte(r.fd, r.p + i * PAGE_SZ, r.keyid, false, "after PROT_READ");
 	cr_assert_eq(check(r.p, PAGES, 6), -1);
-	cr_assert_eq(write_in_child(r.p), SIGSEGV, "a read-only mapping was writable");
+	cr_assert_eq(guest_write_in_child(r.p), SIGSEGV, "a read-only mapping was writable");
 
 	/* Through PROT_NONE (a protnone PTE: not present to the CPU) and back. */
 	cr_assert_eq(mprotect(r.p, r.len, PROT_NONE), 0);
@@ -335,19 +283,19 @@ Test(core_map, mprotect_keeps_the_keyid)
 	for (size_t i = 0; i < PAGES; i++)
 		assert_pte(r.fd, r.p + i * PAGE_SZ, r.keyid, true, "after NONE then READ|WRITE");
 	cr_assert_eq(check(r.p, PAGES, 6), -1);
-	cr_assert_eq(write_in_child(r.p), 0);
+	cr_assert_eq(guest_write_in_child(r.p), 0);
 
 	/* Half the range: the VMA splits, both halves keep the KeyID. */
 	cr_assert_eq(mprotect(r.p, r.len / 2, PROT_READ), 0);
 	assert_pte(r.fd, r.p, r.keyid, false, "lower half");
 	assert_pte(r.fd, r.p + r.len / 2, r.keyid, true, "upper half");
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 Test(core_map, madvise_dontneed_is_refused_and_the_pages_stay)
 {
 	enum { PAGES = 4 };
-	struct region r = region_new(PAYLOAD_CPU_128, PAGES);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, PAGES);
 
 	fill(r.p, PAGES, 7);
 	/* mm/madvise.c: can_madv_lru_vma() excludes VM_PFNMAP. */
@@ -356,12 +304,12 @@ Test(core_map, madvise_dontneed_is_refused_and_the_pages_stay)
 	cr_assert_eq(check(r.p, PAGES, 7), -1, "region content changed");
 	cr_assert_eq(mktme_info(r.fd).nr_pages, PAGES);
 	assert_pte(r.fd, r.p, r.keyid, true, "after MADV_DONTNEED");
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 Test(core_map, vma_flags_pfnmap_dontdump_dontexpand_no_exec)
 {
-	struct region r = region_new(PAYLOAD_CPU_128, 2);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, 2);
 	char *smaps = guest_read_file("/proc/self/smaps", NULL);
 	char start[32], *vma, *flags;
 
@@ -383,7 +331,7 @@ Test(core_map, vma_flags_pfnmap_dontdump_dontexpand_no_exec)
 	/* VM_DONTEXPAND: growing the mapping fails. */
 	cr_assert_eq(mremap(r.p, r.len, 2 * r.len, MREMAP_MAYMOVE), MAP_FAILED, "mremap grew the mapping");
 	cr_assert_eq(errno, EFAULT, "mremap: %s", strerror(errno));
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 Test(core_map, refusals_have_clean_errnos)
@@ -450,7 +398,7 @@ Test(core_map, refusals_have_clean_errnos)
 Test(core_map, fork_shares_the_pages)
 {
 	enum { PAGES = 4 };
-	struct region r = region_new(PAYLOAD_CPU_128, PAGES);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, PAGES);
 	int to_child[2], to_parent[2];
 	pid_t pid;
 	int status;
@@ -492,7 +440,7 @@ Test(core_map, fork_shares_the_pages)
 		     WEXITSTATUS(status));
 	assert_pte(r.fd, r.p + PAGE_SZ, r.keyid, true, "page the child touched first");
 	cr_assert_eq(mktme_info(r.fd).nr_pages, 3);
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 static void send_fd(int sock, int fd)
@@ -536,7 +484,7 @@ Test(core_map, fd_passed_over_scm_rights_shares_the_pages)
 	int sv[2];
 	pid_t pid;
 	int status;
-	struct region r;
+	struct guest_region r;
 	char c;
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -567,7 +515,7 @@ Test(core_map, fd_passed_over_scm_rights_shares_the_pages)
 			_exit(16);
 		_exit(0);
 	}
-	r = region_new(PAYLOAD_CPU_128, PAGES);
+	r = guest_region_new(PAYLOAD_CPU_128, PAGES);
 	fill(r.p, 1, 11);
 	send_fd(sv[0], r.fd);
 	cr_assert_eq(read(sv[0], &c, 1), 1, "the receiver did not get that far");
@@ -580,7 +528,7 @@ Test(core_map, fd_passed_over_scm_rights_shares_the_pages)
 		     "receiver: 10 recv, 11 GET_INFO, 12 mmap, 13 sender's page, 14 KeyID, 15 sync, "
 		     "16 later write; got %d", WEXITSTATUS(status));
 	cr_assert_eq(mktme_info(r.fd).nr_pages, 3);
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 #define TEST_CGROUP "/sys/fs/cgroup/mktme-core-map"
@@ -597,7 +545,7 @@ static long cgroup_memory(void)
 Test(core_map, pages_are_charged_to_the_faulting_tasks_memory_cgroup)
 {
 	enum { PAGES = 512 };
-	struct region r = region_new(PAYLOAD_CPU_128, PAGES);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, PAGES);
 	int to_child[2], to_parent[2];
 	long before, touched, freed;
 	char pid_s[32], c;
@@ -634,7 +582,7 @@ Test(core_map, pages_are_charged_to_the_faulting_tasks_memory_cgroup)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
 
 	/* Freed with the region: uncharged from the cgroup it was charged to. */
-	region_free(&r);
+	guest_region_free(&r);
 	freed = cgroup_memory();
 	cr_assert_leq(freed, touched - (long)(PAGES * PAGE_SZ), "memory.current %ld -> %ld after the free",
 		      touched, freed);

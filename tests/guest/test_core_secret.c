@@ -31,37 +31,7 @@
 
 #define ERR_FILE_IO		EINVAL	/* no ->read/->write/splice: fs/read_write.c */
 
-static void settle(void)
-{
-	mktme_settle();
-}
-
-TestSuite(core_secret, .init = settle, .timeout = 120);
-
-struct region {
-	key_serial_t key;
-	int fd;
-	char *p;
-	size_t len;
-};
-
-static struct region region_new(size_t pages)
-{
-	struct region r;
-
-	r.key = mktme_key_add_ok("core-secret", PAYLOAD_CPU_128);
-	r.fd = mktme_region(r.key);
-	r.len = pages * PAGE_SZ;
-	r.p = mktme_map(r.fd, r.len, PROT_READ | PROT_WRITE);
-	return r;
-}
-
-static void region_free(struct region *r)
-{
-	munmap(r->p, r->len);
-	close(r->fd);
-	mktme_key_drop(r->key);
-}
+TestSuite(core_secret, .init = guest_settle, .timeout = 120);
 
 /* A byte sequence nobody else has in memory: xorshift64 from @seed. */
 static void secret_fill(char *p, size_t len, uint64_t seed)
@@ -86,22 +56,6 @@ static void secret_fill(char *p, size_t len, uint64_t seed)
  * 5.14), and a fault that would take the owner's locked_vm past the limit
  * raises SIGBUS (as memfd_secret does). With CAP_IPC_LOCK at open, no limit.
  */
-static int touch_in_child(volatile char *p)
-{
-	pid_t pid = fork();
-	int status;
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		*p = 1;
-		_exit(0);
-	}
-	if (waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status) ? -1 : 0;
-}
-
 static int mlock_child(size_t limit)
 {
 	key_serial_t k;
@@ -133,12 +87,12 @@ static int mlock_child(size_t limit)
 	q = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd2, 0);
 	if (q == MAP_FAILED)
 		return 16;
-	if (touch_in_child(q) != SIGBUS)
+	if (guest_write_in_child(q) != SIGBUS)
 		return 17;
 	/* The first region gone, its pages are uncharged: now it fits. */
 	munmap(p, limit);
 	close(fd);
-	if (touch_in_child(q) != 0)
+	if (guest_write_in_child(q) != 0)
 		return 18;
 	return 0;
 }
@@ -182,7 +136,7 @@ Test(core_secret, mlock_limit_applies_without_cap_ipc_lock)
 
 Test(core_secret, file_io_on_the_fd_is_refused)
 {
-	struct region r = region_new(1);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, 1);
 	char buf[64];
 	struct iovec iov = { buf, sizeof(buf) };
 	int pipefd[2];
@@ -211,14 +165,14 @@ Test(core_secret, file_io_on_the_fd_is_refused)
 	for (size_t i = 0; i < sizeof(buf); i++)
 		cr_assert_neq(buf[i], 0x33, "region bytes leaked into the buffer");
 	cr_assert_eq(r.p[0], 0x33, "file I/O changed the region");
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 /* ---- 3. process_vm_readv / writev ---------------------------------------- */
 
 Test(core_secret, process_vm_readv_and_writev_are_refused)
 {
-	struct region r = region_new(1);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, 1);
 	static char normal[64];
 	int to_child[2], from_child[2];
 	pid_t pid;
@@ -279,14 +233,14 @@ Test(core_secret, process_vm_readv_and_writev_are_refused)
 		cr_assert_eq(process_vm_readv(getpid(), &l, 1, &rv, 1, 0), -1, "readv of own region worked");
 		cr_assert_eq(errno, EFAULT);
 	}
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 /* ---- 4. ptrace PEEKDATA / POKEDATA ---------------------------------------- */
 
 Test(core_secret, ptrace_peek_and_poke_are_refused)
 {
-	struct region r = region_new(1);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, 1);
 	static volatile long normal = 0x1122334455667788L;
 	pid_t pid;
 	int status;
@@ -325,7 +279,7 @@ Test(core_secret, ptrace_peek_and_poke_are_refused)
 	kill(pid, SIGKILL);
 	ptrace(PTRACE_DETACH, pid, NULL, NULL);
 	waitpid(pid, &status, 0);
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 /* ---- /proc/pid/mem -------------------------------------------------------- */
@@ -353,7 +307,7 @@ static void assert_proc_mem_refuses(const char *path, char *region, const char *
 
 Test(core_secret, proc_pid_mem_is_refused)
 {
-	struct region r = region_new(1);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, 1);
 	static char normal[32] = "normal memory, readable";
 	char want[64], path[64];
 	pid_t pid;
@@ -375,7 +329,7 @@ Test(core_secret, proc_pid_mem_is_refused)
 
 	secret_fill(want, sizeof(want), SECRET_SEED);
 	cr_assert(memcmp(r.p, want, sizeof(want)) == 0, "/proc/pid/mem changed the region");
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 /* ---- O_DIRECT ------------------------------------------------------------ */
@@ -384,7 +338,7 @@ Test(core_secret, proc_pid_mem_is_refused)
 
 Test(core_secret, o_direct_from_and_into_the_region_is_refused)
 {
-	struct region r = region_new(2);
+	struct guest_region r = guest_region_new(PAYLOAD_CPU_128, 2);
 	char *normal = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char *back = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	char want[PAGE_SZ];
@@ -422,7 +376,7 @@ Test(core_secret, o_direct_from_and_into_the_region_is_refused)
 	close(fd);
 	munmap(normal, PAGE_SZ);
 	munmap(back, PAGE_SZ);
-	region_free(&r);
+	guest_region_free(&r);
 }
 
 /* ---- core dumps ------------------------------------------------------------ */

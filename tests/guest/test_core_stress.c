@@ -32,12 +32,7 @@
 /* MemFree may move by this much for reasons of its own (per-CPU lists, slab). */
 #define MEMFREE_SLACK_KB	(4 * 1024)
 
-static void settle(void)
-{
-	mktme_settle();
-}
-
-TestSuite(core_stress, .init = settle, .timeout = 400);
+TestSuite(core_stress, .init = guest_settle, .timeout = 400);
 
 static long memfree_settled(void)
 {
