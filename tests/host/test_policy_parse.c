@@ -48,6 +48,30 @@ Test(parse, two_documents)
 		     "3:1: more than one YAML document (a policy is one document)");
 }
 
+/* Found by tests/fuzz: libfyaml 0.7.12 never returned (corpus: regress-directive-*). */
+Test(parse, directive_with_invalid_utf8, .timeout = 10)
+{
+	assert_error("%\xff\n", "1:2: not valid UTF-8 (a policy is UTF-8 text)");
+}
+
+Test(parse, invalid_utf8)
+{
+	assert_error("version: 1\nrules:\n  - cgroup: /t\xc3\xa9\xc3\n",
+		     "3:16: not valid UTF-8 (a policy is UTF-8 text)");
+	assert_error("version: 1\n# overlong: \xc0\xaf\n", "2:13: not valid UTF-8 (a policy is UTF-8 text)");
+	assert_error("version: 1\n# surrogate: \xed\xa0\x80\n",
+		     "2:14: not valid UTF-8 (a policy is UTF-8 text)");
+}
+
+/* An escaped NUL would cut the string short: "/tenants/a\0/x" named /tenants/a. */
+Test(parse, escaped_nul)
+{
+	assert_error("version: 1\nrules:\n  - cgroup: \"/tenants/a\\0/x\"\n    keys: [a]\n    verdict: allow\n",
+		     "3:13: cgroup: contains a NUL character");
+	assert_error("version: 1\nrules:\n  - cgroup: /tenants/a\n    keys: [\"a\\x00b\"]\n    verdict: allow\n",
+		     "4:12: keys: contains a NUL character");
+}
+
 Test(parse, alias)
 {
 	assert_error("version: 1\nmode: &m audit\ndefault: *m\n",

@@ -139,6 +139,9 @@ static int want_scalar(struct parser *ps, struct fy_node *n, const char *what,
 	*out = fy_node_get_scalar0(n);
 	if (!*out)
 		return fail(ps, node_pos(n, at), "%s: out of memory", what);
+	/* "a\0b" would silently be "a": a different cgroup, key or value. */
+	if (strlen(*out) != fy_node_get_scalar_length(n))
+		return fail(ps, node_pos(n, at), "%s: contains a NUL character", what);
 	return 0;
 }
 
@@ -582,6 +585,59 @@ static int parse_root(struct parser *ps, struct fy_node *root)
 	return need(ps, req, 1, top, "policy");
 }
 
+/*
+ * Length of the valid UTF-8 sequence at @s (RFC 3629: no overlong forms,
+ * surrogates or code points past U+10FFFF), or 0.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+	size_t n;
+	unsigned int min, cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, min = 0x80, cp = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, min = 0x800, cp = s[0] & 0x0f;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, min = 0x10000, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * A policy is UTF-8 text. Checked before libfyaml sees it: 0.7.12 loops
+ * forever on a directive with an invalid byte ("%\xff"; fixed upstream
+ * after that release, libfyaml issue #101).
+ */
+static int check_utf8(struct parser *ps, const char *buf, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)buf;
+	struct pos at = { 1, 1 };
+
+	for (size_t i = 0, n; i < len; i += n) {
+		n = utf8_seq(s + i, len - i);
+		if (!n)
+			return fail(ps, at, "not valid UTF-8 (a policy is UTF-8 text)");
+		if (s[i] == '\n')
+			at.line++, at.col = 1;
+		else
+			at.col++;
+	}
+	return 0;
+}
+
 /* libfyaml's own errors (syntax, duplicate keys) come through its diag. */
 static void quiet_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
@@ -614,6 +670,8 @@ int policy_parse_buf(const char *name, const char *buf, size_t len, struct polic
 			 POLICY_MAX_FILE);
 		goto out;
 	}
+	if (check_utf8(&ps, buf, len))
+		goto out;
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;
 	dcfg.output_fn = quiet_output;
