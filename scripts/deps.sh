@@ -27,7 +27,7 @@ PKGS=(
 	# BPF toolchain (DESIGN.md §3: clang, libbpf 1.1.2, bpftool 7.1)
 	bpftool clang libbpf-dev llvm
 	# userspace libraries and tests
-	keyutils libcap-dev libcriterion-dev libfyaml-dev libjson-c-dev
+	keyutils libcap-dev libclang-rt-14-dev libcriterion-dev libfyaml-dev libjson-c-dev
 	libkeyutils-dev pkg-config
 )
 # shellcheck disable=SC2206
