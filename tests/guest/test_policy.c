@@ -215,6 +215,7 @@ static void cleanup(void)
 	}
 	sh(NULL, "%s policy unload >/dev/null 2>&1; %s unassign --all >/dev/null 2>&1", ctl(), ctl());
 	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
+	rmdir(CG_ROOT CG "/late");	/* made by daemon_follows_cgroups_sighup_and_streams_json */
 	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
 		char path[256];
 
@@ -555,7 +556,8 @@ Test(policy, reload_under_load_gives_no_wrong_decision)
 		  "the loop saw a wrong decision (1) or too few iterations (2): %d", WEXITSTATUS(st));
 }
 
-static pid_t start_daemon(const char *log)
+/* The daemon's log (stderr) to @log, its audit stream (stdout) to @out. */
+static pid_t start_daemon_out(const char *log, const char *out)
 {
 	pid_t pid = fork();
 
@@ -564,13 +566,18 @@ static pid_t start_daemon(const char *log)
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
 		dup2(fd, 2);
-		fd = open("/dev/null", O_WRONLY);
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		execl(ctl(), "mktmectl", "daemon", "--policy", POLICY_FILE, (char *)NULL);
 		_exit(127);
 	}
 	daemon_pid = pid;
 	return pid;
+}
+
+static pid_t start_daemon(const char *log)
+{
+	return start_daemon_out(log, "/dev/null");
 }
 
 /* Wait (up to 120 s, TCG is slow) until @log contains @what. */
@@ -628,6 +635,94 @@ Test(policy, daemon_kill_9_leaves_enforcement_and_restart_adopts)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: %d", st);
 	cr_assert(wait_log(log2, "stay pinned"));
 	EXPECT(EPERM, CG "/a", -1, CREATE, "kb", 0);
+}
+
+/* How many times @what occurs in @log. */
+static int count_in_log(const char *log, const char *what)
+{
+	size_t len;
+	char *s = guest_read_file(log, &len), *p = s;
+	int n = 0;
+
+	while (p && (p = strstr(p, what)) != NULL) {
+		n++;
+		p += strlen(what);
+	}
+	free(s);
+	return n;
+}
+
+/* Wait (up to 120 s) until @what occurs @n times in @log. */
+static bool wait_log_n(const char *log, const char *what, int n)
+{
+	for (int i = 0; i < 1200; i++) {
+		if (count_in_log(log, what) >= n)
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
+/* Does one line of @text contain both @a and @b? */
+static bool json_line_with(const char *text, const char *a, const char *b)
+{
+	for (const char *l = text; l && *l; ) {
+		const char *end = strchr(l, '\n');
+		size_t n = end ? (size_t)(end - l) : strlen(l);
+		char *copy = strndup(l, n);
+		bool both = copy && strstr(copy, a) && strstr(copy, b);
+
+		free(copy);
+		if (both)
+			return true;
+		l = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+Test(policy, daemon_follows_cgroups_sighup_and_streams_json)
+{
+	const char *log = "/tmp/mktme-daemon3.log", *json = "/tmp/mktme-daemon3.json";
+	char *line;
+	pid_t d;
+	int st;
+
+	write_file(POLICY_FILE, TWO_TENANTS
+		   "  - {cgroup: " CG "/late, may_appear_later: true, keys: [ka], verdict: allow}\n");
+	d = start_daemon_out(log, json);
+	cr_assert(wait_log(log, "ready: watching"), "daemon did not start");
+	cr_assert(wait_log(log, "1 pending)"), "the missing cgroup's rule is not pending");
+
+	/* The cgroup appears: its rule takes effect without a reload by hand. */
+	cr_assert_eq(mkdir(CG_ROOT CG "/late", 0755), 0, "mkdir: %s", strerror(errno));
+	cr_assert(wait_log(log, "cgroups changed: loaded"), "daemon did not see the new cgroup");
+	cr_assert(wait_log(log, "0 pending)"));
+	EXPECT(0, CG "/late", -1, BIND, NULL, KA);
+	EXPECT(EPERM, CG "/late", -1, BIND, NULL, KB);
+
+	/* The daemon streams every decision as one JSON line on its stdout. */
+	cr_assert(wait_log(json, "\"kb\""), "no JSON audit line for kb");
+	line = guest_read_file(json, NULL);
+	cr_assert_not_null(line);
+	cr_assert(json_line_with(line, "\"deny\"", "\"kb\""),
+		  "no JSON line with the denial of kb:\n%s", line);
+	cr_assert(json_line_with(line, "\"allow\"", "\"ka\""),
+		  "no JSON line with the allowed bind of ka:\n%s", line);
+	free(line);
+
+	/* The cgroup goes away: the daemon forgets it (a new generation). */
+	cr_assert_eq(rmdir(CG_ROOT CG "/late"), 0, "rmdir: %s", strerror(errno));
+	cr_assert(wait_log_n(log, "cgroups changed: loaded", 2), "daemon did not forget the cgroup");
+	cr_assert(wait_log_n(log, "1 pending)", 2));
+
+	/* SIGHUP reloads the file. */
+	kill(d, SIGHUP);
+	cr_assert(wait_log(log, "SIGHUP: loaded"), "SIGHUP did not reload");
+
+	kill(d, SIGTERM);
+	st = guest_wait_child(d);
+	daemon_pid = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: %d", st);
 }
 
 Test(policy, non_root_cannot_load_or_unload)
