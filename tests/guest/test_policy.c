@@ -725,6 +725,29 @@ Test(policy, daemon_follows_cgroups_sighup_and_streams_json)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: %d", st);
 }
 
+Test(policy, key_add_user_list_rm)
+{
+	char *out;
+
+	/* type=user: the key material comes on stdin, never on the command line. */
+	cr_assert_eq(sh(&out, "echo 00112233445566778899aabbccddeeff ffeeddccbbaa99887766554433221100 | "
+			"%s key add t-user --type user --algorithm aes-xts-128 2>&1", ctl()), 0,
+		     "key add --type user: %s", out);
+	free(out);
+	cr_assert_eq(sh(&out, "%s -j key list", ctl()), 0);
+	cr_assert(strstr(out, "\"t-user\""), "key list does not show t-user: %s", out);
+	cr_assert(strstr(out, "00112233") == NULL, "key list shows key material: %s", out);
+	free(out);
+
+	cr_assert_eq(sh(NULL, "%s key rm t-user", ctl()), 0);
+	cr_assert_eq(sh(&out, "%s -j key list", ctl()), 0);
+	cr_assert(strstr(out, "\"t-user\"") == NULL, "t-user still listed after rm: %s", out);
+	free(out);
+	cr_assert_neq(sh(&out, "%s key rm t-user 2>&1", ctl()), 0, "removing a missing key succeeded");
+	cr_assert(strstr(out, "Nothing was removed"), "rm of a missing key says: %s", out);
+	free(out);
+}
+
 Test(policy, non_root_cannot_load_or_unload)
 {
 	static const char *const cmds[] = { "policy load " POLICY_FILE, "policy unload", "assign " CG "/a kb" };

@@ -192,8 +192,17 @@ static int do_rm(int argc, char **argv)
 		return fail(errno == ENOKEY ? EXIT_USAGE : EXIT_RUNTIME,
 			    "no mktme key \"%s\" in your user keyring (%s). Nothing was removed.",
 			    argv[0], strerror(errno));
-	/* Invalidate, not unlink: gone everywhere now, its KeyID released once unmapped. */
-	if (keyctl_invalidate(serial))
+	/*
+	 * Invalidate when we may: the key is gone everywhere at once and its
+	 * KeyID is released as soon as nothing maps it. That needs search
+	 * permission, which only a possessor has by default; a caller whose
+	 * session keyring does not reach the user keyring (a new session,
+	 * keyctl new_session) does not possess the key, but owns the user
+	 * keyring and can unlink it from there: the key then goes, with its
+	 * KeyID, when the key garbage collector finds it unreferenced.
+	 */
+	if (keyctl_invalidate(serial) && (errno != EACCES ||
+					  keyctl_unlink(serial, KEY_SPEC_USER_KEYRING)))
 		return fail(EXIT_RUNTIME, "key \"%s\" (serial %d): %s. Nothing was removed.", argv[0],
 			    serial, strerror(errno));
 	if (cli.json) {
