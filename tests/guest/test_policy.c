@@ -580,24 +580,39 @@ static pid_t start_daemon(const char *log)
 	return start_daemon_out(log, "/dev/null");
 }
 
-/* Wait (up to 120 s, TCG is slow) until @log contains @what. */
-static bool wait_log(const char *log, const char *what)
+/* How many times @what occurs in @log. */
+static int count_in_log(const char *log, const char *what)
+{
+	size_t len;
+	char *s = guest_read_file(log, &len), *p = s;
+	int n = 0;
+
+	while (p && (p = strstr(p, what)) != NULL) {
+		n++;
+		p += strlen(what);
+	}
+	free(s);
+	return n;
+}
+
+/* Wait (up to 120 s, TCG is slow) until @what occurs @n times in @log. */
+static bool wait_log_n(const char *log, const char *what, int n)
 {
 	for (int i = 0; i < 1200; i++) {
-		size_t len;
-		char *s = guest_read_file(log, &len);
-		bool found = s && strstr(s, what);
-
-		if (found) {
-			free(s);
+		if (count_in_log(log, what) >= n)
 			return true;
-		}
-		if (i == 1199)
-			fprintf(stderr, "--- %s (no \"%s\")\n%s---\n", log, what, s ? s : "");
-		free(s);
 		usleep(100 * 1000);
 	}
+	char *s = guest_read_file(log, NULL);
+
+	fprintf(stderr, "--- %s (\"%s\" not %d times)\n%s---\n", log, what, n, s ? s : "");
+	free(s);
 	return false;
+}
+
+static bool wait_log(const char *log, const char *what)
+{
+	return wait_log_n(log, what, 1);
 }
 
 Test(policy, daemon_kill_9_leaves_enforcement_and_restart_adopts)
@@ -635,32 +650,6 @@ Test(policy, daemon_kill_9_leaves_enforcement_and_restart_adopts)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: %d", st);
 	cr_assert(wait_log(log2, "stay pinned"));
 	EXPECT(EPERM, CG "/a", -1, CREATE, "kb", 0);
-}
-
-/* How many times @what occurs in @log. */
-static int count_in_log(const char *log, const char *what)
-{
-	size_t len;
-	char *s = guest_read_file(log, &len), *p = s;
-	int n = 0;
-
-	while (p && (p = strstr(p, what)) != NULL) {
-		n++;
-		p += strlen(what);
-	}
-	free(s);
-	return n;
-}
-
-/* Wait (up to 120 s) until @what occurs @n times in @log. */
-static bool wait_log_n(const char *log, const char *what, int n)
-{
-	for (int i = 0; i < 1200; i++) {
-		if (count_in_log(log, what) >= n)
-			return true;
-		usleep(100 * 1000);
-	}
-	return false;
 }
 
 /* Does one line of @text contain both @a and @b? */
