@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host.h"
@@ -40,10 +41,27 @@ Test(deps, check_passes_when_everything_is_installed)
 Test(deps, non_root_says_what_to_install_and_installs_nothing)
 {
 	struct run_result r;
-	char *argv[] = { "scripts/deps.sh", NULL };
+	/*
+	 * The checkout may not be reachable by nobody (a clone under a 0700
+	 * mktemp directory): run a copy of the self-contained script from a
+	 * directory anyone can enter.
+	 */
+	char dir[] = "/tmp/mktme-deps-XXXXXX", script[64];
+	char *argv[] = { script, NULL };
 	char *env[] = { "MKTME_DEPS_EXTRA=mktme-no-such-package", NULL };
+	struct run_result cp;
 
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chmod(dir, 0755), 0);
+	snprintf(script, sizeof(script), "%s/deps.sh", dir);
+	char *cpargv[] = { "/bin/cp", "scripts/deps.sh", script, NULL };
+
+	run_cmd(&cp, cpargv, NULL, (uid_t)-1);
+	cr_assert_eq(cp.status, 0, "copy deps.sh: %s", cp.err);
+	run_result_free(&cp);
 	run_cmd(&r, argv, env, 65534);
+	unlink(script);
+	rmdir(dir);
 	cr_assert_eq(r.status, 1, "exit %d, stderr: %s", r.status, r.err);
 	cr_assert(strstr(r.err, "not root"), "stderr: %s", r.err);
 	cr_assert(strstr(r.err, "apt-get install mktme-no-such-package"), "stderr: %s", r.err);
