@@ -118,3 +118,41 @@ Test(vm, missing_kernel_is_reported)
 	cr_assert(strstr(r.err, "no kernel at /nonexistent/bzImage"), "stderr: %s", r.err);
 	run_result_free(&r);
 }
+
+/*
+ * A checkout anywhere works, a tmpfs under /tmp included (the guest's own /tmp
+ * is a tmpfs that hides the host's), with blanks and commas in its path: the
+ * runner shares the checkout, the working directory and the output directory
+ * at their own paths. The "checkout" is a copy of tools/vm in a private mount
+ * namespace; the command reads a file of it and writes into --out.
+ */
+Test(vm, checkout_under_a_tmpfs_path_runs_a_guest_command)
+{
+	struct run_result r;
+	char dir[] = "/tmp/mktme-clone-XXXXXX", kernel[4096], env_kernel[4200];
+	char script[8192];
+
+	cr_assert_not_null(mkdtemp(dir));
+	const char *bz = getenv("MKTME_BZIMAGE");
+
+	cr_assert_not_null(realpath(bz ? bz : "build/kernel/obj/arch/x86/boot/bzImage", kernel),
+			   "no kernel: make kernel");
+	snprintf(env_kernel, sizeof(env_kernel), "MKTME_BZIMAGE=%s", kernel);
+	snprintf(script, sizeof(script),
+		 "set -e; mount -t tmpfs tmpfs '%s'; c='%s/my clone,1'; mkdir -p \"$c/tools\";"
+		 "cp -r tools/vm \"$c/tools/\"; cd \"$c\"; echo from-the-clone >marker;"
+		 "printf '%%s\\n' '#!/bin/sh' 'test \"$PWD\" = \"$1\" || exit 9'"
+		 " 'test \"$(cat marker)\" = from-the-clone || exit 10'"
+		 " 'echo from-the-guest >\"$1/out/written\"' 'exit 7' >check.sh; chmod +x check.sh;"
+		 "set +e; tools/vm/run --timeout 120 --out \"$c/out\" -- \"$c/check.sh\" \"$c\"; rc=$?;"
+		 "test \"$(cat \"$c/out/written\")\" = from-the-guest || exit 11; exit $rc",
+		 dir, dir);
+	char *argv[] = { "/usr/bin/unshare", "--mount", "--propagation", "private",
+			 "/bin/sh", "-c", script, NULL };
+	char *env[] = { env_kernel, NULL };
+
+	run_cmd(&r, argv, env, (uid_t)-1);
+	rmdir(dir);
+	cr_assert_eq(r.status, 7, "exit %d, stdout: %s\nstderr: %s", r.status, r.out, r.err);
+	run_result_free(&r);
+}
