@@ -11,7 +11,7 @@
  * DESIGN.md 1): a device whose pages are removed from the direct map and
  * mapped in a VM_PFNMAP VMA, so that the kernel cannot touch them by
  * accident: get_user_pages() refuses VM_PFNMAP (check_vma_flags() in
- * mm/gup.c), fast GUP refuses special PTEs (gup_pte_range()), and without
+ * mm/gup.c), fast GUP refuses special PTEs (gup_fast_pte_range()), and without
  * a vm_ops->access the /proc/pid/mem, ptrace and process_vm_readv paths
  * have no fallback (__access_remote_vm() in mm/memory.c).
  *
@@ -311,8 +311,7 @@ static int mktme_mmap(struct file *file, struct vm_area_struct *vma)
 	 * No VM_DONTCOPY: fork() copies the special PTEs of a VM_PFNMAP VMA
 	 * (vma_needs_copy() in mm/memory.c) and the child shares the pages.
 	 */
-	vma->vm_flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
-	vma->vm_flags &= ~VM_MAYEXEC;
+	vm_flags_mod(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
 	vma->vm_page_prot = mktme_pgprot(vma->vm_page_prot, keyid);
 	vma->vm_ops = &mktme_vm_ops;
 	return 0;
@@ -451,10 +450,16 @@ static u32 mktme_walk(struct mm_struct *mm, unsigned long addr, u64 *entry)
 		goto out;
 	}
 
-	/* A PTE table, once seen, stays while the VMA is attached. */
+	/*
+	 * A PTE table can go away under mmap_read_lock (khugepaged's
+	 * retract_page_tables() frees it after RCU): pte_offset_map_lock()
+	 * checks the PMD again and fails if it no longer points to one.
+	 */
 	pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!pte_none(*pte)) {
-		*entry = pte_val(*pte);
+	if (!pte)
+		goto out;
+	if (!pte_none(ptep_get(pte))) {
+		*entry = pte_val(ptep_get(pte));
 		level = MKTME_PTE_4K;
 	}
 	pte_unmap_unlock(pte, ptl);
@@ -609,7 +614,9 @@ static int mktme_release(struct inode *inode, struct file *file)
 
 /*
  * No read/write/splice: file I/O on a region fails with -EINVAL
- * (vfs_read() without FMODE_CAN_READ), as it does on memfd_secret.
+ * (vfs_read() without FMODE_CAN_READ), as it does on memfd_secret. No
+ * llseek: lseek() fails with -ESPIPE (do_dentry_open() clears FMODE_LSEEK
+ * without one; 6.12 has no no_llseek() to name).
  */
 static const struct file_operations mktme_fops = {
 	.owner		= THIS_MODULE,
@@ -618,7 +625,6 @@ static const struct file_operations mktme_fops = {
 	.mmap		= mktme_mmap,
 	.unlocked_ioctl	= mktme_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= no_llseek,
 };
 
 /*

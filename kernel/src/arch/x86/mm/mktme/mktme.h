@@ -28,14 +28,42 @@ struct dentry;
 struct seq_file;
 
 /*
- * The KEY_PROGRAM operand (struct mktme_key_program), its commands
- * (MKTME_KEYID_*) and return codes (MKTME_PROG_SUCCESS, MKTME_INVALID_PROG_CMD,
- * MKTME_ENTROPY_ERROR, MKTME_INVALID_KEYID, MKTME_INVALID_ENC_ALG,
- * MKTME_DEVICE_BUSY) are the kernel's own, from Linux 6.1
- * arch/x86/include/asm/intel_pconfig.h, which follows the Intel ISE
- * reference for PCONFIG. Only what that header lacks is defined here.
+ * PCONFIG (0F 01 C5), its KEY_PROGRAM leaf and operand, the commands and the
+ * return codes, as the Intel ISE reference for PCONFIG defines them. The
+ * names and values are those of Linux 6.1's
+ * arch/x86/include/asm/intel_pconfig.h (Kirill A. Shutemov, Intel, 2017);
+ * 6.12 no longer has that header or its CPUID enumeration
+ * (arch/x86/kernel/cpu/intel_pconfig.c), since nothing upstream used them,
+ * so the core carries its own copy (the enumeration is in backend_hw.c).
  */
-#include <asm/intel_pconfig.h>
+#define PCONFIG				".byte 0x0f, 0x01, 0xc5"
+
+/* PCONFIG targets (CPUID leaf 0x1B) and leaves (EAX). */
+#define MKTME_TARGET			1
+#define MKTME_KEY_PROGRAM		0
+
+/* mktme_key_program::keyid_ctrl COMMAND, bits [7:0] */
+#define MKTME_KEYID_SET_KEY_DIRECT	0
+#define MKTME_KEYID_SET_KEY_RANDOM	1
+#define MKTME_KEYID_CLEAR_KEY		2
+#define MKTME_KEYID_NO_ENCRYPT		3
+
+/* Return codes from the PCONFIG MKTME_KEY_PROGRAM */
+#define MKTME_PROG_SUCCESS		0
+#define MKTME_INVALID_PROG_CMD		1
+#define MKTME_ENTROPY_ERROR		2
+#define MKTME_INVALID_KEYID		3
+#define MKTME_INVALID_ENC_ALG		4
+#define MKTME_DEVICE_BUSY		5
+
+/* Hardware requires the structure to be 256 byte aligned. Otherwise #GP(0). */
+struct mktme_key_program {
+	u16 keyid;
+	u32 keyid_ctrl;
+	u8 __rsvd[58];
+	u8 key_field_1[64];
+	u8 key_field_2[64];
+} __packed __aligned(256);
 
 /* keyid_ctrl: bits 7:0 command, bits 23:8 algorithm (one bit), 31:24 zero. */
 #define MKTME_CTRL_CMD_MASK		0x000000ffU
