@@ -199,7 +199,7 @@ int mktme_keyids_init(const struct mktme_backend *b);	/* the live pool */
 void mktme_keyids_show(struct seq_file *m);		/* debugfs "keyids" */
 
 /* The emulated backend (backend_emu.c). */
-#define MKTME_EMU_MAX_KEYIDS		63	/* PTE bits 52..57 */
+#define MKTME_EMU_MAX_KEYIDS		31	/* PTE bits 52..56 */
 struct mktme_emu_keyid {
 	u8 cmd;				/* last successful command, 0xff: none */
 	u8 alg;				/* its algorithm (enum mktme_key_alg) */
@@ -289,7 +289,7 @@ static inline pgprot_t mktme_pgprot(pgprot_t prot, unsigned int keyid)
 /*
  * pte.c (K2): set mktme_keyid_mask and mktme_keyid_shift for @backend (hw:
  * above the reduced physical-address bits, physical_mask reduced; emulated:
- * bits 52..57). Called once by core.c before any KeyID is handed out.
+ * bits 52..56). Called once by core.c before any KeyID is handed out.
  */
 int mktme_pte_init(const struct mktme_backend *backend);
 
