@@ -294,7 +294,7 @@ Test(core_keys, key_material_is_never_read_back_listed_or_logged)
 	cr_assert_eq(n, (long)strlen(want), "keyctl read returned %ld bytes", n);
 	cr_assert(memcmp(buf, want, n) == 0, "keyctl read: %.*s", (int)n, buf);
 	assert_no_material("keyctl read", buf, n);
-	/* A short buffer: the full length back (6.1 copies nothing then). */
+	/* A short buffer: the full length back (6.12 copies nothing then). */
 	memset(buf, 0, sizeof(buf));
 	cr_assert_eq(keyctl_read(k, buf, 5), (long)strlen(want));
 	assert_no_material("keyctl read (short buffer)", buf, sizeof(buf));
@@ -405,7 +405,7 @@ Test(core_keys, unlink_and_invalidate_release_the_keyid)
 
 /*
  * Revoke drops the key's KeyID reference at once (key.c ->revoke: in this
- * tree, Debian 6.1, the key garbage collector never drops a revoked key that
+ * tree, Debian 6.12, the key garbage collector never drops a revoked key that
  * is still linked, since key_is_dead() looks only at key->expiry). A revoked
  * key binds no region; a region already bound keeps its own reference, and
  * its pages, but maps no more memory.
