@@ -18,6 +18,8 @@
 
 #include <linux/types.h>
 #include <linux/atomic.h>
+#include <linux/gfp_types.h>
+#include <linux/nodemask.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <asm/pgtable_types.h>
@@ -304,6 +306,29 @@ int mktme_pte_layout(const struct mktme_backend *b, unsigned int phys_bits,
 
 /* Statistics shown in /sys/kernel/mm/mktme/. */
 extern atomic_long_t mktme_pages_mapped;
+
+/*
+ * Blocks (blocks.c): region memory in 2 MiB blocks, each out of the direct
+ * map as one PMD, per NUMA node.
+ */
+#define MKTME_BLOCK_ORDER		(PMD_SHIFT - PAGE_SHIFT)
+#define MKTME_BLOCK_PAGES		(1UL << MKTME_BLOCK_ORDER)
+#define MKTME_BLOCK_SIZE		(MKTME_BLOCK_PAGES << PAGE_SHIFT)
+struct page *mktme_blocks_alloc(unsigned int order, int nid,
+				const nodemask_t *allowed, gfp_t gfp);
+void mktme_blocks_free(struct page *page, unsigned int order);
+unsigned long mktme_blocks_empty(void);
+unsigned long mktme_blocks_drain(unsigned long max_blocks);
+int mktme_blocks_init(void);
+extern atomic_long_t mktme_blocks_nr;		/* out of the direct map */
+extern atomic_long_t mktme_single_pages;	/* fallback: split it */
+
+/* Per-CPU KeyID aliases (alias.c), for pages out of the direct map. */
+int mktme_alias_init(void);
+void mktme_alias_clear(struct page *page, unsigned long nr,
+		       unsigned int keyid);
+void mktme_alias_scrub(struct page *page, unsigned long nr,
+		       unsigned int keyid);
 
 int mktme_dev_init(void);		/* dev.c (K2) */
 
