@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -295,6 +296,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mktme_bench: ROUNDS >= 1, SIZE_MIB a multiple of 2\n");
 		return 2;
 	}
+	/*
+	 * memfd_secret charges each page to RLIMIT_MEMLOCK whatever the
+	 * caller's capabilities (Debian's 6.12 mm/secretmem.c): lift it.
+	 */
+	if (setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY }))
+		die("setrlimit(RLIMIT_MEMLOCK)");
 	key = add_key("mktme", "bench", "type=cpu algorithm=aes-xts-128", 30,
 		      KEY_SPEC_PROCESS_KEYRING);
 	if (key < 0)
@@ -312,8 +319,7 @@ int main(int argc, char **argv)
 			json_object_put(samples[v][k]);
 			samples[v][k] = json_object_new_array();
 		}
-	json_object_put(dm);
-	dm = json_object_new_array();
+	/* Round 0's direct-map records stay: first use is when splits happen. */
 	for (int r = 1; r <= rounds; r++)
 		run_round(r);
 
