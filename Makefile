@@ -30,12 +30,13 @@ BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(BPF_OUT) 
 # Prerequisites that name per-target variables ($$(VAR_$$*)) need this.
 .SECONDEXPANSION:
 
-.PHONY: all deps kernel userspace test demo vm check clean help
+.PHONY: all deps kernel userspace test demo bench vm check clean help
 all: userspace
 
 help:
 	@echo "make demo     boot the guest and show the policy layer at work"
 	@echo "make test     build everything and run every test suite (host, KUnit, guest)"
+	@echo "make bench    measure /dev/mktme against its baselines (build/bench/)"
 	@echo "make vm       an interactive shell in the guest"
 	@echo "make kernel   build only the guest kernel"
 	@echo "make check    checkpatch on the kernel code"
@@ -57,6 +58,9 @@ test: userspace
 
 demo: userspace
 	@tools/demo/run
+
+bench: userspace
+	@bench/run
 
 vm: kernel
 	tools/vm/run --shell

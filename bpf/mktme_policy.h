@@ -242,6 +242,11 @@ struct mktme_pol_decision {
 #if defined(MKTME_LOOKUP) && !defined(MKTME_POLICY_DECIDE)
 #define MKTME_POLICY_DECIDE
 
+/* How mktme_bucket_match() is defined: the BPF programs make it global. */
+#ifndef MKTME_BUCKET_MATCH_FN
+#define MKTME_BUCKET_MATCH_FN static __always_inline
+#endif
+
 static __always_inline bool mktme_rule_matches(const struct mktme_pol_rule *r,
 					       const struct mktme_pol_subject *s,
 					       __u32 op)
@@ -265,12 +270,15 @@ static __always_inline bool mktme_rule_matches(const struct mktme_pol_rule *r,
 
 /*
  * The rules of a bucket are in precedence order: first match wins. Returns
- * the index of the match or -1.
+ * the index of the match or -1. As a global BPF function it is verified on
+ * its own, with pointer arguments that may be NULL: hence the check.
  */
-static __always_inline int mktme_bucket_match(const struct mktme_pol_rule_val *v,
-					      const struct mktme_pol_subject *s,
-					      __u32 op)
+MKTME_BUCKET_MATCH_FN int mktme_bucket_match(const struct mktme_pol_rule_val *v,
+					     const struct mktme_pol_subject *s,
+					     __u32 op)
 {
+	if (!v || !s)
+		return -1;
 	for (int j = 0; j < MKTME_BUCKET_MAX; j++) {
 		if (j >= (int)v->nr)
 			break;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Build the mktme guest kernel from Debian's linux-source-6.1.
+# Build the mktme guest kernel from Debian's linux-source-6.12.
 #
 #   build/kernel/pristine/   the unpacked Debian tree, never modified
 #   build/kernel/src/        pristine + kernel/patches (in series order) + kernel/src overlay
@@ -19,7 +19,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 KDIR=${MKTME_KBUILD:-$ROOT/build/kernel}
-TARBALL=${MKTME_KSRC_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
+TARBALL=${MKTME_KSRC_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 FRAGMENT=$ROOT/kernel/config/mktme.fragment
 PATCHES=$ROOT/kernel/patches
 OVERLAY=$ROOT/kernel/src
@@ -38,7 +38,7 @@ export KBUILD_BUILD_USER=mktme KBUILD_BUILD_HOST=mktme
 die() { echo "kernel: $*" >&2; exit 1; }
 log() { echo "kernel: $*"; }
 
-[ -f "$TARBALL" ] || die "$TARBALL not found (Debian package linux-source-6.1; run scripts/deps.sh)"
+[ -f "$TARBALL" ] || die "$TARBALL not found (Debian package linux-source-6.12; run scripts/deps.sh)"
 command -v ccache >/dev/null || die "ccache not found (run scripts/deps.sh)"
 command -v pahole >/dev/null || die "pahole not found (package dwarves; run scripts/deps.sh)"
 

@@ -19,9 +19,9 @@ esac
 
 # One list, grouped by what needs it. Keep it sorted within a group.
 PKGS=(
-	# kernel build (Documentation/process/changes.rst for 6.1)
+	# kernel build (Documentation/process/changes.rst for 6.12)
 	bc bison build-essential cpio dwarves flex kmod libelf-dev libssl-dev
-	linux-source-6.1 python3 rsync xz-utils ccache
+	linux-source-6.12 python3 rsync xz-utils ccache
 	# guest
 	qemu-system-x86
 	# BPF toolchain (DESIGN.md §3: clang, libbpf 1.1.2, bpftool 7.1)

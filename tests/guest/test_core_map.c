@@ -6,7 +6,8 @@
  * fork and SCM_RIGHTS.
  *
  * Kernel behaviour relied on (DESIGN.md §2.2, §2.4; errnos: see ERR_* below):
- *   - emulated backend: the KeyID is in PTE bits 52..57 of the leaf entry,
+ *   - emulated backend: the KeyID is in PTE bits 52..56 of the leaf entry
+ *     (bit 57 is _PAGE_DEVMAP in 6.12 and must stay clear),
  *     the cache bits are write-back (the KeyID is in pgprot, not in the PFN);
  *   - a region's pages live until its last mapping and its fd are gone;
  *   - VM_PFNMAP | VM_DONTDUMP | VM_DONTEXPAND, never VM_EXEC / VM_MAYEXEC.
@@ -42,7 +43,8 @@
 #define PTE_PCD		(1ULL << 4)
 #define PTE_PAT_4K	(1ULL << 7)
 #define PTE_PFN_MASK	0x000ffffffffff000ULL
-#define EMU_KEYID(e)	((unsigned int)(((e) >> 52) & 0x3f))
+#define PTE_DEVMAP	(1ULL << 57)	/* _PAGE_BIT_SOFTW4 in 6.12 */
+#define EMU_KEYID(e)	((unsigned int)(((e) >> 52) & 0x1f))
 
 TestSuite(core_map, .init = guest_settle, .timeout = 120);
 
@@ -69,8 +71,10 @@ static void assert_pte(int fd, const void *addr, unsigned int keyid, bool writab
 	cr_assert_eq(q.keyid, keyid, "%s: %p carries KeyID %u, want %u", what, addr, q.keyid, keyid);
 	cr_assert_eq(q.flags, want_flags, "%s: %p flags %#x, want %#x", what, addr, q.flags, want_flags);
 	if (backend_is_emulated())
-		cr_assert_eq(EMU_KEYID(q.entry), keyid, "%s: entry %#llx: bits 52..57 hold %u, want %u",
+		cr_assert_eq(EMU_KEYID(q.entry), keyid, "%s: entry %#llx: bits 52..56 hold %u, want %u",
 			     what, (unsigned long long)q.entry, EMU_KEYID(q.entry), keyid);
+	cr_assert_eq(q.entry & PTE_DEVMAP, 0, "%s: entry %#llx has _PAGE_DEVMAP", what,
+		     (unsigned long long)q.entry);
 	cr_assert_eq(q.entry & (PTE_PWT | PTE_PCD | PTE_PAT_4K), 0,
 		     "%s: entry %#llx is not write-back (PAT saw the KeyID?)", what,
 		     (unsigned long long)q.entry);

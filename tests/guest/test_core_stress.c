@@ -35,7 +35,7 @@
 TestSuite(core_stress, .init = guest_settle, .timeout = 400);
 
 /*
- * Free pages sitting on the per-CPU lists are not in MemFree (6.1
+ * Free pages sitting on the per-CPU lists are not in MemFree (6.12
  * NR_FREE_PAGES), and those lists grow and shrink with the load: count them
  * too, or a test that frees thousands of pages sees megabytes "vanish".
  */

@@ -73,7 +73,7 @@ enum mktme_key_alg {
 #define MKTME_PTE_F_PRESENT	(1U << 0)	/* present to the hardware */
 #define MKTME_PTE_F_WRITE	(1U << 1)
 #define MKTME_PTE_F_USER	(1U << 2)
-#define MKTME_PTE_F_SPECIAL	(1U << 3)	/* 4K only: no struct page use */
+#define MKTME_PTE_F_SPECIAL	(1U << 3)	/* 4K, 2M: no struct page use */
 #define MKTME_PTE_F_NX		(1U << 4)
 #define MKTME_PTE_F_PROTNONE	(1U << 5)	/* PROT_NONE (or NUMA hint) */
 

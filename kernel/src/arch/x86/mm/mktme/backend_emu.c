@@ -7,8 +7,8 @@
  * anything: pages mapped with an emulated KeyID are plain memory.
  *
  * Boot parameters:
- *   mktme.emu_keyids=N      usable KeyIDs 1..N, 1 <= N <= 63 (default 63):
- *                           the emulated PTE layout has 6 bits (52..57).
+ *   mktme.emu_keyids=N      usable KeyIDs 1..N, 1 <= N <= 31 (default 31):
+ *                           the emulated PTE layout has 5 bits (52..56).
  *   mktme.emu_algs=LIST     activated algorithms, comma-separated from
  *                           aes-xts-128,aes-xts-256 (default both).
  *
@@ -37,7 +37,7 @@
 
 static unsigned int emu_keyids = MKTME_EMU_MAX_KEYIDS;
 module_param(emu_keyids, uint, 0444);
-MODULE_PARM_DESC(emu_keyids, "emulated KeyIDs (1-63)");
+MODULE_PARM_DESC(emu_keyids, "emulated KeyIDs (1-31)");
 
 static char *emu_algs = "aes-xts-128,aes-xts-256";
 module_param(emu_algs, charp, 0444);
@@ -98,8 +98,8 @@ int mktme_emu_init(struct mktme_emu *emu, unsigned int nr_keyids, u32 algs)
 	emu->backend.name = "emulate";
 	emu->backend.encrypts = false;
 	emu->backend.nr_keyids = nr_keyids;
-	/* The layout, not the count: KeyIDs live in PTE bits 52..57. */
-	emu->backend.keyid_bits = 6;
+	/* The layout, not the count: KeyIDs live in PTE bits 52..56. */
+	emu->backend.keyid_bits = 5;
 	emu->backend.algorithms = algs;
 	emu->backend.program = mktme_emu_program;
 	return 0;

@@ -5,9 +5,11 @@
  * Sources:
  *  - Intel SDM Vol. 2B, PCONFIG; Intel ISE reference (May 2019), PCONFIG;
  *    Intel TME-MK specification (IA32_TME_CAPABILITY, IA32_TME_ACTIVATE);
- *  - Linux 6.1 arch/x86/kernel/cpu/intel.c detect_tme_early() (the same MSR
- *    fields; it also reduces x86_phys_bits by the KeyID bits) and
- *    arch/x86/kernel/cpu/intel_pconfig.c (CPUID leaf 0x1B targets);
+ *  - Linux 6.12 arch/x86/kernel/cpu/intel.c detect_tme_early() (the same MSR
+ *    fields; it also reduces x86_phys_bits by the KeyID bits), and Linux
+ *    6.1 arch/x86/kernel/cpu/intel_pconfig.c and asm/intel_pconfig.h (CPUID
+ *    leaf 0x1B targets, the PCONFIG instruction), which 6.12 no longer has:
+ *    their code is carried below;
  *  - Intel tdx-module and Linux TDX host code, IA32_MKTME_KEYID_PARTITIONING
  *    (MSR 0x87): bits 31:0 MKTME KeyIDs, bits 63:32 TDX private KeyIDs, the
  *    private ones after the MKTME ones.
@@ -23,11 +25,13 @@
 #include <linux/cpumask.h>
 #include <linux/delay.h>
 #include <linux/init.h>
+#include <linux/limits.h>
 #include <linux/minmax.h>
 #include <linux/smp.h>
 #include <linux/string.h>
 #include <linux/topology.h>
 #include <asm/cpufeature.h>
+#include <asm/cpuid.h>
 #include <asm/msr.h>
 
 #include "mktme.h"
@@ -46,6 +50,70 @@
 #define KEYID_PART_NR_MKTME(x)		((u32)(x))		/* 31:0 */
 
 /*
+ * PCONFIG targets, from CPUID leaf 0x1B as Linux 6.1's intel_pconfig_init()
+ * read them: sub-leaves of type 1 list up to three target IDs each (EBX,
+ * ECX, EDX), and the first sub-leaf of type 0 ends the list.
+ */
+#define PCONFIG_CPUID			0x1b
+#define PCONFIG_CPUID_SUBLEAF_MASK	((1 << 12) - 1)
+#define PCONFIG_CPUID_SUBLEAF_INVALID	0
+#define PCONFIG_CPUID_SUBLEAF_TARGETID	1
+
+static u64 mktme_pconfig_targets __ro_after_init;
+
+static void __init mktme_pconfig_enumerate(void)
+{
+	int subleaf;
+
+	if (!boot_cpu_has(X86_FEATURE_PCONFIG))
+		return;
+
+	for (subleaf = 0; subleaf < INT_MAX; subleaf++) {
+		struct cpuid_regs regs;
+
+		cpuid_count(PCONFIG_CPUID, subleaf,
+			    &regs.eax, &regs.ebx, &regs.ecx, &regs.edx);
+
+		switch (regs.eax & PCONFIG_CPUID_SUBLEAF_MASK) {
+		case PCONFIG_CPUID_SUBLEAF_INVALID:
+			return;
+		case PCONFIG_CPUID_SUBLEAF_TARGETID:
+			if (regs.ebx < 64)
+				mktme_pconfig_targets |= BIT_ULL(regs.ebx);
+			if (regs.ecx < 64)
+				mktme_pconfig_targets |= BIT_ULL(regs.ecx);
+			if (regs.edx < 64)
+				mktme_pconfig_targets |= BIT_ULL(regs.edx);
+			break;
+		default:
+			/* Unknown sub-leaf type: ignore it. */
+			break;
+		}
+	}
+}
+
+static bool mktme_pconfig_target_supported(unsigned int target)
+{
+	return target < 64 && (mktme_pconfig_targets & BIT_ULL(target));
+}
+
+/* PCONFIG KEY_PROGRAM: a return code, or -ENXIO without the MKTME target. */
+static int mktme_key_program(const struct mktme_key_program *prog)
+{
+	unsigned long rax = MKTME_KEY_PROGRAM;
+
+	if (!mktme_pconfig_target_supported(MKTME_TARGET))
+		return -ENXIO;
+
+	asm volatile(PCONFIG
+		     : "=a" (rax), "=b" (prog)
+		     : "0" (rax), "1" (prog)
+		     : "memory", "cc");
+
+	return rax;
+}
+
+/*
  * KEY_PROGRAM runs on one CPU of each package: the key tables are
  * per package (DESIGN.md 2.1; the 2019 MKTME RFC, "mktme_keys: Program
  * MKTME keys across packages", programmed one lead CPU per package). The
@@ -61,8 +129,7 @@ static void mktme_hw_pconfig(void *arg)
 {
 	struct mktme_hw_call *call = arg;
 
-	/* PCONFIG only reads the operand; the helper's prototype is not const. */
-	call->code = mktme_key_program((struct mktme_key_program *)call->prog);
+	call->code = mktme_key_program(call->prog);
 }
 
 static int mktme_hw_run(unsigned int cpu, const struct mktme_key_program *prog)
@@ -223,9 +290,10 @@ const struct mktme_backend * __init mktme_hw_probe(void)
 	bool have_part;
 	int ret;
 
+	mktme_pconfig_enumerate();
 	if (!boot_cpu_has(X86_FEATURE_TME) ||
 	    !boot_cpu_has(X86_FEATURE_PCONFIG) ||
-	    !pconfig_target_supported(MKTME_TARGET)) {
+	    !mktme_pconfig_target_supported(MKTME_TARGET)) {
 		pr_info("hw: no TME-MK (CPUID TME, PCONFIG, MKTME target)\n");
 		return NULL;
 	}

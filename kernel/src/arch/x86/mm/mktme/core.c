@@ -11,7 +11,9 @@
  *
  * /sys/kernel/mm/mktme/ (read-only, present whatever the mode): backend
  * ("hw", "emulate" or "off"), encrypts (0/1), nr_keyids, keyids_in_use,
- * keyids_quarantined, algorithms (activated, by name), pages_mapped.
+ * keyids_quarantined, algorithms (activated, by name), pages_mapped, and
+ * blocks, blocks_empty, single_pages and blocks_drain (write-only, root:
+ * give back every empty block).
  *
  * /sys/kernel/debug/mktme/keyids: per KeyID its references, state (free,
  * in-use, quarantined), last command and algorithm programmed. Never key
@@ -117,6 +119,51 @@ static ssize_t pages_mapped_show(struct kobject *kobj,
 }
 static struct kobj_attribute pages_mapped_attr = __ATTR_RO(pages_mapped);
 
+/*
+ * The blocks (blocks.c): blocks (2 MiB blocks out of the direct map, in use
+ * or kept empty), blocks_empty (of those, kept with no page in use; the
+ * shrinker gives them back, and so does writing 1 to blocks_drain), and
+ * single_pages (pages that had to be taken out of the direct map one by
+ * one, splitting it, because no block could be had).
+ */
+static ssize_t blocks_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(&mktme_blocks_nr));
+}
+static struct kobj_attribute blocks_attr = __ATTR_RO(blocks);
+
+static ssize_t blocks_empty_show(struct kobject *kobj,
+				      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", mktme_blocks_empty());
+}
+static struct kobj_attribute blocks_empty_attr =
+	__ATTR_RO(blocks_empty);
+
+static ssize_t single_pages_show(struct kobject *kobj,
+				      struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%ld\n",
+			  atomic_long_read(&mktme_single_pages));
+}
+static struct kobj_attribute single_pages_attr =
+	__ATTR_RO(single_pages);
+
+static ssize_t blocks_drain_store(struct kobject *kobj,
+				struct kobj_attribute *attr, const char *buf,
+				size_t count)
+{
+	bool drain;
+
+	if (kstrtobool(buf, &drain))
+		return -EINVAL;
+	if (drain)
+		mktme_blocks_drain(ULONG_MAX);
+	return count;
+}
+static struct kobj_attribute blocks_drain_attr = __ATTR_WO(blocks_drain);
+
 static struct attribute *mktme_attrs[] = {
 	&backend_attr.attr,
 	&encrypts_attr.attr,
@@ -125,6 +172,10 @@ static struct attribute *mktme_attrs[] = {
 	&keyids_quarantined_attr.attr,
 	&algorithms_attr.attr,
 	&pages_mapped_attr.attr,
+	&blocks_attr.attr,
+	&blocks_empty_attr.attr,
+	&single_pages_attr.attr,
+	&blocks_drain_attr.attr,
 	NULL,
 };
 

@@ -11,7 +11,7 @@
  * DESIGN.md 1): a device whose pages are removed from the direct map and
  * mapped in a VM_PFNMAP VMA, so that the kernel cannot touch them by
  * accident: get_user_pages() refuses VM_PFNMAP (check_vma_flags() in
- * mm/gup.c), fast GUP refuses special PTEs (gup_pte_range()), and without
+ * mm/gup.c), fast GUP refuses special PTEs (gup_fast_pte_range()), and without
  * a vm_ops->access the /proc/pid/mem, ptrace and process_vm_readv paths
  * have no fallback (__access_remote_vm() in mm/memory.c).
  *
@@ -22,15 +22,16 @@
  * mapping is gone and the last descriptor closed, and no PTE can still
  * point at a page when it is freed.
  *
- * Life of a page (DESIGN.md 2.4; mm/secretmem.c is the model):
- *  fault   allocate (charged to the faulting task's memcg, placed by the
- *          VMA's NUMA policy), write back its KeyID-0 cache lines, remove
- *          it from the direct map, zero it through a temporary KeyID-tagged
- *          kernel alias, publish it with xa_cmpxchg() and map it with
- *          vmf_insert_pfn_prot(). The KeyID travels in the pgprot, never in
- *          the PFN (pte.c).
- *  free    zero it and flush its cache lines through the KeyID alias, put
- *          it back in the direct map, and only then free it.
+ * Life of a page (docs/design.md; mm/secretmem.c is the model):
+ *  fault   take it from the block pool (pool.c: 2 MiB blocks out of the
+ *          direct map, on the node the memory policy asks for), charge it
+ *          to RLIMIT_MEMLOCK and the faulting task's memcg, zero it through
+ *          the CPU's KeyID alias (alias.c), publish it in the region and
+ *          map it: a 4 KiB page with vmf_insert_pfn_prot(), a 2 MiB page
+ *          with vmf_insert_pfn_pmd(). The KeyID travels in the pgprot,
+ *          never in the PFN (pte.c).
+ *  free    zero it and flush its cache lines through the KeyID alias,
+ *          uncharge it, and only then give it back to its block.
  *
  * The caches are not kept coherent between mappings of one physical page
  * with different KeyIDs (the TME-MK architecture leaves the flush to
@@ -46,9 +47,12 @@
 #include <linux/gfp.h>
 #include <linux/hugetlb.h>
 #include <linux/key.h>
+#include <linux/memcontrol.h>
+#include <linux/mempolicy.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/pfn_t.h>
 #include <linux/pgtable.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
@@ -57,11 +61,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/user_namespace.h>
-#include <linux/vmalloc.h>
 #include <linux/xarray.h>
-
-#include <asm/cacheflush.h>
-#include <asm/tlbflush.h>
 
 #include "mktme.h"
 
@@ -72,48 +72,24 @@ struct mktme_region {
 	struct mutex lock;		/* binding: key and keyid together */
 	struct key *key;		/* NULL until SET_KEY; a reference */
 	unsigned int keyid;		/* the key's; a KeyID reference */
-	struct xarray pages;		/* file page offset -> page */
-	atomic_long_t nr_pages;
+	struct mutex publish;		/* which page backs an offset */
+	struct xarray pages;		/* file page offset -> 4 KiB page */
+	struct xarray huge;		/* 2 MiB chunk index -> 2 MiB page */
+	atomic_long_t nr_pages;		/* in 4 KiB pages */
 	struct user_struct *user;	/* charged for the pages */
 	bool unlimited;			/* the opener had CAP_IPC_LOCK */
 };
 
-/*
- * Page-sized kernel aliases with a KeyID, for zeroing and flushing pages
- * that are not in the direct map (and, on hardware, must be written with
- * their own KeyID: through KeyID 0 a write would land as garbage).
- */
-static void *mktme_alias_map(struct page **pages, unsigned int nr,
-			     unsigned int keyid)
-{
-	return vmap(pages, nr, VM_MAP, mktme_pgprot(PAGE_KERNEL, keyid));
-}
-
-static void mktme_alias_unmap(void *addr, unsigned int nr)
-{
-	unsigned long start = (unsigned long)addr;
-
-	vunmap(addr);
-	/*
-	 * vunmap() leaves the TLB flush to the lazy purge of the vmap area
-	 * (free_unmap_vmap_area() in mm/vmalloc.c). Do it now: no translation
-	 * with this KeyID may outlive the alias, or a speculative access could
-	 * bring KeyID lines of a page back into the cache after it has been
-	 * returned to the allocator.
-	 */
-	flush_tlb_kernel_range(start, start + nr * PAGE_SIZE);
-}
-
 /* RLIMIT_MEMLOCK, per page and per user, as memfd_secret does. */
-static bool mktme_charge(struct mktme_region *r)
+static bool mktme_charge(struct mktme_region *r, unsigned long nr)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
 	long cur = atomic_long_read(&r->user->locked_vm);
 
 	do {
-		if (!r->unlimited && (unsigned long)cur + 1 > limit)
+		if (!r->unlimited && (unsigned long)cur + nr > limit)
 			return false;
-	} while (!atomic_long_try_cmpxchg(&r->user->locked_vm, &cur, cur + 1));
+	} while (!atomic_long_try_cmpxchg(&r->user->locked_vm, &cur, cur + nr));
 	return true;
 }
 
@@ -122,123 +98,89 @@ static void mktme_uncharge(struct mktme_region *r, unsigned long nr)
 	atomic_long_sub(nr, &r->user->locked_vm);
 }
 
+/* ---- pages of a region ------------------------------------------------- */
+
 /*
- * Take a freshly allocated page out of the direct map and clear it through
- * a KeyID alias. On failure the page is back in the direct map and can be
- * freed.
+ * A region's file offsets come in 2 MiB chunks (MKTME_BLOCK_PAGES pages).
+ * A chunk is either one 2 MiB page, in r->huge at the chunk's index, or up
+ * to 512 pages of 4 KiB, in r->pages at their offsets; never both. The
+ * first fault into a chunk decides: a PMD fault of an aligned mapping takes
+ * a 2 MiB page if the chunk has no 4 KiB page yet; any other fault takes a
+ * 4 KiB page, unless the chunk already is a 2 MiB page, whose 4 KiB part
+ * it then maps with a PTE (a second, unaligned mapping of the same file).
+ * Pages are allocated and zeroed outside r->publish; only the decision and
+ * the xarray store are under it.
  */
-static int mktme_page_prepare(struct page *page, unsigned int keyid)
+static bool mktme_region_pfn(struct mktme_region *r, pgoff_t pgoff,
+			     unsigned long *pfn)
 {
-	unsigned long addr = (unsigned long)page_address(page);
-	void *alias;
-	int err;
+	struct page *page;
 
-	/* Dirty KeyID-0 lines written back later would corrupt the page. */
-	clflush_cache_range((void *)addr, PAGE_SIZE);
-
-	err = set_direct_map_invalid_noflush(page);
-	if (err)
-		return err;
-	flush_tlb_kernel_range(addr, addr + PAGE_SIZE);
-
-	alias = mktme_alias_map(&page, 1, keyid);
-	if (!alias) {
-		/* Nothing was written with the KeyID yet. */
-		set_direct_map_default_noflush(page);
-		return -ENOMEM;
+	page = xa_load(&r->huge, pgoff >> MKTME_BLOCK_ORDER);
+	if (page) {
+		*pfn = page_to_pfn(page) + (pgoff & (MKTME_BLOCK_PAGES - 1));
+		return true;
 	}
-	clear_page(alias);
-	mktme_alias_unmap(alias, 1);
-	return 0;
+	page = xa_load(&r->pages, pgoff);
+	if (page) {
+		*pfn = page_to_pfn(page);
+		return true;
+	}
+	return false;
+}
+
+/* Any 4 KiB page in the chunk of @pgoff? */
+static bool mktme_chunk_has_pages(struct mktme_region *r, pgoff_t pgoff)
+{
+	unsigned long index = round_down(pgoff, MKTME_BLOCK_PAGES);
+
+	return xa_find(&r->pages, &index, index + MKTME_BLOCK_PAGES - 1,
+		       XA_PRESENT) != NULL;
 }
 
 /*
- * Zero @nr pages, write back and drop their KeyID cache lines, restore
- * their direct-map entries, and free them. The order matters: a page must
- * be back in the direct map before the allocator can hand it out again
- * (the use-after-free fixed in secretmem_fault() in 2025 came from freeing
- * first).
+ * 2^@order pages for a fault of @vmf: charged to RLIMIT_MEMLOCK and to the
+ * faulting task's memory cgroup, from the node the memory policy asks for,
+ * out of the direct map and zeroed through the region's KeyID.
  */
-static void mktme_pages_free(struct page **pages, unsigned int nr,
-			     unsigned int keyid)
+static struct page *mktme_alloc(struct mktme_region *r, struct vm_fault *vmf,
+				unsigned int order)
 {
-	unsigned int i;
-	void *alias;
+	unsigned long nr = 1UL << order;
+	nodemask_t allowed;
+	struct page *page;
+	int nid;
 
-	alias = mktme_alias_map(pages, nr, keyid);
-	if (!alias && nr > 1) {
-		for (i = 0; i < nr; i++)
-			mktme_pages_free(&pages[i], 1, keyid);
-		return;
-	}
-	if (!alias) {
-		/*
-		 * Without an alias the page can be neither cleared nor
-		 * flushed with its KeyID: keep it out of the allocator.
-		 */
-		pr_warn_ratelimited("no KeyID alias: leaking a page\n");
-		return;
-	}
-	memset(alias, 0, nr * PAGE_SIZE);
-	clflush_cache_range(alias, nr * PAGE_SIZE);
-	mktme_alias_unmap(alias, nr);
-
-	for (i = 0; i < nr; i++) {
-		/* Cannot fail: the direct map was split when it was removed. */
-		set_direct_map_default_noflush(pages[i]);
-		put_page(pages[i]);
-	}
-}
-
-/*
- * The page at @pgoff, allocated and published if it does not exist yet.
- * Concurrent faults on one offset each prepare a page, and all but the
- * first to publish it free theirs again.
- */
-static struct page *mktme_region_page(struct mktme_region *r,
-				      struct vm_fault *vmf)
-{
-	struct page *page, *old;
-	struct folio *folio;
-	int err;
-
-	page = xa_load(&r->pages, vmf->pgoff);
-	if (page)
-		return page;
-
-	if (!mktme_charge(r))
+	if (!mktme_charge(r, nr))
 		return ERR_PTR(-EAGAIN);
-
-	/* Unmovable: nothing could migrate it out of its VMA. */
-	folio = vma_alloc_folio(GFP_HIGHUSER | __GFP_ACCOUNT, 0, vmf->vma,
-				vmf->address, false);
-	if (!folio) {
-		err = -ENOMEM;
+	nid = vma_policy_node(vmf->vma, vmf->address, order, &allowed);
+	page = mktme_blocks_alloc(order, nid, &allowed, GFP_HIGHUSER);
+	if (!page)
+		goto out_uncharge;
+	/* As __GFP_ACCOUNT would have: kmem of the faulting task's memcg. */
+	if (memcg_kmem_charge_page(page, GFP_KERNEL, order)) {
+		mktme_blocks_free(page, order);
 		goto out_uncharge;
 	}
-	page = &folio->page;
-
-	err = mktme_page_prepare(page, r->keyid);
-	if (err) {
-		put_page(page);
-		goto out_uncharge;
-	}
-
-	old = xa_cmpxchg(&r->pages, vmf->pgoff, NULL, page, GFP_KERNEL);
-	if (old) {
-		mktme_pages_free(&page, 1, r->keyid);
-		mktme_uncharge(r, 1);
-		if (xa_is_err(old))
-			return ERR_PTR(xa_err(old));
-		return old;
-	}
-	atomic_long_inc(&r->nr_pages);
-	atomic_long_inc(&mktme_pages_mapped);
+	mktme_alias_clear(page, nr, r->keyid);
 	return page;
 
 out_uncharge:
-	mktme_uncharge(r, 1);
-	return ERR_PTR(err);
+	mktme_uncharge(r, nr);
+	return ERR_PTR(-ENOMEM);
+}
+
+/*
+ * Zero 2^@order pages and drop their cache lines through @keyid, uncharge
+ * them and give them back. The order matters: nothing of the region's data
+ * and no line of its KeyID may remain when the memory can be reused.
+ */
+static void mktme_free(struct page *page, unsigned int order,
+		       unsigned int keyid)
+{
+	mktme_alias_scrub(page, 1UL << order, keyid);
+	memcg_kmem_uncharge_page(page, order);
+	mktme_blocks_free(page, order);
 }
 
 static vm_fault_t mktme_fault(struct vm_fault *vmf)
@@ -246,25 +188,117 @@ static vm_fault_t mktme_fault(struct vm_fault *vmf)
 	struct vm_area_struct *vma = vmf->vma;
 	struct mktme_region *r = vma->vm_file->private_data;
 	struct page *page;
+	unsigned long pfn;
+	void *old;
 
-	page = mktme_region_page(r, vmf);
-	if (IS_ERR(page)) {
-		/* Over RLIMIT_MEMLOCK: SIGBUS, as for memfd_secret. */
-		if (PTR_ERR(page) == -EAGAIN)
-			return VM_FAULT_SIGBUS;
-		return vmf_error(PTR_ERR(page));
+	if (!mktme_region_pfn(r, vmf->pgoff, &pfn)) {
+		page = mktme_alloc(r, vmf, 0);
+		if (IS_ERR(page)) {
+			/* Over RLIMIT_MEMLOCK: SIGBUS, as for memfd_secret. */
+			if (PTR_ERR(page) == -EAGAIN)
+				return VM_FAULT_SIGBUS;
+			return VM_FAULT_OOM;
+		}
+		mutex_lock(&r->publish);
+		if (!mktme_region_pfn(r, vmf->pgoff, &pfn)) {
+			old = xa_store(&r->pages, vmf->pgoff, page,
+				       GFP_KERNEL_ACCOUNT);
+			if (!xa_is_err(old)) {
+				pfn = page_to_pfn(page);
+				page = NULL;
+				atomic_long_inc(&r->nr_pages);
+				atomic_long_inc(&mktme_pages_mapped);
+			}
+		} else {
+			old = NULL;
+		}
+		mutex_unlock(&r->publish);
+		/* Another fault published first, or no memory for the xarray. */
+		if (page) {
+			mktme_free(page, 0, r->keyid);
+			mktme_uncharge(r, 1);
+			if (xa_is_err(old))
+				return vmf_error(xa_err(old));
+		}
 	}
 	/*
 	 * The KeyID is set again rather than trusted to vm_page_prot, so
 	 * that no path that rebuilds vm_page_prot can map it without.
 	 */
-	return vmf_insert_pfn_prot(vma, vmf->address, page_to_pfn(page),
+	return vmf_insert_pfn_prot(vma, vmf->address, pfn,
 				   mktme_pgprot(vma->vm_page_prot, r->keyid));
+}
+
+/*
+ * A 2 MiB fault (mm/memory.c calls this for a PMD with no table yet, on a
+ * VM_PFNMAP VMA: create_huge_pmd(), and to make a read-only PMD writable:
+ * wp_huge_pmd()). Whatever does not fit a 2 MiB page falls back to 4 KiB
+ * faults: an unaligned or short part of the VMA, a chunk that has 4 KiB
+ * pages, RLIMIT_MEMLOCK, no free 2 MiB block.
+ */
+static vm_fault_t mktme_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mktme_region *r = vma->vm_file->private_data;
+	unsigned long haddr = vmf->address & PMD_MASK;
+	pgoff_t pgoff = vmf->pgoff - ((vmf->address - haddr) >> PAGE_SHIFT);
+	pgoff_t chunk = pgoff >> MKTME_BLOCK_ORDER;
+	struct page *page, *old;
+	unsigned long pfn;
+
+	if (order == 0)
+		return mktme_fault(vmf);
+	if (order != PMD_ORDER || haddr < vma->vm_start ||
+	    haddr + PMD_SIZE > vma->vm_end ||
+	    !IS_ALIGNED(pgoff, MKTME_BLOCK_PAGES))
+		return VM_FAULT_FALLBACK;
+	/*
+	 * vmf_insert_pfn_pmd() maps with vm_page_prot, which must carry the
+	 * KeyID (mktme_mmap(); mprotect() keeps it: _PAGE_CHG_MASK).
+	 */
+	if (WARN_ON_ONCE(mktme_pte_to_keyid(pgprot_val(vma->vm_page_prot)) !=
+			 r->keyid))
+		return VM_FAULT_FALLBACK;
+
+	page = xa_load(&r->huge, chunk);
+	if (!page) {
+		if (mktme_chunk_has_pages(r, pgoff))
+			return VM_FAULT_FALLBACK;
+		page = mktme_alloc(r, vmf, MKTME_BLOCK_ORDER);
+		if (IS_ERR(page))
+			return VM_FAULT_FALLBACK;
+		mutex_lock(&r->publish);
+		old = xa_load(&r->huge, chunk);
+		if (!old && !mktme_chunk_has_pages(r, pgoff)) {
+			old = xa_store(&r->huge, chunk, page,
+				       GFP_KERNEL_ACCOUNT);
+			if (!xa_is_err(old)) {
+				old = page;
+				page = NULL;
+				atomic_long_add(MKTME_BLOCK_PAGES, &r->nr_pages);
+				atomic_long_add(MKTME_BLOCK_PAGES,
+						&mktme_pages_mapped);
+			}
+		}
+		mutex_unlock(&r->publish);
+		if (page) {
+			mktme_free(page, MKTME_BLOCK_ORDER, r->keyid);
+			mktme_uncharge(r, MKTME_BLOCK_PAGES);
+			/* A 2 MiB page published meanwhile is ours too. */
+			if (!old || xa_is_err(old))
+				return VM_FAULT_FALLBACK;
+		}
+		page = old;
+	}
+	pfn = page_to_pfn(page);
+	return vmf_insert_pfn_pmd(vmf, __pfn_to_pfn_t(pfn, PFN_DEV),
+				  vmf->flags & FAULT_FLAG_WRITE);
 }
 
 /* No ->access: that is what /proc/pid/mem and ptrace would fall back to. */
 static const struct vm_operations_struct mktme_vm_ops = {
 	.fault = mktme_fault,
+	.huge_fault = mktme_huge_fault,
 };
 
 static int mktme_mmap(struct file *file, struct vm_area_struct *vma)
@@ -311,8 +345,7 @@ static int mktme_mmap(struct file *file, struct vm_area_struct *vma)
 	 * No VM_DONTCOPY: fork() copies the special PTEs of a VM_PFNMAP VMA
 	 * (vma_needs_copy() in mm/memory.c) and the child shares the pages.
 	 */
-	vma->vm_flags |= VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP;
-	vma->vm_flags &= ~VM_MAYEXEC;
+	vm_flags_mod(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
 	vma->vm_page_prot = mktme_pgprot(vma->vm_page_prot, keyid);
 	vma->vm_ops = &mktme_vm_ops;
 	return 0;
@@ -451,10 +484,16 @@ static u32 mktme_walk(struct mm_struct *mm, unsigned long addr, u64 *entry)
 		goto out;
 	}
 
-	/* A PTE table, once seen, stays while the VMA is attached. */
+	/*
+	 * A PTE table can go away under mmap_read_lock (khugepaged's
+	 * retract_page_tables() frees it after RCU): pte_offset_map_lock()
+	 * checks the PMD again and fails if it no longer points to one.
+	 */
 	pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!pte_none(*pte)) {
-		*entry = pte_val(*pte);
+	if (!pte)
+		goto out;
+	if (!pte_none(ptep_get(pte))) {
+		*entry = pte_val(ptep_get(pte));
 		level = MKTME_PTE_4K;
 	}
 	pte_unmap_unlock(pte, ptl);
@@ -502,7 +541,8 @@ static long mktme_query_pte(struct file *file, void __user *uarg)
 			q.flags |= MKTME_PTE_F_WRITE;
 		if (entry & _PAGE_USER)
 			q.flags |= MKTME_PTE_F_USER;
-		if (level == MKTME_PTE_4K && (entry & _PAGE_SPECIAL))
+		/* pmd_special() uses the same bit (6.12 pgtable.h). */
+		if (level != MKTME_PTE_1G && (entry & _PAGE_SPECIAL))
 			q.flags |= MKTME_PTE_F_SPECIAL;
 		if (entry & _PAGE_NX)
 			q.flags |= MKTME_PTE_F_NX;
@@ -560,7 +600,9 @@ static int mktme_open(struct inode *inode, struct file *file)
 	if (!r)
 		return -ENOMEM;
 	mutex_init(&r->lock);
+	mutex_init(&r->publish);
 	xa_init(&r->pages);
+	xa_init(&r->huge);
 	atomic_long_set(&r->nr_pages, 0);
 	r->user = get_uid(current_user());
 	/*
@@ -572,27 +614,24 @@ static int mktme_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
-#define MKTME_FREE_BATCH	16
-
 static int mktme_release(struct inode *inode, struct file *file)
 {
 	struct mktme_region *r = file->private_data;
-	struct page *batch[MKTME_FREE_BATCH];
 	unsigned long index, nr = 0;
-	unsigned int n = 0;
 	struct page *page;
 
-	xa_for_each(&r->pages, index, page) {
-		batch[n++] = page;
-		nr++;
-		if (n == MKTME_FREE_BATCH) {
-			mktme_pages_free(batch, n, r->keyid);
-			n = 0;
-			cond_resched();
-		}
+	/* No mapping is left (each holds the file): nothing can fault. */
+	xa_for_each(&r->huge, index, page) {
+		mktme_free(page, MKTME_BLOCK_ORDER, r->keyid);
+		nr += MKTME_BLOCK_PAGES;
+		cond_resched();
 	}
-	if (n)
-		mktme_pages_free(batch, n, r->keyid);
+	xa_destroy(&r->huge);
+	xa_for_each(&r->pages, index, page) {
+		mktme_free(page, 0, r->keyid);
+		if (!(++nr % 64))
+			cond_resched();
+	}
 	xa_destroy(&r->pages);
 	mktme_uncharge(r, nr);
 	atomic_long_sub(nr, &mktme_pages_mapped);
@@ -609,16 +648,19 @@ static int mktme_release(struct inode *inode, struct file *file)
 
 /*
  * No read/write/splice: file I/O on a region fails with -EINVAL
- * (vfs_read() without FMODE_CAN_READ), as it does on memfd_secret.
+ * (vfs_read() without FMODE_CAN_READ), as it does on memfd_secret. No
+ * llseek: lseek() fails with -ESPIPE (do_dentry_open() clears FMODE_LSEEK
+ * without one; 6.12 has no no_llseek() to name).
  */
 static const struct file_operations mktme_fops = {
 	.owner		= THIS_MODULE,
 	.open		= mktme_open,
 	.release	= mktme_release,
 	.mmap		= mktme_mmap,
+	/* 2 MiB-aligned addresses for mappings of 2 MiB and more. */
+	.get_unmapped_area = thp_get_unmapped_area,
 	.unlocked_ioctl	= mktme_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.llseek		= no_llseek,
 };
 
 /*
@@ -635,9 +677,17 @@ static struct miscdevice mktme_misc = {
 
 int __init mktme_dev_init(void)
 {
+	int ret;
+
 	if (!can_set_direct_map()) {
-		pr_err("/dev/mktme needs a direct map with 4K granularity\n");
+		pr_err("/dev/mktme needs a direct map it can change\n");
 		return -ENODEV;
 	}
+	ret = mktme_alias_init();
+	if (ret)
+		return ret;
+	ret = mktme_blocks_init();
+	if (ret)
+		return ret;
 	return misc_register(&mktme_misc);
 }

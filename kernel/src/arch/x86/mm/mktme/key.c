@@ -21,7 +21,7 @@
  *              replaces the keyring link, since there is no ->update).
  * revoke       drops the key's KeyID reference at once, as user keys drop
  *              their payload (security/keys/user_defined.c): a revoked key
- *              can bind nothing, and in 6.1 the garbage collector leaves a
+ *              can bind nothing, and in 6.12 the garbage collector leaves a
  *              revoked key linked (key_is_dead() ignores revoked_at), so
  *              waiting for destroy could pin a scarce KeyID indefinitely.
  * destroy      (last reference gone, from the key garbage collector) drops

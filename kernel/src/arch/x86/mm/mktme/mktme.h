@@ -18,6 +18,8 @@
 
 #include <linux/types.h>
 #include <linux/atomic.h>
+#include <linux/gfp_types.h>
+#include <linux/nodemask.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <asm/pgtable_types.h>
@@ -28,14 +30,42 @@ struct dentry;
 struct seq_file;
 
 /*
- * The KEY_PROGRAM operand (struct mktme_key_program), its commands
- * (MKTME_KEYID_*) and return codes (MKTME_PROG_SUCCESS, MKTME_INVALID_PROG_CMD,
- * MKTME_ENTROPY_ERROR, MKTME_INVALID_KEYID, MKTME_INVALID_ENC_ALG,
- * MKTME_DEVICE_BUSY) are the kernel's own, from Linux 6.1
- * arch/x86/include/asm/intel_pconfig.h, which follows the Intel ISE
- * reference for PCONFIG. Only what that header lacks is defined here.
+ * PCONFIG (0F 01 C5), its KEY_PROGRAM leaf and operand, the commands and the
+ * return codes, as the Intel ISE reference for PCONFIG defines them. The
+ * names and values are those of Linux 6.1's
+ * arch/x86/include/asm/intel_pconfig.h (Kirill A. Shutemov, Intel, 2017);
+ * 6.12 no longer has that header or its CPUID enumeration
+ * (arch/x86/kernel/cpu/intel_pconfig.c), since nothing upstream used them,
+ * so the core carries its own copy (the enumeration is in backend_hw.c).
  */
-#include <asm/intel_pconfig.h>
+#define PCONFIG				".byte 0x0f, 0x01, 0xc5"
+
+/* PCONFIG targets (CPUID leaf 0x1B) and leaves (EAX). */
+#define MKTME_TARGET			1
+#define MKTME_KEY_PROGRAM		0
+
+/* mktme_key_program::keyid_ctrl COMMAND, bits [7:0] */
+#define MKTME_KEYID_SET_KEY_DIRECT	0
+#define MKTME_KEYID_SET_KEY_RANDOM	1
+#define MKTME_KEYID_CLEAR_KEY		2
+#define MKTME_KEYID_NO_ENCRYPT		3
+
+/* Return codes from the PCONFIG MKTME_KEY_PROGRAM */
+#define MKTME_PROG_SUCCESS		0
+#define MKTME_INVALID_PROG_CMD		1
+#define MKTME_ENTROPY_ERROR		2
+#define MKTME_INVALID_KEYID		3
+#define MKTME_INVALID_ENC_ALG		4
+#define MKTME_DEVICE_BUSY		5
+
+/* Hardware requires the structure to be 256 byte aligned. Otherwise #GP(0). */
+struct mktme_key_program {
+	u16 keyid;
+	u32 keyid_ctrl;
+	u8 __rsvd[58];
+	u8 key_field_1[64];
+	u8 key_field_2[64];
+} __packed __aligned(256);
 
 /* keyid_ctrl: bits 7:0 command, bits 23:8 algorithm (one bit), 31:24 zero. */
 #define MKTME_CTRL_CMD_MASK		0x000000ffU
@@ -171,7 +201,7 @@ int mktme_keyids_init(const struct mktme_backend *b);	/* the live pool */
 void mktme_keyids_show(struct seq_file *m);		/* debugfs "keyids" */
 
 /* The emulated backend (backend_emu.c). */
-#define MKTME_EMU_MAX_KEYIDS		63	/* PTE bits 52..57 */
+#define MKTME_EMU_MAX_KEYIDS		31	/* PTE bits 52..56 */
 struct mktme_emu_keyid {
 	u8 cmd;				/* last successful command, 0xff: none */
 	u8 alg;				/* its algorithm (enum mktme_key_alg) */
@@ -261,7 +291,7 @@ static inline pgprot_t mktme_pgprot(pgprot_t prot, unsigned int keyid)
 /*
  * pte.c (K2): set mktme_keyid_mask and mktme_keyid_shift for @backend (hw:
  * above the reduced physical-address bits, physical_mask reduced; emulated:
- * bits 52..57). Called once by core.c before any KeyID is handed out.
+ * bits 52..56). Called once by core.c before any KeyID is handed out.
  */
 int mktme_pte_init(const struct mktme_backend *backend);
 
@@ -276,6 +306,29 @@ int mktme_pte_layout(const struct mktme_backend *b, unsigned int phys_bits,
 
 /* Statistics shown in /sys/kernel/mm/mktme/. */
 extern atomic_long_t mktme_pages_mapped;
+
+/*
+ * Blocks (blocks.c): region memory in 2 MiB blocks, each out of the direct
+ * map as one PMD, per NUMA node.
+ */
+#define MKTME_BLOCK_ORDER		(PMD_SHIFT - PAGE_SHIFT)
+#define MKTME_BLOCK_PAGES		(1UL << MKTME_BLOCK_ORDER)
+#define MKTME_BLOCK_SIZE		(MKTME_BLOCK_PAGES << PAGE_SHIFT)
+struct page *mktme_blocks_alloc(unsigned int order, int nid,
+				const nodemask_t *allowed, gfp_t gfp);
+void mktme_blocks_free(struct page *page, unsigned int order);
+unsigned long mktme_blocks_empty(void);
+unsigned long mktme_blocks_drain(unsigned long max_blocks);
+int mktme_blocks_init(void);
+extern atomic_long_t mktme_blocks_nr;		/* out of the direct map */
+extern atomic_long_t mktme_single_pages;	/* fallback: split it */
+
+/* Per-CPU KeyID aliases (alias.c), for pages out of the direct map. */
+int mktme_alias_init(void);
+void mktme_alias_clear(struct page *page, unsigned long nr,
+		       unsigned int keyid);
+void mktme_alias_scrub(struct page *page, unsigned long nr,
+		       unsigned int keyid);
 
 int mktme_dev_init(void);		/* dev.c (K2) */
 

@@ -89,75 +89,75 @@ struct check_case {
 };
 
 static const struct check_case check_cases[] = {
-	/* KeyID edges, 63 KeyIDs */
-	{ "keyid 0", 63, BOTH, 0, SET_RANDOM, BIT128, V_NONE, BAD_KEYID },
-	{ "keyid 1", 63, BOTH, 1, SET_RANDOM, BIT128, V_NONE, OK },
-	{ "keyid max", 63, BOTH, 63, SET_RANDOM, BIT128, V_NONE, OK },
-	{ "keyid max+1", 63, BOTH, 64, SET_RANDOM, BIT128, V_NONE, BAD_KEYID },
-	{ "keyid 0xffff", 63, BOTH, 0xffff, CLEAR, BIT128, V_NONE, BAD_KEYID },
+	/* KeyID edges, 31 KeyIDs (the most the emulated PTE field holds) */
+	{ "keyid 0", 31, BOTH, 0, SET_RANDOM, BIT128, V_NONE, BAD_KEYID },
+	{ "keyid 1", 31, BOTH, 1, SET_RANDOM, BIT128, V_NONE, OK },
+	{ "keyid max", 31, BOTH, 31, SET_RANDOM, BIT128, V_NONE, OK },
+	{ "keyid max+1", 31, BOTH, 32, SET_RANDOM, BIT128, V_NONE, BAD_KEYID },
+	{ "keyid 0xffff", 31, BOTH, 0xffff, CLEAR, BIT128, V_NONE, BAD_KEYID },
 	/* KeyID edges, 3 KeyIDs */
 	{ "3: keyid 3", 3, BOTH, 3, CLEAR, BIT256, V_NONE, OK },
 	{ "3: keyid 4", 3, BOTH, 4, CLEAR, BIT256, V_NONE, BAD_KEYID },
 	{ "1: keyid 1", 1, BIT128, 1, NO_ENCRYPT, BIT128, V_NONE, OK },
 	{ "1: keyid 2", 1, BIT128, 2, NO_ENCRYPT, BIT128, V_NONE, BAD_KEYID },
 	/* commands */
-	{ "direct", 63, BOTH, 5, SET_DIRECT, BIT256, V_NONE, OK },
-	{ "random", 63, BOTH, 5, SET_RANDOM, BIT256, V_NONE, OK },
-	{ "clear", 63, BOTH, 5, CLEAR, BIT128, V_NONE, OK },
-	{ "no-encrypt", 63, BOTH, 5, NO_ENCRYPT, BIT128, V_NONE, OK },
-	{ "cmd 4", 63, BOTH, 5, 4, BIT128, V_NONE, BAD_CMD },
-	{ "cmd 0xff", 63, BOTH, 5, 0xff, BIT128, V_NONE, BAD_CMD },
+	{ "direct", 31, BOTH, 5, SET_DIRECT, BIT256, V_NONE, OK },
+	{ "random", 31, BOTH, 5, SET_RANDOM, BIT256, V_NONE, OK },
+	{ "clear", 31, BOTH, 5, CLEAR, BIT128, V_NONE, OK },
+	{ "no-encrypt", 31, BOTH, 5, NO_ENCRYPT, BIT128, V_NONE, OK },
+	{ "cmd 4", 31, BOTH, 5, 4, BIT128, V_NONE, BAD_CMD },
+	{ "cmd 0xff", 31, BOTH, 5, 0xff, BIT128, V_NONE, BAD_CMD },
 	/* algorithms */
-	{ "no alg", 63, BOTH, 5, SET_RANDOM, 0, V_NONE, BAD_ALG },
-	{ "two algs", 63, BOTH, 5, SET_RANDOM, BOTH, V_NONE, BAD_ALG },
-	{ "unknown alg bit 1", 63, BOTH, 5, SET_RANDOM, BIT(1), V_NONE,
+	{ "no alg", 31, BOTH, 5, SET_RANDOM, 0, V_NONE, BAD_ALG },
+	{ "two algs", 31, BOTH, 5, SET_RANDOM, BOTH, V_NONE, BAD_ALG },
+	{ "unknown alg bit 1", 31, BOTH, 5, SET_RANDOM, BIT(1), V_NONE,
 	  BAD_ALG },
-	{ "alg bit 15", 63, BOTH, 5, SET_RANDOM, BIT(15), V_NONE, BAD_ALG },
-	{ "256 not activated", 63, BIT128, 5, SET_RANDOM, BIT256, V_NONE,
+	{ "alg bit 15", 31, BOTH, 5, SET_RANDOM, BIT(15), V_NONE, BAD_ALG },
+	{ "256 not activated", 31, BIT128, 5, SET_RANDOM, BIT256, V_NONE,
 	  BAD_ALG },
-	{ "128 not activated", 63, BIT256, 5, SET_RANDOM, BIT128, V_NONE,
+	{ "128 not activated", 31, BIT256, 5, SET_RANDOM, BIT128, V_NONE,
 	  BAD_ALG },
-	{ "clear needs an alg", 63, BOTH, 5, CLEAR, 0, V_NONE, BAD_ALG },
-	{ "no-encrypt needs an alg", 63, BOTH, 5, NO_ENCRYPT, 0, V_NONE,
+	{ "clear needs an alg", 31, BOTH, 5, CLEAR, 0, V_NONE, BAD_ALG },
+	{ "no-encrypt needs an alg", 31, BOTH, 5, NO_ENCRYPT, 0, V_NONE,
 	  BAD_ALG },
-	{ "clear, 128 not activated", 63, BIT256, 5, CLEAR, BIT128, V_NONE,
+	{ "clear, 128 not activated", 31, BIT256, 5, CLEAR, BIT128, V_NONE,
 	  BAD_ALG },
 	/* reserved fields: #GP */
-	{ "ctrl bit 24", 63, BOTH, 5, SET_RANDOM, BIT128, V_CTRL_RSVD, GP },
-	{ "ctrl bit 31", 63, BOTH, 5, CLEAR, BIT128, V_CTRL_RSVD_TOP, GP },
-	{ "rsvd byte 6", 63, BOTH, 5, SET_RANDOM, BIT128, V_RSVD_FIRST, GP },
-	{ "rsvd byte 63", 63, BOTH, 5, NO_ENCRYPT, BIT128, V_RSVD_LAST, GP },
+	{ "ctrl bit 24", 31, BOTH, 5, SET_RANDOM, BIT128, V_CTRL_RSVD, GP },
+	{ "ctrl bit 31", 31, BOTH, 5, CLEAR, BIT128, V_CTRL_RSVD_TOP, GP },
+	{ "rsvd byte 6", 31, BOTH, 5, SET_RANDOM, BIT128, V_RSVD_FIRST, GP },
+	{ "rsvd byte 63", 31, BOTH, 5, NO_ENCRYPT, BIT128, V_RSVD_LAST, GP },
 	/* upper key bytes */
-	{ "128: key1 byte 16", 63, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_16,
+	{ "128: key1 byte 16", 31, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_16,
 	  GP },
-	{ "128: key2 byte 63", 63, BOTH, 5, SET_DIRECT, BIT128, V_KEY2_63,
+	{ "128: key2 byte 63", 31, BOTH, 5, SET_DIRECT, BIT128, V_KEY2_63,
 	  GP },
-	{ "128: key1 byte 31", 63, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_31,
+	{ "128: key1 byte 31", 31, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_31,
 	  GP },
-	{ "128: key1 byte 15", 63, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_15,
+	{ "128: key1 byte 15", 31, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_15,
 	  OK },
-	{ "128, clear: key1 byte 16", 63, BOTH, 5, CLEAR, BIT128, V_KEY1_16,
+	{ "128, clear: key1 byte 16", 31, BOTH, 5, CLEAR, BIT128, V_KEY1_16,
 	  GP },
-	{ "256: key1 byte 31", 63, BOTH, 5, SET_DIRECT, BIT256, V_KEY1_31,
+	{ "256: key1 byte 31", 31, BOTH, 5, SET_DIRECT, BIT256, V_KEY1_31,
 	  OK },
-	{ "256: key1 byte 16", 63, BOTH, 5, SET_DIRECT, BIT256, V_KEY1_16,
+	{ "256: key1 byte 16", 31, BOTH, 5, SET_DIRECT, BIT256, V_KEY1_16,
 	  OK },
-	{ "256: key2 byte 32", 63, BOTH, 5, SET_DIRECT, BIT256, V_KEY2_32,
+	{ "256: key2 byte 32", 31, BOTH, 5, SET_DIRECT, BIT256, V_KEY2_32,
 	  GP },
-	{ "256: key2 byte 63", 63, BOTH, 5, SET_DIRECT, BIT256, V_KEY2_63,
+	{ "256: key2 byte 63", 31, BOTH, 5, SET_DIRECT, BIT256, V_KEY2_63,
 	  GP },
 	/* precedence: #GP, then command, then KeyID, then algorithm */
-	{ "GP before cmd", 63, BOTH, 5, 4, BIT128, V_CTRL_RSVD, GP },
-	{ "GP before keyid", 63, BOTH, 0, CLEAR, BIT128, V_RSVD_FIRST, GP },
-	{ "GP before alg", 63, BOTH, 5, CLEAR, 0, V_RSVD_LAST, GP },
-	{ "cmd before keyid", 63, BOTH, 0, 4, BIT128, V_NONE, BAD_CMD },
-	{ "cmd before alg", 63, BOTH, 5, 4, 0, V_NONE, BAD_CMD },
-	{ "keyid before alg", 63, BOTH, 64, CLEAR, 0, V_NONE, BAD_KEYID },
-	{ "keyid 0 before alg", 63, BIT128, 0, CLEAR, BIT256, V_NONE,
+	{ "GP before cmd", 31, BOTH, 5, 4, BIT128, V_CTRL_RSVD, GP },
+	{ "GP before keyid", 31, BOTH, 0, CLEAR, BIT128, V_RSVD_FIRST, GP },
+	{ "GP before alg", 31, BOTH, 5, CLEAR, 0, V_RSVD_LAST, GP },
+	{ "cmd before keyid", 31, BOTH, 0, 4, BIT128, V_NONE, BAD_CMD },
+	{ "cmd before alg", 31, BOTH, 5, 4, 0, V_NONE, BAD_CMD },
+	{ "keyid before alg", 31, BOTH, 32, CLEAR, 0, V_NONE, BAD_KEYID },
+	{ "keyid 0 before alg", 31, BIT128, 0, CLEAR, BIT256, V_NONE,
 	  BAD_KEYID },
 	/* no/two algs: the XTS-128 upper-byte rule applies (ISE 63:16) */
-	{ "no alg, key1 byte 16", 63, BOTH, 5, SET_DIRECT, 0, V_KEY1_16, GP },
-	{ "two algs, key1 byte 31", 63, BOTH, 5, SET_DIRECT, BOTH, V_KEY1_31,
+	{ "no alg, key1 byte 16", 31, BOTH, 5, SET_DIRECT, 0, V_KEY1_16, GP },
+	{ "two algs, key1 byte 31", 31, BOTH, 5, SET_DIRECT, BOTH, V_KEY1_31,
 	  GP },
 };
 
@@ -319,7 +319,7 @@ static void mktme_emu_inject_test(struct kunit *test)
 	b = &emu->backend;
 	KUNIT_EXPECT_FALSE(test, b->encrypts);
 	KUNIT_EXPECT_EQ(test, b->nr_keyids, 3U);
-	KUNIT_EXPECT_EQ(test, b->keyid_bits, 6U);
+	KUNIT_EXPECT_EQ(test, b->keyid_bits, 5U);
 
 	/* Busy: any command, N times, then through. */
 	mktme_emu_inject(emu, 2, 0);
@@ -354,12 +354,12 @@ static void mktme_emu_inject_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 2).cmd, SET_RANDOM);
 	KUNIT_EXPECT_EQ(test, mktme_emu_program_calls(emu), 9UL);
 
-	/* Boot parameter limits: 1..63 KeyIDs, at least one algorithm. */
+	/* Boot parameter limits: 1..31 KeyIDs, at least one algorithm. */
 	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 0, BOTH), -EINVAL);
-	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 64, BOTH), -EINVAL);
-	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 63, 0), -EINVAL);
-	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 63, BIT(1)), -EINVAL);
-	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 63, BIT256), 0);
+	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 32, BOTH), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 31, 0), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 31, BIT(1)), -EINVAL);
+	KUNIT_EXPECT_EQ(test, mktme_emu_init(emu, 31, BIT256), 0);
 }
 
 static struct kunit_case mktme_emu_cases[] = {

@@ -4,7 +4,7 @@
  *
  * Hardware (Intel TME-MK): the KeyID takes the top keyid_bits of the
  * physical address, MAXPHYADDR - keyid_bits .. MAXPHYADDR - 1 (Intel ISE
- * reference, "Total Memory Encryption - Multi-Key"). Linux 6.1 already
+ * reference, "Total Memory Encryption - Multi-Key"). Linux 6.12 already
  * subtracts those bits from boot_cpu_data.x86_phys_bits
  * (detect_tme_early() in arch/x86/kernel/cpu/intel.c) but leaves them in
  * physical_mask; we take them out of physical_mask, so that PTE_PFN_MASK
@@ -14,12 +14,14 @@
  * with KeyID bits in it is not RAM, so the mapping would quietly become
  * UC- (arch/x86/mm/pat/memtype.c, lookup_memtype()).
  *
- * Emulated: bits 52..57. The CPU ignores bits 58:52 of a present leaf
+ * Emulated: bits 52..56. The CPU ignores bits 58:52 of a present leaf
  * entry (Intel SDM vol. 3A, section 4.5, formats of the paging-structure
- * entries; QEMU TCG ignores them too, DESIGN.md 2.2),
- * and 6.1's arch/x86/include/asm/pgtable_types.h uses only bit 58
- * (_PAGE_BIT_SOFTW4, _PAGE_DEVMAP) of them; 59..62 are protection keys and
- * 63 is NX. Six bits give KeyIDs 1..63.
+ * entries; QEMU TCG ignores them too, DESIGN.md 2.2), and 6.12's
+ * arch/x86/include/asm/pgtable_types.h uses two of them: bit 57
+ * (_PAGE_BIT_SOFTW4, _PAGE_DEVMAP) and bit 58 (_PAGE_BIT_SOFTW5,
+ * _PAGE_SAVED_DIRTY for shadow stacks); 59..62 are protection keys and 63
+ * is NX. Five bits give KeyIDs 1..31. (6.1 used only bit 58, for
+ * _PAGE_DEVMAP, and the field was 52..57 there.)
  *
  * Either way the bits are outside PTE_PFN_MASK, so pte_modify() would drop
  * them on mprotect() unless they are in _PAGE_CHG_MASK: see
@@ -39,9 +41,9 @@
 u64 mktme_keyid_mask __ro_after_init;
 unsigned int mktme_keyid_shift __ro_after_init;
 
-/* Emulated KeyID field: bits 52..57, see above. */
+/* Emulated KeyID field: bits 52..56, see above. */
 #define MKTME_EMU_KEYID_SHIFT		52
-#define MKTME_EMU_KEYID_MAX_BITS	6
+#define MKTME_EMU_KEYID_MAX_BITS	5
 
 /*
  * Compute the KeyID field for backend @b, without applying it.
@@ -75,7 +77,7 @@ int mktme_pte_layout(const struct mktme_backend *b, unsigned int phys_bits,
 	if (bits > 15 || max_phys_bits > __PHYSICAL_MASK_SHIFT)
 		return -EINVAL;
 	/*
-	 * keyid_shift = MAXPHYADDR - keyid_bits (DESIGN.md 2.1). 6.1 has
+	 * keyid_shift = MAXPHYADDR - keyid_bits (DESIGN.md 2.1). 6.12 has
 	 * already done that subtraction on x86_phys_bits; if the two
 	 * disagree, something else changed x86_phys_bits and we cannot know
 	 * where the KeyID is.

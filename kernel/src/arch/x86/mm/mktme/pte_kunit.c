@@ -16,19 +16,22 @@
 
 static const u64 mktme_kunit_other_bits = _PAGE_PKEY_BIT0 | _PAGE_PKEY_BIT1 |
 	_PAGE_PKEY_BIT2 | _PAGE_PKEY_BIT3 | _PAGE_NX | _PAGE_SOFTW4 |
-	_PAGE_DEVMAP;
+	_PAGE_DEVMAP | _PAGE_SAVED_DIRTY;
 
 static void mktme_pte_emu_layout_test(struct kunit *test)
 {
-	struct mktme_backend b = { .encrypts = false, .keyid_bits = 6,
-				   .nr_keyids = 63 };
+	struct mktme_backend b = { .encrypts = false, .keyid_bits = 5,
+				   .nr_keyids = 31 };
 	struct mktme_pte_layout l;
 
 	KUNIT_ASSERT_EQ(test, mktme_pte_layout(&b, 46, 0, &l), 0);
 	KUNIT_EXPECT_EQ(test, l.shift, 52U);
-	KUNIT_EXPECT_EQ(test, l.mask, GENMASK_ULL(57, 52));
+	KUNIT_EXPECT_EQ(test, l.mask, GENMASK_ULL(56, 52));
 	KUNIT_EXPECT_EQ(test, l.phys_clear, 0ULL);
-	/* Bits the CPU or Linux use: pkeys 59..62, NX 63, SOFTW4 58. */
+	/*
+	 * Bits the CPU or Linux use: pkeys 59..62, NX 63, SOFTW5 58
+	 * (SAVED_DIRTY), SOFTW4 57 (DEVMAP).
+	 */
 	KUNIT_EXPECT_EQ(test, l.mask & mktme_kunit_other_bits, 0ULL);
 
 	b.nr_keyids = 3;
@@ -36,11 +39,11 @@ static void mktme_pte_emu_layout_test(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, mktme_pte_layout(&b, 46, 0, &l), 0);
 	KUNIT_EXPECT_EQ(test, l.mask, GENMASK_ULL(53, 52));
 
-	b.keyid_bits = 7;	/* would reach bit 58 */
-	b.nr_keyids = 100;
+	b.keyid_bits = 6;	/* would reach bit 57, _PAGE_DEVMAP */
+	b.nr_keyids = 63;
 	KUNIT_EXPECT_EQ(test, mktme_pte_layout(&b, 46, 0, &l), -EINVAL);
-	b.keyid_bits = 6;
-	b.nr_keyids = 64;	/* does not fit in 6 bits */
+	b.keyid_bits = 5;
+	b.nr_keyids = 32;	/* does not fit in 5 bits */
 	KUNIT_EXPECT_EQ(test, mktme_pte_layout(&b, 46, 0, &l), -EINVAL);
 	b.nr_keyids = 0;
 	KUNIT_EXPECT_EQ(test, mktme_pte_layout(&b, 46, 0, &l), -EINVAL);
@@ -51,7 +54,7 @@ static void mktme_pte_emu_layout_test(struct kunit *test)
 
 static void mktme_pte_hw_layout_test(struct kunit *test)
 {
-	/* MAXPHYADDR 46, 6 KeyID bits: 6.1 reduced x86_phys_bits to 40. */
+	/* MAXPHYADDR 46, 6 KeyID bits: 6.12 reduced x86_phys_bits to 40. */
 	struct mktme_backend b = { .encrypts = true, .keyid_bits = 6,
 				   .nr_keyids = 63 };
 	struct mktme_pte_layout l;
