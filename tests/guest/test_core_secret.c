@@ -384,12 +384,17 @@ Test(core_secret, o_direct_from_and_into_the_region_is_refused)
 #define CORE_PATTERN "/proc/sys/kernel/core_pattern"
 #define MARKER "mktme-core-marker:normal-memory-is-dumped"
 
-Test(core_secret, core_dump_leaves_the_region_out)
+/*
+ * A process with a region of @len bytes (2 MiB: mapped with a PMD) and a
+ * marker in ordinary memory dumps core: the marker is in the core, no
+ * sampled piece of the region is (VM_DONTDUMP).
+ */
+static void core_dump_leaves_out(size_t len, size_t stride)
 {
 	char *old_pattern = guest_read_file(CORE_PATTERN, NULL);
 	char path[64];
-	size_t len;
-	char *core;
+	size_t clen;
+	char *core, *secret;
 	pid_t pid;
 	int status;
 
@@ -402,13 +407,17 @@ Test(core_secret, core_dump_leaves_the_region_out)
 		key_serial_t k = mktme_key_add("core-secret-dump", PAYLOAD_CPU_128);
 		int fd = open(MKTME_DEV, O_RDWR);
 		char *p, *heap = malloc(PAGE_SZ);
+		struct mktme_pte_query q;
 
 		if (k < 0 || fd < 0 || !heap || mktme_set_key(fd, k))
 			_exit(10);
-		p = mmap(NULL, 4 * PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
 			_exit(11);
-		secret_fill(p, 4 * PAGE_SZ, SECRET_SEED);
+		secret_fill(p, len, SECRET_SEED);
+		if (mktme_query(fd, p, &q) ||
+		    q.level != (len >= (2UL << 20) ? MKTME_PTE_2M : MKTME_PTE_4K))
+			_exit(12);
 		for (size_t i = 0; i + sizeof(MARKER) <= PAGE_SZ; i += sizeof(MARKER))
 			memcpy(heap + i, MARKER, sizeof(MARKER));
 		setrlimit(RLIMIT_CORE, &rl);
@@ -417,25 +426,35 @@ Test(core_secret, core_dump_leaves_the_region_out)
 	}
 	status = guest_wait_child(pid);
 	guest_write_str(CORE_PATTERN, old_pattern);
-	cr_assert(WIFSIGNALED(status), "child did not crash: %#x", status);
+	cr_assert(WIFSIGNALED(status), "child did not crash: status %#x (exit 12: wrong page size)",
+		  status);
 	cr_assert(WCOREDUMP(status), "no core dump written (signal %d)", WTERMSIG(status));
 
 	snprintf(path, sizeof(path), "/tmp/mktme-core.%d", pid);
-	core = guest_read_file(path, &len);
+	core = guest_read_file(path, &clen);
 	cr_assert_not_null(core, "read %s: %s", path, strerror(errno));
 	unlink(path);
-	cr_assert(guest_memmem(core, len, MARKER, sizeof(MARKER)),
-		  "the core (%zu bytes) lacks the marker from normal memory", len);
-	{
-		static char secret[4 * PAGE_SZ];
-
-		secret_fill(secret, sizeof(secret), SECRET_SEED);
-		for (size_t off = 0; off < sizeof(secret); off += PAGE_SZ / 2)
-			cr_assert(!guest_memmem(core, len, secret + off, 32),
-				  "the core contains region bytes from offset %zu", off);
-	}
+	cr_assert(guest_memmem(core, clen, MARKER, sizeof(MARKER)),
+		  "the core (%zu bytes) lacks the marker from normal memory", clen);
+	secret = malloc(len);
+	cr_assert_not_null(secret);
+	secret_fill(secret, len, SECRET_SEED);
+	for (size_t off = 0; off < len; off += stride)
+		cr_assert(!guest_memmem(core, clen, secret + off, 32),
+			  "the core contains region bytes from offset %zu", off);
+	free(secret);
 	free(core);
 	free(old_pattern);
+}
+
+Test(core_secret, core_dump_leaves_the_region_out)
+{
+	core_dump_leaves_out(4 * PAGE_SZ, PAGE_SZ / 2);
+}
+
+Test(core_secret, core_dump_leaves_a_2m_mapped_region_out)
+{
+	core_dump_leaves_out(2UL << 20, 64 * 1024);
 }
 
 /* ---- hibernation ------------------------------------------------------------ */
