@@ -27,6 +27,10 @@ struct accel_env {
 	char cache[128], log[128], qemu[4200], kvm_mode[64], timeout[64];
 };
 
+/*
+ * @kvm_mode: FAKE_QEMU_KVM. The probe may take 60 s (a TCG boot on a loaded
+ * machine took 16 s), except where it is meant to time out: 10 s.
+ */
 static void accel_env_init(struct accel_env *e, const char *kvm_mode)
 {
 	char cwd[4096];
@@ -38,7 +42,8 @@ static void accel_env_init(struct accel_env *e, const char *kvm_mode)
 	snprintf(e->log, sizeof(e->log), "FAKE_QEMU_LOG=%s/qemu.log", e->dir);
 	snprintf(e->qemu, sizeof(e->qemu), "MKTME_QEMU=%s/tests/host/vm/fake-qemu", cwd);
 	snprintf(e->kvm_mode, sizeof(e->kvm_mode), "FAKE_QEMU_KVM=%s", kvm_mode);
-	snprintf(e->timeout, sizeof(e->timeout), "MKTME_VM_PROBE_TIMEOUT=10");
+	snprintf(e->timeout, sizeof(e->timeout), "MKTME_VM_PROBE_TIMEOUT=%d",
+		 strcmp(kvm_mode, "hang") ? 60 : 10);
 }
 
 static void accel_env_fini(struct accel_env *e)
