@@ -86,17 +86,27 @@ static void mktme_alias_unmap(void)
 	preempt_enable();
 }
 
-/* Zero @nr pages from @page through @keyid: a page handed to a region. */
-void mktme_alias_clear(struct page *page, unsigned long nr, unsigned int keyid)
+static void mktme_alias_zero(struct page *page, unsigned long nr,
+			     unsigned int keyid, bool flush)
 {
 	unsigned long i;
+	void *va;
 
 	for (i = 0; i < nr; i++) {
-		clear_page(mktme_alias_map(page + i, keyid));
+		va = mktme_alias_map(page + i, keyid);
+		clear_page(va);
+		if (flush)
+			clflush_cache_range(va, PAGE_SIZE);
 		mktme_alias_unmap();
 		if (nr > 1)
 			cond_resched();
 	}
+}
+
+/* Zero @nr pages from @page through @keyid: a page handed to a region. */
+void mktme_alias_clear(struct page *page, unsigned long nr, unsigned int keyid)
+{
+	mktme_alias_zero(page, nr, keyid, false);
 }
 
 /*
@@ -106,15 +116,5 @@ void mktme_alias_clear(struct page *page, unsigned long nr, unsigned int keyid)
  */
 void mktme_alias_scrub(struct page *page, unsigned long nr, unsigned int keyid)
 {
-	unsigned long i;
-	void *va;
-
-	for (i = 0; i < nr; i++) {
-		va = mktme_alias_map(page + i, keyid);
-		clear_page(va);
-		clflush_cache_range(va, PAGE_SIZE);
-		mktme_alias_unmap();
-		if (nr > 1)
-			cond_resched();
-	}
+	mktme_alias_zero(page, nr, keyid, true);
 }

@@ -214,6 +214,12 @@ static struct page *mktme_node_alloc_block(int nid, gfp_t gfp)
 	return b->page;
 }
 
+static struct page *mktme_node_alloc(unsigned int order, int nid, gfp_t gfp)
+{
+	return order ? mktme_node_alloc_block(nid, gfp) :
+		       mktme_node_alloc_page(nid, gfp);
+}
+
 /* A single page out of the direct map: what memfd_secret does. */
 static struct page *mktme_single_alloc(int nid, gfp_t gfp)
 {
@@ -260,15 +266,13 @@ struct page *mktme_blocks_alloc(unsigned int order, int nid,
 	if (nid >= MAX_NUMNODES)
 		return NULL;
 
-	page = order ? mktme_node_alloc_block(nid, gfp) :
-		       mktme_node_alloc_page(nid, gfp);
+	page = mktme_node_alloc(order, nid, gfp);
 	if (page)
 		return page;
 	for_each_node_state(n, N_MEMORY) {
 		if (n == nid || (allowed && !node_isset(n, *allowed)))
 			continue;
-		page = order ? mktme_node_alloc_block(n, gfp) :
-			       mktme_node_alloc_page(n, gfp);
+		page = mktme_node_alloc(order, n, gfp);
 		if (page)
 			return page;
 	}

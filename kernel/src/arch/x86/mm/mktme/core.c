@@ -126,33 +126,31 @@ static struct kobj_attribute pages_mapped_attr = __ATTR_RO(pages_mapped);
  * single_pages (pages that had to be taken out of the direct map one by
  * one, splitting it, because no block could be had).
  */
-static ssize_t blocks_show(struct kobject *kobj,
-				struct kobj_attribute *attr, char *buf)
+static ssize_t blocks_show(struct kobject *kobj, struct kobj_attribute *attr,
+			   char *buf)
 {
 	return sysfs_emit(buf, "%ld\n", atomic_long_read(&mktme_blocks_nr));
 }
 static struct kobj_attribute blocks_attr = __ATTR_RO(blocks);
 
 static ssize_t blocks_empty_show(struct kobject *kobj,
-				      struct kobj_attribute *attr, char *buf)
+				 struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%lu\n", mktme_blocks_empty());
 }
-static struct kobj_attribute blocks_empty_attr =
-	__ATTR_RO(blocks_empty);
+static struct kobj_attribute blocks_empty_attr = __ATTR_RO(blocks_empty);
 
 static ssize_t single_pages_show(struct kobject *kobj,
-				      struct kobj_attribute *attr, char *buf)
+				 struct kobj_attribute *attr, char *buf)
 {
 	return sysfs_emit(buf, "%ld\n",
 			  atomic_long_read(&mktme_single_pages));
 }
-static struct kobj_attribute single_pages_attr =
-	__ATTR_RO(single_pages);
+static struct kobj_attribute single_pages_attr = __ATTR_RO(single_pages);
 
 static ssize_t blocks_drain_store(struct kobject *kobj,
-				struct kobj_attribute *attr, const char *buf,
-				size_t count)
+				  struct kobj_attribute *attr, const char *buf,
+				  size_t count)
 {
 	bool drain;
 
