@@ -34,19 +34,30 @@ static void write_script(const char *path, const char *body)
 	cr_assert_eq(chmod(path, 0755), 0);
 }
 
-/* A Criterion stand-in: "--jobs 1 --tap=FILE", @tap written to FILE, then @tail. */
-static void fake_suite(struct driver *d, const char *name, const char *tap, const char *tail)
+/*
+ * A Criterion stand-in with the tests named in @tests (blank-separated), as
+ * run-in-guest drives it: "--list" lists them, "--filter fake/NAME --tap=FILE"
+ * runs one. @cases is a bash case body run for that test: "NAME) ...;;" lines
+ * that may call "result ok" or "result 'not ok'" (the TAP line Criterion would
+ * write), exit, hang or kill; any other test passes.
+ */
+static void fake_suite(struct driver *d, const char *name, const char *tests, const char *cases)
 {
-	char path[512], body[1024];
+	char path[512], body[4096];
 
 	snprintf(path, sizeof(path), "%s/tests/guest/%s", d->build, name);
 	snprintf(body, sizeof(body),
-		 "for a; do case $a in --tap=*) tap=${a#--tap=} ;; esac; done\n"
-		 "printf '%s' >\"$tap\"\n%s", tap, tail);
+		 "tests='%s'\n"
+		 "if [ \"$1\" = --list ]; then\n"
+		 "  set -- $tests; echo \"fake: $# tests\"\n"
+		 "  for t; do echo \"├── $t\"; done; exit 0\n"
+		 "fi\n"
+		 "for a; do case $a in --tap=*) tap=${a#--tap=} ;; fake/*) tc=${a#fake/} ;; esac; done\n"
+		 "result() { printf 'TAP version 13\\n1..1\\n%%s - fake::%%s  (0.00s)\\n' \"$1\" \"$tc\" >\"$tap\"; }\n"
+		 "case $tc in\n%s\n*) result ok ;;\nesac\n",
+		 tests, cases);
 	write_script(path, body);
 }
-
-#define TAP_OK "TAP version 13\\n1..1\\nok - fake::passes  (0.00s)\\n"
 
 /* A fake build with every guest suite of the tree passing, and the selftests. */
 static void driver_init(struct driver *d)
@@ -70,7 +81,7 @@ static void driver_init(struct driver *d)
 		if (strncmp(e->d_name, "test_", 5) || n < 3 || strcmp(e->d_name + n - 2, ".c"))
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)(n - 2), e->d_name);
-		fake_suite(d, name, TAP_OK, "exit 0");
+		fake_suite(d, name, "passes", "");
 	}
 	closedir(src);
 	snprintf(path, sizeof(path), "%s/tests/selftests/memfd_secret", d->build);
@@ -177,23 +188,250 @@ Test(run_driver, a_suite_that_ran_no_test_fails)
 	struct run_result r;
 
 	driver_init(&d);
-	fake_suite(&d, "test_chain", "TAP version 13\\n1..0\\n", "exit 0");
+	fake_suite(&d, "test_chain", "", "");
 	driver_run(&d, &r, NULL);
 	assert_failed_with(&r, "ran no tests (TAP plan 1..0)");
 	run_result_free(&r);
 	driver_fini(&d);
 }
 
-Test(run_driver, a_suite_killed_part_way_fails)
+/* A test killed part-way loses its own result only: the others still run. */
+Test(run_driver, a_test_killed_part_way_fails_alone)
 {
 	struct driver d;
 	struct run_result r;
 
 	driver_init(&d);
-	fake_suite(&d, "test_core_keys", "TAP version 13\\n1..3\\nok - fake::first  (0.00s)\\n",
-		   "kill -9 $$");
+	fake_suite(&d, "test_core_keys", "first second third", "second) kill -9 $$ ;;");
 	driver_run(&d, &r, NULL);
-	assert_failed_with(&r, "2 of 3 planned results missing");
+	assert_failed_with(&r, "guest/test_core_keys:                    2 passed, 1 failed\n");
+	cr_assert(strstr(r.out, "not ok 2 - fake::second # no result (exit 137)"), "%s", r.out);
 	run_result_free(&r);
 	driver_fini(&d);
+}
+
+/* A hung test is killed by run-in-guest's guard; the rest of its binary runs. */
+Test(run_driver, a_hung_test_is_killed_alone)
+{
+	struct driver d;
+	struct run_result r;
+
+	driver_init(&d);
+	fake_suite(&d, "test_core_map", "first hangs last", "hangs) sleep 1000 ;;");
+	driver_run(&d, &r, "MKTME_TEST_TIMEOUT=2");
+	assert_failed_with(&r, "guest/test_core_map:                     2 passed, 1 failed\n");
+	cr_assert(strstr(r.out, "not ok 2 - fake::hangs # killed after 2s"), "%s", r.out);
+	run_result_free(&r);
+	driver_fini(&d);
+}
+
+/*
+ * The guest dies while a test runs (here: run-in-guest itself is killed, as
+ * a panic or the runner's timeout would): the results written before it
+ * stay, and the rest of the plan counts as failed.
+ */
+Test(run_driver, a_guest_dying_part_way_keeps_earlier_results)
+{
+	struct driver d;
+	struct run_result r;
+
+	driver_init(&d);
+	/* $PPID is timeout(1); its parent is run-in-guest. */
+	fake_suite(&d, "test_core_keys", "first second third",
+		   "second) kill -9 $(ps -o ppid= -p $PPID) ;;");
+	driver_run(&d, &r, NULL);
+	assert_failed_with(&r, "2 of 3 planned results missing");
+	cr_assert(strstr(r.out, "guest/test_core_keys:                    1 passed, 2 failed"), "%s", r.out);
+	run_result_free(&r);
+	driver_fini(&d);
+}
+
+/* A failing test's line and Criterion's diagnostics under it reach the report. */
+Test(run_driver, a_failing_test_is_named)
+{
+	struct driver d;
+	struct run_result r;
+
+	driver_init(&d);
+	fake_suite(&d, "test_core_lsm", "good bad",
+		   "bad) result 'not ok'; echo '  fake.c:1: Assertion failed' >>\"$tap\"; exit 1 ;;");
+	driver_run(&d, &r, NULL);
+	assert_failed_with(&r, "guest/test_core_lsm:                     1 passed, 1 failed\n");
+	cr_assert(strstr(r.out, "not ok 2 - fake::bad"), "%s", r.out);
+	run_result_free(&r);
+	driver_fini(&d);
+}
+
+/*
+ * run-in-guest's guard on one test must stay above every Criterion
+ * .timeout of the guest suites, or it would kill a slow test that Criterion
+ * still allows, and no report would say why.
+ */
+Test(run_driver, the_guard_on_a_test_is_above_every_criterion_timeout)
+{
+	char line[512];
+	long guard = 0, worst = 0;
+	FILE *f = fopen("tests/guest/run-in-guest", "r");
+	DIR *src = opendir("tests/guest");
+	struct dirent *e;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TEST_TIMEOUT=%ld", &guard) == 1)
+			break;
+	fclose(f);
+	cr_assert_gt(guard, 0, "no TEST_TIMEOUT= default in run-in-guest");
+	cr_assert_not_null(src);
+	while ((e = readdir(src))) {
+		char path[512];
+		const char *p;
+		long t;
+
+		if (strncmp(e->d_name, "test_", 5) || !strstr(e->d_name, ".c"))
+			continue;
+		snprintf(path, sizeof(path), "tests/guest/%s", e->d_name);
+		f = fopen(path, "r");
+		cr_assert_not_null(f, "%s", path);
+		while (fgets(line, sizeof(line), f)) {
+			p = strstr(line, ".timeout = ");
+			if (!p)
+				continue;
+			t = atol(p + strlen(".timeout = "));
+			cr_assert_gt(t, 0, "%s: %s", path, line);
+			if (t > worst)
+				worst = t;
+			cr_assert_lt(t + 30, guard, "%s: .timeout = %ld, run-in-guest's guard is %ld s", path, t, guard);
+		}
+		fclose(f);
+	}
+	closedir(src);
+	cr_assert_gt(worst, 0, "no .timeout found in tests/guest: the check checked nothing");
+}
+
+/* ---- KUnit: its results come from the boot's kernel log ------------------- */
+
+static void driver_run_kunit(struct driver *d, struct run_result *r, char *dmesg_env)
+{
+	char *argv[] = { "tests/run", "kunit", NULL };
+	char *env[] = { d->env_build, d->env_out, d->env_runner, dmesg_env, NULL };
+
+	run_cmd(r, argv, env, (uid_t)-1);
+}
+
+/*
+ * A kernel log holding the KTAP of every suite in tests/kunit/expected-suites
+ * but @skip (NULL: none), each with one passing test, written to
+ * DIR/dmesg; the real kunit.py of the kernel build reads it.
+ */
+static void kunit_log(struct driver *d, const char *skip, char *env, size_t envlen)
+{
+	char path[200], line[256], cwd[4096], cmd[8800];
+	FILE *in = fopen("tests/kunit/expected-suites", "r"), *out;
+	int n = 0;
+
+	cr_assert_not_null(in);
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/kernel/src/tools/testing && ln -s %s/build/kernel/src/tools/testing/kunit %s/kernel/src/tools/testing/kunit",
+		 d->build, cwd, d->build);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	snprintf(path, sizeof(path), "%s/dmesg", d->dir);
+	out = fopen(path, "w");
+	cr_assert_not_null(out);
+	char names[64][256];
+	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!line[0] || line[0] == '#' || (skip && !strcmp(line, skip)))
+			continue;
+		cr_assert_lt(n, 64);
+		snprintf(names[n++], sizeof(names[0]), "%s", line);
+	}
+	fclose(in);
+	fprintf(out, "[    0.000000] Linux version 6.12.0-fake\n[    1.000000] KTAP version 1\n"
+		     "[    1.000000] 1..%d\n", n);
+	for (int i = 0; i < n; i++)
+		fprintf(out, "[    1.000000]     KTAP version 1\n[    1.000000]     # Subtest: %s\n"
+			     "[    1.000000]     1..1\n[    1.000000]     ok 1 fake_case\n"
+			     "[    1.000000] ok %d %s\n", names[i], i + 1, names[i]);
+	fclose(out);
+	cr_assert_gt(n, 1, "tests/kunit/expected-suites names too few suites");
+	snprintf(env, envlen, "FAKE_VM_DMESG=%s", path);
+}
+
+Test(run_driver, kunit_all_expected_suites_pass)
+{
+	struct driver d;
+	struct run_result r;
+	char env[300];
+
+	driver_init(&d);
+	kunit_log(&d, NULL, env, sizeof(env));
+	driver_run_kunit(&d, &r, env);
+	cr_assert_eq(r.status, 0, "exit %d:\n%s\n%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "kunit/mktme_pte:"), "%s", r.out);
+	run_result_free(&r);
+	driver_fini(&d);
+}
+
+Test(run_driver, kunit_missing_suite_fails)
+{
+	struct driver d;
+	struct run_result r;
+	char env[300];
+
+	driver_init(&d);
+	kunit_log(&d, "mktme_pte", env, sizeof(env));
+	driver_run_kunit(&d, &r, env);
+	assert_failed_with(&r, "suite mktme_pte expected (tests/kunit/expected-suites) but did not run");
+	run_result_free(&r);
+	driver_fini(&d);
+}
+
+/* kunit.py writes its JSON even from a log with no KTAP in it. */
+Test(run_driver, kunit_no_ktap_fails)
+{
+	struct driver d;
+	struct run_result r;
+	char env[300], path[256];
+	FILE *f;
+
+	driver_init(&d);
+	kunit_log(&d, NULL, env, sizeof(env));
+	snprintf(path, sizeof(path), "%s/dmesg", d.dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "[    0.000000] Linux version 6.12.0-fake\n[    1.000000] Run /init as init process\n");
+	fclose(f);
+	driver_run_kunit(&d, &r, env);
+	assert_failed_with(&r, "no KTAP output in the guest's kernel log");
+	run_result_free(&r);
+	driver_fini(&d);
+}
+
+/* A kunit.py that crashes, and one whose JSON cannot be read: both fail. */
+Test(run_driver, kunit_parser_failures_fail)
+{
+	static const char *const fakes[][2] = {
+		/* run as python3 kunit.py */
+		{ "import sys\nsys.exit('Traceback: boom')", "kunit.py parse wrote no results (exit 1" },
+		{ "import sys\nfor a in sys.argv:\n    if a.startswith('--json='):\n        open(a[7:], 'w').write('{not json')",
+		  "failed (exit 1)" },
+	};
+
+	for (size_t i = 0; i < sizeof(fakes) / sizeof(fakes[0]); i++) {
+		struct driver d;
+		struct run_result r;
+		char env[300], path[512], cmd[600];
+
+		driver_init(&d);
+		kunit_log(&d, NULL, env, sizeof(env));
+		snprintf(cmd, sizeof(cmd), "rm %s/kernel/src/tools/testing/kunit && mkdir %s/kernel/src/tools/testing/kunit",
+			 d.build, d.build);
+		cr_assert_eq(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s/kernel/src/tools/testing/kunit/kunit.py", d.build);
+		write_script(path, fakes[i][0]);
+		driver_run_kunit(&d, &r, env);
+		assert_failed_with(&r, fakes[i][1]);
+		run_result_free(&r);
+		driver_fini(&d);
+	}
 }
