@@ -11,13 +11,13 @@ MKTMECTL_OUT := $(BUILD)/mktmectl
 MKTMECTL_CFLAGS := -Itools/mktmectl -Ibpf -Ikernel/src/include/uapi
 
 LIBPOLICY_SRCS := $(addprefix tools/mktmectl/,policy_parse.c policy_compile.c \
-	policy_print.c policy_check.c cgroup.c names.c json.c)
+	policy_print.c policy_check.c cgroup.c names.c json.c assign_state.c)
 LIBPOLICY_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(LIBPOLICY_SRCS))
 LIBPOLICY := $(MKTMECTL_OUT)/libpolicy.a
 LIBPOLICY_LIBS := -lfyaml -ljson-c
 
 MKTMECTL_SRCS := $(addprefix tools/mktmectl/,main.c policy.c key.c assign.c audit.c \
-	status.c daemon.c bpfobj.c)
+	status.c daemon.c bpfobj.c caps.c)
 MKTMECTL_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(MKTMECTL_SRCS))
 MKTMECTL := $(MKTMECTL_OUT)/mktmectl
 
@@ -40,7 +40,7 @@ $(LIBPOLICY): $(LIBPOLICY_OBJS)
 
 $(MKTMECTL): $(MKTMECTL_OBJS) $(LIBPOLICY)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils
+	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lcap
 
 .PHONY: mktmectl libpolicy
 mktmectl: $(MKTMECTL)

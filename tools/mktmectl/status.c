@@ -41,7 +41,7 @@ int do_status(int argc, char **argv)
 	char dir[512], backend[64] = "", encrypts[16] = "", nr[32] = "", used[32] = "", lsm[1024] = "";
 	char names[4][32];
 	unsigned int ids[4];
-	bool have_mktme, bpf_lsm = false, root = geteuid() == 0, loaded = false;
+	bool have_mktme, bpf_lsm = false, root = have_caps(NEED_SYS_ADMIN), loaded = false;
 	int attached = -1, ret = EXIT_OK;
 	struct pins p;
 	struct compiled c;
@@ -125,7 +125,7 @@ int do_status(int argc, char **argv)
 			printf("BPF LSM:   NOT ACTIVE (%s): policy programs attach but NEVER RUN; boot with lsm=...,bpf\n",
 			       lsm[0] ? lsm : "no securityfs");
 		if (!root) {
-			printf("programs:  unknown (run as root to see them and the policy)\n");
+			printf("programs:  unknown (reading them and the policy needs CAP_SYS_ADMIN)\n");
 		} else {
 			printf("programs:  %d of 4 attached", attached);
 			for (int i = 0; i < 4; i++)
