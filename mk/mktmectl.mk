@@ -47,13 +47,19 @@ mktmectl: $(MKTMECTL)
 libpolicy: $(LIBPOLICY)
 
 # Host tests of the policy layer: the library, and the shared decision header.
-POLICY_HOST_TESTS := test_policy_parse test_policy_compile test_policy_decide test_policy_output
+POLICY_HOST_TESTS := test_policy_parse test_policy_compile test_policy_decide test_policy_output \
+	test_assign_state
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_DEPS_$(t) := $(LIBPOLICY)))
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_LDLIBS_$(t) := $(LIBPOLICY_LIBS)))
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_CFLAGS_$(t) := $(MKTMECTL_CFLAGS)))
 POLICY_HOST_BINS := $(addprefix $(TEST_OUT)/host/,$(POLICY_HOST_TESTS))
 .PHONY: policy-host-tests
 policy-host-tests: $(POLICY_HOST_BINS)
+
+# The command line as the binary (tests/host/test_cli.c): run, not linked.
+$(TEST_OUT)/host/test_cli: $(MKTMECTL)
+HOST_TEST_CFLAGS_test_cli := -DMKTMECTL='"$(MKTMECTL)"'
+HOST_TEST_LDLIBS_test_cli := -ljson-c
 
 # The top Makefile's targets are absolute paths; let the relative spelling
 # (make build/mktmectl/mktmectl, make build/tests/host/test_policy_parse) work.

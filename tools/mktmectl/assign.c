@@ -31,12 +31,9 @@ struct outcome {
 	unsigned int generation;
 };
 
-static int parse(int argc, char **argv, char *cg, size_t len, bool need_exists)
+static int parse(int argc, char **argv, char *cg, size_t len)
 {
-	const char *root = cgroup_root(cli.cgroup_root);
 	char err[256];
-	uint64_t id;
-	int ret;
 
 	if (argc != 2)
 		return usage_fail("expected CGROUP and KEY");
@@ -45,9 +42,16 @@ static int parse(int argc, char **argv, char *cg, size_t len, bool need_exists)
 	if (!argv[1][0] || strlen(argv[1]) >= MKTME_NAME_LEN || strchr(argv[1], '*'))
 		return fail(EXIT_USAGE, "key name \"%s\": 1 to %d bytes, no \"*\". Nothing was changed.",
 			    argv[1], MKTME_NAME_LEN - 1);
-	if (!need_exists)
-		return EXIT_OK;
-	ret = cgroup_id(root, cg, &id);
+	return EXIT_OK;
+}
+
+/* A new assignment must name a cgroup that exists: a typo is not stored. */
+static int exists(const char *cg)
+{
+	const char *root = cgroup_root(cli.cgroup_root);
+	uint64_t id;
+	int ret = cgroup_id(root, cg, &id);
+
 	if (ret)
 		return fail(EXIT_USAGE, "cgroup %s: %s under %s. Nothing was changed.", cg,
 			    ret == -ENOENT ? "does not exist" : strerror(-ret), root);
@@ -219,8 +223,9 @@ int do_assign(int argc, char **argv)
 		return opts_error(ret, argv);
 	argv += optind - 1;
 	argc -= optind - 1;
-	if ((ret = parse(argc, argv, cg, sizeof(cg), true)) ||
-	    (ret = need_caps("assigning a key", CAPS_CHANGE)) || (ret = state_open(&s, &dirfd)))
+	if ((ret = parse(argc, argv, cg, sizeof(cg))) ||
+	    (ret = need_caps("assigning a key", CAPS_CHANGE)) || (ret = exists(cg)) ||
+	    (ret = state_open(&s, &dirfd)))
 		return ret;
 	if ((ret = pins_or_none(&p, &o)))
 		goto out;
@@ -323,7 +328,7 @@ int do_unassign(int argc, char **argv)
 	if (all)
 		return unassign_all();
 	/* The cgroup may be gone: its assignment can still be removed. */
-	if ((ret = parse(argc, argv, cg, sizeof(cg), false)) ||
+	if ((ret = parse(argc, argv, cg, sizeof(cg))) ||
 	    (ret = need_caps("unassigning a key", CAPS_CHANGE)) || (ret = state_open(&s, &dirfd)))
 		return ret;
 	at = state_find(&s, cg, argv[1]);

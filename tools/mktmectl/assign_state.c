@@ -380,9 +380,12 @@ static int parse(struct state *s, char *buf, size_t len, struct diag *d)
 		o = json_tokener_parse_ex(tok, line, (int)n);
 		if (!o || json_tokener_get_error(tok) != json_tokener_success ||
 		    json_tokener_get_parse_end(tok) != n) {
+			enum json_tokener_error e = json_tokener_get_error(tok);
+
 			bad(s, d, ln, (int)json_tokener_get_parse_end(tok) + 1, "not one JSON object: %s",
-			    !o || json_tokener_get_error(tok) != json_tokener_success ?
-			    json_tokener_error_desc(json_tokener_get_error(tok)) : "text after the object");
+			    o && e == json_tokener_success ? "text after the object" :
+			    e == json_tokener_continue ? "the line ends inside it" :
+			    json_tokener_error_desc(e));
 			json_object_put(o);
 			line[n] = '\n';
 			goto out;
