@@ -511,3 +511,19 @@ Test(cli, root_without_capabilities_cannot_assign_or_unassign)
 		free(after);
 	}
 }
+
+/* All capabilities, in a user namespace of its own: none of them count. */
+Test(cli, root_in_a_user_namespace_cannot_assign)
+{
+	char *argv[] = { "/usr/bin/unshare", "--user", "--map-root-user", MKTMECTL, "--bpffs-dir",
+			 nopins, "assign", "/a", "k", NULL };
+	struct run_result r;
+	struct stat st;
+
+	run_cmd(&r, argv, (char *[]){ env_cg, env_state, NULL }, (uid_t)-1);
+	cr_assert_eq(r.status, 3, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "missing: CAP_SYS_ADMIN, CAP_BPF (this process is in a user namespace: capabilities there do not count)"),
+		  "%s", r.err);
+	run_result_free(&r);
+	cr_assert_neq(stat(state, &st), 0, "the state directory was created");
+}

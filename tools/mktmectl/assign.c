@@ -390,7 +390,7 @@ int assign_state_apply(void)
 	} else if (policy_reassign(&p, err, sizeof(err))) {
 		ret = fail(EXIT_RUNTIME, "assignments not reapplied: %s", err);
 	} else {
-		fprintf(stderr, "mktmectl %s: assignments: %zu in %s%s, %zu in force, %zu waiting for their cgroup\n",
+		fprintf(stderr, "mktmectl %s: assignments: %zu in %s%s (%zu with their cgroup, %zu waiting for it)\n",
 			cli.cmd ? cli.cmd : "", s.n, s.path, s.exists ? "" : " (no such file)", n,
 			pending);
 		ret = EXIT_OK;

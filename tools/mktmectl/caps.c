@@ -23,6 +23,7 @@
  */
 #include "main.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -40,7 +41,8 @@ static const struct {
 /*
  * capable() asks about the initial user namespace; capabilities held in
  * another one (root in a container's user namespace) do not count. Its
- * uid_map maps every uid to itself; any other namespace's cannot.
+ * uid_map maps every uid to itself; any other namespace's cannot. An
+ * unreadable uid_map (other than absent) counts as another namespace.
  */
 static bool initial_userns(void)
 {
@@ -48,8 +50,9 @@ static bool initial_userns(void)
 	unsigned long a, b, n;
 	bool init;
 
+	/* No such file: a kernel without CONFIG_USER_NS, only the initial one. */
 	if (!f)
-		return false;
+		return errno == ENOENT;
 	init = fscanf(f, "%lu %lu %lu", &a, &b, &n) == 3 && a == 0 && b == 0 && n == 4294967295UL;
 	fclose(f);
 	return init;
