@@ -170,6 +170,9 @@ static int report(const char *verb, const char *cg, const char *key, unsigned in
 		json_object_object_add(j, remove ? "removed" : "stored",
 				       json_object_new_boolean(!remove || o->changed));
 		json_object_object_add(j, "state_file", json_object_new_string(state_path));
+		/* Nothing to remove: nothing was looked at in force either. */
+		if (remove && !o->changed)
+			not = "it was not assigned";
 		json_object_object_add(j, "in_force", json_object_new_boolean(!not));
 		json_object_object_add(j, "generation",
 				       not ? NULL : json_object_new_int64(o->generation));
