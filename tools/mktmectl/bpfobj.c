@@ -388,8 +388,11 @@ static int map_mirror(const struct pins *p, const struct assignment *a, size_t n
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct mktme_pol_cg_key ak = assign_key(&a[i]);
-		struct mktme_pol_assign_val v = { .assigned_at = a[i].assigned_at, .id = a[i].id };
+		struct mktme_pol_assign_val v = { .assigned_at = a[i].assigned_at, .id = a[i].id }, cur;
 
+		/* The daemon mirrors every 2 s: write only what differs. */
+		if (!bpf_map_lookup_elem(p->assign, &ak, &cur) && !memcmp(&cur, &v, sizeof(v)))
+			continue;
 		if (bpf_map_update_elem(p->assign, &ak, &v, BPF_ANY))
 			err = -errno;
 	}
