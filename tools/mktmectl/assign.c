@@ -110,7 +110,7 @@ static int apply(int dirfd, const struct state *old, struct pins *p, struct outc
 {
 	struct compiled cur;
 	struct diag d;
-	char err[512];
+	char err[512], again[512];
 	int code;
 
 	if (!o->pinned)
@@ -137,7 +137,9 @@ static int apply(int dirfd, const struct state *old, struct pins *p, struct outc
 		return fail(EXIT_RUNTIME, "%s; and the state file could not be put back: it holds the change, which is not in force",
 			    err);
 	}
-	policy_reassign(p, err + strlen(err), sizeof(err) - strlen(err));
+	if (policy_reassign(p, again, sizeof(again)))
+		return fail(EXIT_RUNTIME, "%s; the state file was put back, but the generation in force could not be rebuilt from it: %s",
+			    err, again);
 	return fail(code, "%s. Nothing was changed.", err);
 }
 
