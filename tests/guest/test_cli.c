@@ -283,39 +283,6 @@ Test(cli, assignment_waits_for_its_cgroup_after_the_daemon_starts)
 	stop_daemon();
 }
 
-Test(cli, corrupt_state_file_is_reported_and_never_half_applied)
-{
-	char *o, *before;
-
-	free(RUN(0, "%s assign " CG "/a kb", ctl()));
-	/* An operator's edit gone wrong. */
-	free(RUN(0, "sed -i 's/\"id\":65536/\"id\":\"x\"/' " STATE_FILE));
-	before = state_text();
-	o = RUN(1, "%s policy load " POLICY_FILE, ctl());
-	cr_assert(strstr(o, STATE_FILE ":2:") && strstr(o, "corrupt state file") &&
-		  strstr(o, "the policy was not loaded and nothing was changed"), "%s", o);
-	free(o);
-	o = RUN(0, "%s status", ctl());
-	cr_assert(strstr(o, "programs:  0 of 4 attached"), "the failed load attached programs: %s", o);
-	free(o);
-	/* The daemon says so and still enforces the file: without the assignment. */
-	start_daemon();
-	cr_assert(wait_log(STATE_FILE ":2:"), "the daemon did not name the line");
-	cr_assert(wait_log("start: loaded " POLICY_FILE));
-	EXPECT_BIND(EPERM, CG "/a", KB);
-	EXPECT_BIND(0, CG "/a", KA);
-	stop_daemon();
-	o = RUN(1, "%s assign " CG "/b ka", ctl());
-	cr_assert(strstr(o, STATE_FILE ":2:") && strstr(o, "othing was changed"), "%s", o);
-	free(o);
-	o = state_text();
-	cr_assert_str_eq(o, before, "the corrupt file was rewritten");
-	free(o);
-	free(before);
-}
-
-/* ---- capabilities -------------------------------------------------------------- */
-
 /* The generation in force (0: none), from policy show. */
 static long generation(void)
 {
@@ -329,6 +296,52 @@ static long generation(void)
 	free(o);
 	return gen;
 }
+
+Test(cli, corrupt_state_file_is_reported_and_never_half_applied)
+{
+	char *o, *before;
+	long gen;
+
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s assign " CG "/a kb", ctl()));
+	gen = generation();
+	/* An operator's edit gone wrong. */
+	free(RUN(0, "sed -i 's/\"id\":65536/\"id\":\"x\"/' " STATE_FILE));
+	before = state_text();
+	o = RUN(1, "%s policy load " POLICY_FILE, ctl());
+	cr_assert(strstr(o, STATE_FILE ":2:37: corrupt state file: \"id\"") &&
+		  strstr(o, "the policy was not loaded and nothing was changed"), "%s", o);
+	free(o);
+	cr_assert_eq(generation(), gen, "the refused load changed the generation");
+	o = RUN(1, "%s assign " CG "/b ka", ctl());
+	cr_assert(strstr(o, STATE_FILE ":2:37:") && strstr(o, "othing was changed"), "%s", o);
+	free(o);
+
+	/* The daemon says so, loads its file and keeps the assignment in force. */
+	start_daemon();
+	cr_assert(wait_log(STATE_FILE ":2:37: corrupt state file"), "the daemon did not name the line");
+	cr_assert(wait_log("the assignments in force are kept"));
+	cr_assert(wait_log("start: loaded " POLICY_FILE));
+	cr_assert(wait_log(" rules, 1 assignments"));
+	EXPECT_BIND(0, CG "/a", KB);
+	stop_daemon();
+
+	/* After a "reboot" nothing is in force to keep: fail closed, still enforcing the file. */
+	free(RUN(0, "%s policy unload --detach", ctl()));
+	start_daemon();
+	cr_assert(wait_log(STATE_FILE ":2:37: corrupt state file"));
+	cr_assert(wait_log("start: loaded " POLICY_FILE), "the daemon did not load the policy");
+	cr_assert(wait_log(" rules, 0 assignments"));
+	EXPECT_BIND(EPERM, CG "/a", KB);
+	EXPECT_BIND(0, CG "/a", KA);
+	stop_daemon();
+	o = state_text();
+	cr_assert_str_eq(o, before, "the corrupt file was rewritten");
+	free(o);
+	free(before);
+}
+
+/* ---- capabilities -------------------------------------------------------------- */
 
 /* Each command, run through @wrap, exits 3 naming @missing, and changes nothing. */
 static void refused_all(const char *wrap, const char *missing_change, const char *missing_load)
