@@ -488,6 +488,34 @@ Test(cli, uid_65534_cannot_assign)
 	cr_assert_neq(stat(state, &st), 0, "the state directory was created");
 }
 
+/*
+ * The kernel grants CAP_BPF and CAP_PERFMON with CAP_SYS_ADMIN
+ * (kernel/bpf/token.c): CAP_SYS_ADMIN alone passes the check (and then fails
+ * on the missing pins), CAP_BPF and CAP_PERFMON without it do not.
+ */
+Test(cli, cap_sys_admin_grants_bpf_and_perfmon_as_in_the_kernel)
+{
+	static const char *const sets[][2] = { { "-all,+sys_admin", NULL },
+					       { "-all,+bpf,+perfmon", "missing: CAP_SYS_ADMIN." } };
+
+	for (size_t i = 0; i < 2; i++) {
+		char *argv[] = { "/usr/bin/setpriv", "--bounding-set", (char *)sets[i][0], "--inh-caps", "-all",
+				 MKTMECTL, "--bpffs-dir", nopins, "policy", "load", "policy/examples/two-tenants.yaml",
+				 NULL };
+		struct run_result r;
+
+		run_cmd(&r, argv, (char *[]){ env_cg, env_state, NULL }, (uid_t)-1);
+		if (sets[i][1]) {
+			cr_assert_eq(r.status, 3, "%s: exit %d: %s", sets[i][0], r.status, r.err);
+			cr_assert(strstr(r.err, sets[i][1]), "%s: %s", sets[i][0], r.err);
+		} else {
+			cr_assert_neq(r.status, 3, "%s: exit %d: %s", sets[i][0], r.status, r.err);
+			cr_assert(!strstr(r.err, "missing: CAP_"), "%s: %s", sets[i][0], r.err);
+		}
+		run_result_free(&r);
+	}
+}
+
 Test(cli, root_without_capabilities_cannot_assign_or_unassign)
 {
 	const char *const cmds[][3] = { { "assign", "/a", "k2" }, { "unassign", "/a", "k" },

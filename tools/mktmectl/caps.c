@@ -59,6 +59,13 @@ static bool initial_userns(void)
 }
 
 /* The bits of @need that are missing from the effective set. */
+static bool effective(cap_t cur, cap_value_t cap)
+{
+	cap_flag_value_t v = CAP_CLEAR;
+
+	return cur && !cap_get_flag(cur, cap, CAP_EFFECTIVE, &v) && v == CAP_SET;
+}
+
 static unsigned int missing(unsigned int need, bool *userns)
 {
 	cap_t cur = cap_get_proc();
@@ -66,13 +73,16 @@ static unsigned int missing(unsigned int need, bool *userns)
 
 	*userns = !initial_userns();
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		cap_flag_value_t v = CAP_CLEAR;
-
-		if (!(need & caps[i].bit))
-			continue;
-		if (*userns || !cur || cap_get_flag(cur, caps[i].cap, CAP_EFFECTIVE, &v) || v != CAP_SET)
+		if ((need & caps[i].bit) && (*userns || !effective(cur, caps[i].cap)))
 			miss |= caps[i].bit;
 	}
+	/*
+	 * As the kernel: CAP_SYS_ADMIN also grants CAP_BPF and CAP_PERFMON
+	 * (bpf_ns_capable() in kernel/bpf/token.c, bpf_capable() and
+	 * perfmon_capable() in include/linux/capability.h).
+	 */
+	if (!(miss & NEED_SYS_ADMIN) && !*userns && effective(cur, CAP_SYS_ADMIN))
+		miss &= ~(NEED_BPF | NEED_PERFMON);
 	cap_free(cur);
 	return miss;
 }
