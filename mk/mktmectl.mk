@@ -11,13 +11,13 @@ MKTMECTL_OUT := $(BUILD)/mktmectl
 MKTMECTL_CFLAGS := -Itools/mktmectl -Ibpf -Ikernel/src/include/uapi
 
 LIBPOLICY_SRCS := $(addprefix tools/mktmectl/,policy_parse.c policy_compile.c \
-	policy_print.c policy_check.c cgroup.c names.c json.c)
+	policy_print.c policy_check.c cgroup.c names.c json.c assign_state.c)
 LIBPOLICY_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(LIBPOLICY_SRCS))
 LIBPOLICY := $(MKTMECTL_OUT)/libpolicy.a
 LIBPOLICY_LIBS := -lfyaml -ljson-c
 
 MKTMECTL_SRCS := $(addprefix tools/mktmectl/,main.c policy.c key.c assign.c audit.c \
-	status.c daemon.c bpfobj.c)
+	status.c daemon.c bpfobj.c caps.c)
 MKTMECTL_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(MKTMECTL_SRCS))
 MKTMECTL := $(MKTMECTL_OUT)/mktmectl
 
@@ -40,20 +40,26 @@ $(LIBPOLICY): $(LIBPOLICY_OBJS)
 
 $(MKTMECTL): $(MKTMECTL_OBJS) $(LIBPOLICY)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils
+	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lcap
 
 .PHONY: mktmectl libpolicy
 mktmectl: $(MKTMECTL)
 libpolicy: $(LIBPOLICY)
 
 # Host tests of the policy layer: the library, and the shared decision header.
-POLICY_HOST_TESTS := test_policy_parse test_policy_compile test_policy_decide test_policy_output
+POLICY_HOST_TESTS := test_policy_parse test_policy_compile test_policy_decide test_policy_output \
+	test_assign_state
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_DEPS_$(t) := $(LIBPOLICY)))
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_LDLIBS_$(t) := $(LIBPOLICY_LIBS)))
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_CFLAGS_$(t) := $(MKTMECTL_CFLAGS)))
 POLICY_HOST_BINS := $(addprefix $(TEST_OUT)/host/,$(POLICY_HOST_TESTS))
 .PHONY: policy-host-tests
 policy-host-tests: $(POLICY_HOST_BINS)
+
+# The command line as the binary (tests/host/test_cli.c): run, not linked.
+$(TEST_OUT)/host/test_cli: $(MKTMECTL)
+HOST_TEST_CFLAGS_test_cli := -DMKTMECTL='"$(MKTMECTL)"'
+HOST_TEST_LDLIBS_test_cli := -ljson-c
 
 # The top Makefile's targets are absolute paths; let the relative spelling
 # (make build/mktmectl/mktmectl, make build/tests/host/test_policy_parse) work.

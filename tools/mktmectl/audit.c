@@ -155,23 +155,31 @@ static void on_signal(int sig)
 
 int do_audit(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct pins p;
 	struct ring_buffer *rb;
 	bool follow = false;
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--follow") || !strcmp(argv[i], "-f"))
-			follow = true;
-		else
-			return fail(EXIT_USAGE, "unexpected argument \"%s\" (usage: mktmectl audit [--follow] [-j])",
-				    argv[i]);
+	opts_begin();
+	while ((ret = opts_next(argc, argv, "f", opts)) != -1) {
+		if (ret != 'f')
+			return opts_error(ret, argv);
+		follow = true;
 	}
-	if ((ret = need_root("reading the audit stream")))
-		return ret;
+	if (optind != argc + 1)
+		return usage_fail("unexpected argument \"%s\"", argv[optind - 1]);
+	/*
+	 * No capability: the kernel checks none here, only bpffs permissions
+	 * on the pins (BPF_OBJ_GET) before the ring buffer is mapped.
+	 */
 	ret = pins_open(&p, false);
 	if (ret)
-		return fail(EXIT_RUNTIME, "no audit stream: %s under %s",
+		return fail(ret == -EACCES || ret == -EPERM ? EXIT_PERM : EXIT_RUNTIME,
+			    "no audit stream: %s under %s",
 			    ret == -ENOENT ? "the mktme programs are not loaded (nothing pinned)" : strerror(-ret),
 			    cli.pin_dir);
 	rb = audit_reader(p.events, cli.json, stdout);

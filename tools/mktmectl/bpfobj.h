@@ -22,9 +22,10 @@
 struct pins {
 	int dir_fd;		/* flock()ed while changing anything */
 	int policy, tpl, live, keys, counters, assign, state, stats, events;
+	bool locked;		/* opened with the lock: may write */
 };
 
-#define PINS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1 }
+#define PINS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, false }
 
 /* Names of the programs, in link pin order. */
 extern const char *const prog_names[4];
@@ -62,7 +63,15 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 /* Empty the slot: the programs allow everything (reason no-policy). */
 int policy_clear(const struct pins *p);
 
-/* The runtime assignments (mktmectl assign), malloc'ed. */
+/*
+ * The runtime assignments (mktmectl assign) to compile with, malloc'ed: those
+ * of the state file (assign_state.h) whose cgroup exists now. With the lock
+ * held, the pinned mktme_assign map is made to mirror them. A state file that
+ * cannot be read (corrupt, unsafe) is reported on stderr with its position,
+ * once per distinct error, and the map's assignments (those in force) are
+ * used instead: an error never adds an assignment nor silently drops one
+ * that is in force. Returns 0, or a negative errno (errno set too).
+ */
 int assignments_read(const struct pins *p, struct assignment **a, size_t *n);
 
 /*

@@ -201,7 +201,7 @@ int do_daemon(int argc, char **argv)
 		else
 			return usage_err("bad argument");
 	}
-	if ((ret = need_root("the daemon")) || (ret = need_bpf_lsm()))
+	if ((ret = need_caps("the daemon", CAPS_ATTACH)) || (ret = need_bpf_lsm()))
 		return ret;
 	/* Signals and the file watch first: a change during the first load counts. */
 	sigemptyset(&mask);
@@ -235,6 +235,7 @@ int do_daemon(int argc, char **argv)
 		return ret;
 	logf_("%s the programs (pins under %s)", adopted ? "adopted" : "attached and pinned",
 	      cli.pin_dir);
+	assign_state_apply();	/* errors are logged; the policy file loads regardless */
 	if (file) {
 		ret = apply(file, WHY_START);
 		if (ret == -2)

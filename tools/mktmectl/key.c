@@ -17,15 +17,6 @@
 #include "names.h"
 #include "mktme_policy.h"
 
-static void help(void)
-{
-	fprintf(stderr,
-		"Usage: mktmectl key add NAME [--type cpu|user|clear|no-encrypt] [--algorithm aes-xts-128|aes-xts-256]\n"
-		"       mktmectl key list\n"
-		"       mktmectl key rm NAME\n"
-		"--type user reads \"KEYHEX TWEAKHEX\" from standard input (never from the command line).\n");
-}
-
 static int key_error(const char *name, int err)
 {
 	switch (err) {
@@ -59,25 +50,22 @@ static int do_add(int argc, char **argv)
 	key_serial_t serial;
 	const char *name;
 
-	optind = 0;
-	while ((c = getopt_long(argc + 1, argv - 1, "", opts, NULL)) != -1) {
+	opts_begin();
+	while ((c = opts_next(argc, argv, "", opts)) != -1) {
 		if (c == 't' && (type = name_lookup(type_names, optarg)) >= 0)
 			continue;
 		if (c == 'a' && (alg = name_lookup(alg_names, optarg)) >= 0)
 			continue;
-		help();
 		if (c == 't')
-			return fail(EXIT_USAGE, "unknown key type \"%s\" (expected one of: %s)", optarg,
-				    name_list(type_names));
+			return usage_fail("unknown key type \"%s\" (expected one of: %s)", optarg,
+					  name_list(type_names));
 		if (c == 'a')
-			return fail(EXIT_USAGE, "unknown algorithm \"%s\" (expected one of: %s)",
-				    optarg, name_list(alg_names));
-		return fail(EXIT_USAGE, "bad option");
+			return usage_fail("unknown algorithm \"%s\" (expected one of: %s)", optarg,
+					  name_list(alg_names));
+		return opts_error(c, argv);
 	}
-	if (optind != argc) {
-		help();
-		return fail(EXIT_USAGE, "expected exactly one NAME");
-	}
+	if (optind != argc)
+		return usage_fail("expected exactly one NAME");
 	name = argv[optind - 1];
 	if (!name[0] || strlen(name) >= MKTME_NAME_LEN)
 		return fail(EXIT_USAGE, "key name \"%s\": 1 to %d bytes (longer names match only \"*\" rules). Nothing was created.",
@@ -158,15 +146,13 @@ static int list_one(long serial, const char *uid, const char *desc, void *arg)
 
 static int do_list(int argc, char **argv)
 {
-	struct json_object *a = cli.json ? json_object_new_array() : NULL;
+	struct json_object *a;
 	int ret;
 
 	(void)argv;
-	if (argc) {
-		json_object_put(a);
-		help();
-		return fail(EXIT_USAGE, "key list takes no arguments");
-	}
+	if (argc)
+		return usage_fail("key list takes no arguments");
+	a = cli.json ? json_object_new_array() : NULL;
 	if (!a)
 		printf("%-10s %-6s %-24s %s\n", "SERIAL", "UID", "NAME", "KERNEL");
 	ret = for_each_key(list_one, a);
@@ -183,10 +169,8 @@ static int do_rm(int argc, char **argv)
 {
 	key_serial_t serial;
 
-	if (argc != 1) {
-		help();
-		return fail(EXIT_USAGE, "expected exactly one NAME");
-	}
+	if (argc != 1)
+		return usage_fail("expected exactly one NAME");
 	serial = keyctl_search(KEY_SPEC_USER_KEYRING, "mktme", argv[0], 0);
 	if (serial < 0)
 		return fail(errno == ENOKEY ? EXIT_USAGE : EXIT_RUNTIME,
@@ -218,14 +202,10 @@ static int do_rm(int argc, char **argv)
 	return EXIT_OK;
 }
 
-int do_key(int argc, char **argv)
-{
-	static const struct cmd cmds[] = {
-		{ "add", do_add },
-		{ "list", do_list },
-		{ "rm", do_rm },
-		{ NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, "key", help);
-}
+const struct cmd key_cmds[] = {
+	{ "add", do_add, NULL, "NAME [--type cpu|user|clear|no-encrypt] [--algorithm aes-xts-128|aes-xts-256]",
+	  "add an mktme key to your user keyring; --type user reads \"KEYHEX TWEAKHEX\" from standard input (never from the command line)" },
+	{ "list", do_list, NULL, "", "the mktme keys you can see" },
+	{ "rm", do_rm, NULL, "NAME", "invalidate the key" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};

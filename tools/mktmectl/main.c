@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mktmectl: the operator's tool for mktme. `mktmectl FAMILY COMMAND ...`,
- * dispatched like bpftool; each family in its own file.
+ * dispatched like bpftool (command tables, unambiguous prefixes); each
+ * family in its own file.
  */
 #include "main.h"
 
@@ -17,28 +18,17 @@
 #include "mktme_policy.h"
 
 struct cli cli;
+static const char *cur_family;	/* of cli.cur, for its usage line */
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: mktmectl [-j|--json] [-p|--pretty] [--bpffs-dir DIR] [--cgroup-root DIR] COMMAND\n"
-		"\n"
-		"  policy check FILE            validate a policy; change nothing\n"
-		"  policy load FILE [--dry-run] load it (attaching the programs if needed)\n"
-		"  policy show                  the policy in force\n"
-		"  policy unload [--detach]     stop enforcing (--detach: remove programs and pins)\n"
-		"  key add NAME [--type cpu|user|clear|no-encrypt] [--algorithm aes-xts-128|aes-xts-256]\n"
-		"  key list\n"
-		"  key rm NAME\n"
-		"  assign CGROUP KEY            allow KEY in CGROUP, kept across reloads and restarts\n"
-		"  unassign CGROUP KEY | --all\n"
-		"  audit [--follow]             decisions from the audit ring buffer\n"
-		"  status                       backend, LSM, programs, generation, mode\n"
-		"  daemon [--policy FILE]       load, pin, reload on change or SIGHUP, stream audit\n"
-		"\n"
-		"Exit status: 0 ok, 1 runtime error, 2 bad input or usage, 3 not root,\n"
-		"4 BPF LSM or mktme support missing. See mktmectl(8).\n");
-}
+static const char global_usage[] =
+	"Usage: mktmectl [-j|--json] [-p|--pretty] [--bpffs-dir DIR] [--cgroup-root DIR]\n"
+	"                [--state-dir DIR] COMMAND [ARGS]\n"
+	"       mktmectl --version | --help\n";
+
+static const char exit_usage[] =
+	"Commands may be shortened to any unambiguous prefix (mktmectl pol lo FILE).\n"
+	"COMMAND --help says more. Exit status: 0 ok, 1 runtime error, 2 bad input or usage,\n"
+	"3 a capability is missing, 4 BPF LSM or mktme support missing. See mktmectl(8).\n";
 
 int fail(int code, const char *fmt, ...)
 {
@@ -70,14 +60,6 @@ void note(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-int need_root(const char *what)
-{
-	if (geteuid() == 0)
-		return 0;
-	return fail(EXIT_PERM, "%s needs root (CAP_SYS_ADMIN and CAP_BPF); you are uid %u. Nothing was changed.",
-		    what, (unsigned int)geteuid());
-}
-
 int need_bpf_lsm(void)
 {
 	char path[512], buf[1024];
@@ -99,52 +81,240 @@ int need_bpf_lsm(void)
 		    path, buf[0] ? strtok(buf, "\n") : "(empty)");
 }
 
-int cmd_select(const struct cmd *cmds, int argc, char **argv, const char *family,
-	       void (*help)(void))
+/* ---- help --------------------------------------------------------------- */
+
+static void usage_line(FILE *out, const char *prefix, const char *family, const struct cmd *c)
+{
+	fprintf(out, "%smktmectl %s%s%s%s%s\n", prefix, family ? family : "", family ? " " : "",
+		c->name, c->usage && *c->usage ? " " : "", c->usage ? c->usage : "");
+}
+
+static struct json_object *cmd_json(const char *family, const struct cmd *c)
+{
+	struct json_object *o = json_object_new_object();
+	char name[64], usage[512];
+
+	snprintf(name, sizeof(name), "%s%s%s", family ? family : "", family ? " " : "", c->name);
+	snprintf(usage, sizeof(usage), "mktmectl %s%s%s", name, c->usage && *c->usage ? " " : "",
+		 c->usage ? c->usage : "");
+	json_object_object_add(o, "command", json_object_new_string(name));
+	json_object_object_add(o, "usage", json_object_new_string(usage));
+	json_object_object_add(o, "description", json_object_new_string(c->desc ? c->desc : ""));
+	return o;
+}
+
+/* Every command of @cmds (and of its families), one line each. */
+static void help_table(FILE *out, const struct cmd *cmds, const char *family,
+		       struct json_object *arr)
+{
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (c->sub) {
+			help_table(out, c->sub, c->name, arr);
+			continue;
+		}
+		if (arr) {
+			json_object_array_add(arr, cmd_json(family, c));
+			continue;
+		}
+		usage_line(out, "  ", family, c);
+		if (c->desc)
+			fprintf(out, "      %s\n", c->desc);
+	}
+}
+
+static void help_of(FILE *out, const struct cmd *cmds, const char *family, bool top)
+{
+	if (cli.json && out == stdout) {
+		struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+		help_table(out, cmds, family, arr);
+		json_object_object_add(o, "commands", arr);
+		json_emit(o, out, cli.pretty);
+		return;
+	}
+	if (top)
+		fprintf(out, "%s\nCommands:\n", global_usage);
+	else
+		fprintf(out, "Usage:\n");
+	help_table(out, cmds, family, NULL);
+	fprintf(out, "\n%s", exit_usage);
+}
+
+static void help_cmd(FILE *out, const char *family, const struct cmd *c)
+{
+	if (cli.json && out == stdout) {
+		json_emit(cmd_json(family, c), out, cli.pretty);
+		return;
+	}
+	usage_line(out, "Usage: ", family, c);
+	if (c->desc && out == stdout)
+		fprintf(out, "\n%s\n", c->desc);
+}
+
+int usage_fail(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cli.cur)
+		help_cmd(stderr, cur_family, cli.cur);
+	return fail(EXIT_USAGE, "%s", msg);
+}
+
+/* ---- options of one command ------------------------------------------------ */
+
+void opts_begin(void)
+{
+	optind = 0;	/* 0: glibc starts afresh */
+	opterr = 0;	/* reported by opts_error(), the same way as every error */
+}
+
+int opts_next(int argc, char **argv, const char *shortopts, const struct option *opts)
+{
+	char spec[32];
+
+	/* ":": a missing argument is ':', not '?' (opts_error() tells them apart). */
+	snprintf(spec, sizeof(spec), ":%s", shortopts);
+	return getopt_long(argc + 1, argv - 1, spec, opts, NULL);
+}
+
+int opts_error(int c, char **argv)
+{
+	const char *arg = argv[optind - 2];
+
+	if (c == ':')
+		return usage_fail("option \"%s\" needs an argument", arg);
+	return usage_fail("unknown option \"%s\"", arg);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static bool is_prefix(const char *pfx, const char *name)
+{
+	size_t n = strlen(pfx);
+
+	return n && n <= strlen(name) && !memcmp(pfx, name, n);
+}
+
+static bool is_help(const char *a)
+{
+	return !strcmp(a, "--help") || !strcmp(a, "-h");
+}
+
+/*
+ * An exact name wins; otherwise the one command that @word is a prefix of.
+ * NULL (after saying why) when none is, or several are.
+ */
+static const struct cmd *find(const struct cmd *cmds, const char *word, const char *family)
+{
+	const struct cmd *hit = NULL;
+	char cands[256] = "";
+	int n = 0;
+
+	for (const struct cmd *c = cmds; c->name; c++)
+		if (!strcmp(c->name, word))
+			return c;
+	for (const struct cmd *c = cmds; c->name; c++) {
+		if (!is_prefix(word, c->name))
+			continue;
+		hit = c;
+		n++;
+		snprintf(cands + strlen(cands), sizeof(cands) - strlen(cands), "%s%s", n > 1 ? ", " : "",
+			 c->name);
+	}
+	if (n == 1)
+		return hit;
+	if (n == 0) {
+		help_of(stderr, cmds, family, !family);
+		fail(EXIT_USAGE, "unknown command \"%s\"", word);
+	} else {
+		fail(EXIT_USAGE, "\"%s\" is ambiguous: it could be %s", word, cands);
+	}
+	return NULL;
+}
+
+int cmd_select(const struct cmd *cmds, int argc, char **argv, const char *family)
 {
 	static char name[64];
+	const struct cmd *c;
 
-	if (argc < 1 || !strcmp(argv[0], "help") || !strcmp(argv[0], "--help")) {
-		help();
-		return argc < 1 ? EXIT_USAGE : EXIT_OK;
-	}
-	for (const struct cmd *c = cmds; c->name; c++) {
-		if (strcmp(c->name, argv[0]))
-			continue;
-		snprintf(name, sizeof(name), "%s%s%s", family ? family : "", family ? " " : "",
-			 c->name);
-		cli.cmd = name;
-		return c->fn(argc - 1, argv + 1);
-	}
 	cli.cmd = family;
-	help();
-	return fail(EXIT_USAGE, "unknown command \"%s\"", argv[0]);
+	if (argc < 1) {
+		help_of(stderr, cmds, family, !family);
+		return fail(EXIT_USAGE, "missing command");
+	}
+	if (is_help(argv[0]) || !strcmp(argv[0], "help")) {
+		help_of(stdout, cmds, family, !family);
+		return EXIT_OK;
+	}
+	c = find(cmds, argv[0], family);
+	if (!c)
+		return EXIT_USAGE;
+	if (c->sub)
+		return cmd_select(c->sub, argc - 1, argv + 1, c->name);
+	snprintf(name, sizeof(name), "%s%s%s", family ? family : "", family ? " " : "", c->name);
+	cli.cmd = name;
+	cli.cur = c;
+	cur_family = family;
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (is_help(argv[i])) {
+			help_cmd(stdout, family, c);
+			return EXIT_OK;
+		}
+	}
+	return c->fn(argc - 1, argv + 1);
 }
 
-static void help_top(void)
+static int do_version(int argc, char **argv)
 {
-	usage(stderr);
+	opts_begin();
+	int c = opts_next(argc, argv, "", (const struct option[]){ { NULL, 0, NULL, 0 } });
+
+	if (c != -1)
+		return opts_error(c, argv);
+	if (argc + 1 - optind)
+		return usage_fail("version takes no arguments");
+	if (cli.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "version", json_object_new_string(MKTME_VERSION));
+		json_object_object_add(o, "policy_format", json_object_new_int(1));
+		json_object_object_add(o, "pin_dir", json_object_new_string(MKTME_PIN_DIR));
+		json_emit(o, stdout, cli.pretty);
+	} else {
+		printf("mktmectl %s (policy format version 1, pins under %s)\n", MKTME_VERSION,
+		       MKTME_PIN_DIR);
+	}
+	return EXIT_OK;
 }
+
+static int do_help(int argc, char **argv);
+
+static const struct cmd top[] = {
+	{ "policy", NULL, policy_cmds, NULL, NULL },
+	{ "key", NULL, key_cmds, NULL, NULL },
+	{ "assign", do_assign, NULL, "CGROUP KEY",
+	  "allow KEY in CGROUP; kept in the state file (--state-dir), so across reloads, restarts and reboots" },
+	{ "unassign", do_unassign, NULL, "CGROUP KEY | --all", "remove one assignment, or all" },
+	{ "audit", do_audit, NULL, "[--follow]", "decisions from the audit ring buffer" },
+	{ "status", do_status, NULL, "", "backend, LSM, programs, generation, mode" },
+	{ "daemon", do_daemon, NULL, "[--policy FILE] [--no-audit]",
+	  "load, pin, reload on change or SIGHUP, reapply assignments, stream audit" },
+	{ "version", do_version, NULL, "", "the version of mktmectl" },
+	{ "help", do_help, NULL, "", "this list" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
 
 static int do_help(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	usage(stdout);
+	help_of(stdout, top, NULL, true);
 	return EXIT_OK;
 }
-
-static const struct cmd top[] = {
-	{ "policy", do_policy },
-	{ "key", do_key },
-	{ "assign", do_assign },
-	{ "unassign", do_unassign },
-	{ "audit", do_audit },
-	{ "status", do_status },
-	{ "daemon", do_daemon },
-	{ "help", do_help },
-	{ NULL, NULL },
-};
 
 int main(int argc, char **argv)
 {
@@ -153,15 +323,19 @@ int main(int argc, char **argv)
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "bpffs-dir", required_argument, NULL, 'B' },
 		{ "cgroup-root", required_argument, NULL, 'C' },
+		{ "state-dir", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *env;
+	bool version = false;
 	int c;
 
 	cli.pin_dir = (env = getenv("MKTME_PIN_DIR")) && *env ? env : MKTME_PIN_DIR;
 	cli.cgroup_root = getenv("MKTME_CGROUP_ROOT");
 	cli.sysfs = (env = getenv("MKTME_SYSFS")) && *env ? env : "/sys";
+	cli.state_dir = getenv("MKTME_STATE_DIR");
 	/* -j and -p may come anywhere (`mktmectl audit --follow -j`): take them
 	 * out before the subcommands parse their own options. */
 	for (int i = 1, n = 1, dashdash = 0; i <= argc; i++) {
@@ -183,8 +357,9 @@ int main(int argc, char **argv)
 		}
 		argv[n++] = argv[i];
 	}
+	opterr = 0;
 	/* "+": options end at the command, so that subcommands parse their own. */
-	while ((c = getopt_long(argc, argv, "+jph", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:jphV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			cli.json = true;
@@ -198,13 +373,22 @@ int main(int argc, char **argv)
 		case 'C':
 			cli.cgroup_root = optarg;
 			break;
+		case 'S':
+			cli.state_dir = optarg;
+			break;
 		case 'h':
-			usage(stdout);
+			help_of(stdout, top, NULL, true);
 			return EXIT_OK;
+		case 'V':
+			version = true;
+			break;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			help_of(stderr, top, NULL, true);
+			return fail(EXIT_USAGE, c == ':' ? "option \"%s\" needs an argument" :
+					       "unknown option \"%s\"", argv[optind - 1]);
 		}
 	}
-	return cmd_select(top, argc - optind, argv + optind, NULL, help_top);
+	if (version)
+		return do_version(0, argv + optind);
+	return cmd_select(top, argc - optind, argv + optind, NULL);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "assign_state.h"
 #include "bpfobj.h"
 #include "json.h"
 #include "main.h"
@@ -14,50 +15,42 @@
 #include "policy.h"
 #include "policy_check.h"
 
-static void help(void)
+/*
+ * Exactly @nargs positional arguments into @pos, after the options in @opts
+ * (flags: getopt_long sets them through their flag pointer).
+ */
+static int args(int argc, char **argv, const struct option *opts, int nargs, char **pos)
 {
-	fprintf(stderr,
-		"Usage: mktmectl policy check FILE\n"
-		"       mktmectl policy load FILE [--dry-run]\n"
-		"       mktmectl policy show\n"
-		"       mktmectl policy unload [--detach]\n");
-}
+	int c, n;
 
-/* One optional flag, then exactly @nargs positional arguments. */
-static int args(int argc, char **argv, const char *flag, bool *has_flag, int nargs, char **pos)
-{
-	int n = 0;
-
-	if (has_flag)
-		*has_flag = false;
-	for (int i = 0; i < argc; i++) {
-		if (flag && !strcmp(argv[i], flag)) {
-			*has_flag = true;
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			help();
-			return fail(EXIT_USAGE, "unknown option \"%s\"", argv[i]);
-		} else if (n < nargs) {
-			pos[n++] = argv[i];
-		} else {
-			help();
-			return fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[i]);
-		}
-	}
-	if (n < nargs) {
-		help();
-		return fail(EXIT_USAGE, "missing argument");
-	}
+	opts_begin();
+	while ((c = opts_next(argc, argv, "", opts)) != -1)
+		if (c)
+			return opts_error(c, argv);
+	n = argc + 1 - optind;
+	if (n < nargs)
+		return usage_fail("missing argument");
+	if (n > nargs)
+		return usage_fail("unexpected argument \"%s\"", argv[optind - 1 + nargs]);
+	for (int i = 0; i < nargs; i++)
+		pos[i] = argv[optind - 1 + i];
 	return EXIT_OK;
 }
 
 static int do_check(int argc, char **argv)
 {
+	static int offline;
+	static const struct option opts[] = {
+		{ "offline", no_argument, &offline, 1 },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
 	char *file;
-	int ret = args(argc, argv, NULL, NULL, 1, &file);
+	int ret = args(argc, argv, opts, 1, &file);
 
 	if (ret)
 		return ret;
+	o.offline = offline;
 	return policy_check_run(file, &o, cli.json, cli.pretty, stdout, stderr);
 }
 
@@ -135,20 +128,42 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		printf("audit mode: decisions are logged (mktmectl audit), nothing is denied\n");
 }
 
+/*
+ * The state file must be readable before a load: a load that silently left
+ * out (or kept stale) assignments would not be what the operator asked for.
+ */
+static int state_ok(void)
+{
+	struct state s;
+	struct diag d;
+
+	if (!state_load(state_dir(cli.state_dir), &s, &d)) {
+		state_free(&s);
+		return EXIT_OK;
+	}
+	diag_print(&d, stderr);
+	return fail(EXIT_RUNTIME, "the assignments' state file cannot be used (above); the policy was not loaded and nothing was changed");
+}
+
 static int do_load(int argc, char **argv)
 {
+	static int dry_run;
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, &dry_run, 1 },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct policy pol;
 	struct compiled c;
 	struct pins p = PINS_INIT;
 	char *file, err[512];
-	bool dry_run, adopted = false;
-	int ret = args(argc, argv, "--dry-run", &dry_run, 1, &file);
+	bool adopted = false;
+	int ret = args(argc, argv, opts, 1, &file);
 
 	if (ret)
 		return ret;
 	if (dry_run) {
-		/* As root, exactly what a load would compile; else without assignments. */
-		bool pinned = geteuid() == 0 && pins_open(&p, false) == 0;
+		/* Where the pins can be read, exactly what a load would compile. */
+		bool pinned = pins_open(&p, false) == 0;
 
 		ret = compile_file(file, pinned ? &p : NULL, pinned ? generation_last(&p) + 1 : 1,
 				   &pol, &c);
@@ -160,8 +175,8 @@ static int do_load(int argc, char **argv)
 		policy_free(&pol);
 		return EXIT_OK;
 	}
-	ret = need_root("loading a policy");
-	if (ret)
+	ret = need_caps("loading a policy", CAPS_ATTACH);
+	if (ret || (ret = state_ok()))
 		return ret;
 	/* Check the file first: a bad policy must not even attach programs. */
 	ret = compile_file(file, NULL, 0, &pol, &c);
@@ -201,9 +216,9 @@ static int do_show(int argc, char **argv)
 	struct pins p = PINS_INIT;
 	struct compiled c;
 	struct policy pol;
-	int ret = args(argc, argv, NULL, NULL, 0, NULL);
+	int ret = args(argc, argv, (const struct option[]){ { NULL, 0, NULL, 0 } }, 0, NULL);
 
-	if (ret || (ret = need_root("reading the loaded policy")))
+	if (ret || (ret = need_caps("reading the loaded policy", NEED_SYS_ADMIN)))
 		return ret;
 	ret = pins_open(&p, false);
 	if (ret == -ENOENT) {
@@ -251,12 +266,16 @@ static int do_show(int argc, char **argv)
 
 static int do_unload(int argc, char **argv)
 {
+	static int detach;
+	static const struct option opts[] = {
+		{ "detach", no_argument, &detach, 1 },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct pins p = PINS_INIT;
-	bool detach;
 	unsigned int gen;
-	int ret = args(argc, argv, "--detach", &detach, 0, NULL);
+	int ret = args(argc, argv, opts, 0, NULL);
 
-	if (ret || (ret = need_root("unloading the policy")))
+	if (ret || (ret = need_caps("unloading the policy", CAPS_CHANGE)))
 		return ret;
 	ret = pins_open(&p, true);
 	if (ret == -ENOENT && !detach)
@@ -281,8 +300,8 @@ static int do_unload(int argc, char **argv)
 		json_object_object_add(j, "detached", json_object_new_boolean(detach));
 		json_emit(j, stdout, cli.pretty);
 	} else if (detach) {
-		printf("policy unloaded and programs detached; every pin under %s removed (assignments and counters too)\n",
-		       cli.pin_dir);
+		printf("policy unloaded and programs detached; every pin under %s removed (counters too; the assignments stay in %s/%s)\n",
+		       cli.pin_dir, state_dir(cli.state_dir), STATE_FILE);
 	} else {
 		printf("policy unloaded (generation %u was in force); the programs stay attached and allow everything\n",
 		       gen);
@@ -290,15 +309,13 @@ static int do_unload(int argc, char **argv)
 	return EXIT_OK;
 }
 
-int do_policy(int argc, char **argv)
-{
-	static const struct cmd cmds[] = {
-		{ "check", do_check },
-		{ "load", do_load },
-		{ "show", do_show },
-		{ "unload", do_unload },
-		{ NULL, NULL },
-	};
-
-	return cmd_select(cmds, argc, argv, "policy", help);
-}
+const struct cmd policy_cmds[] = {
+	{ "check", do_check, NULL, "[--offline] FILE",
+	  "validate FILE and change nothing; --offline: without this system's cgroups and executables (their form only), e.g. on a workstation or in CI" },
+	{ "load", do_load, NULL, "FILE [--dry-run]",
+	  "load FILE with the assignments (attaching the programs if needed); --dry-run: say what it would be" },
+	{ "show", do_show, NULL, "", "the policy in force" },
+	{ "unload", do_unload, NULL, "[--detach]",
+	  "stop enforcing; --detach: remove the programs and pins too" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};

@@ -83,6 +83,9 @@ struct policy {
 	bool loaded;
 	uint32_t generation;
 	uint64_t loaded_at;
+
+	/* Resolved offline (policy check --offline): ids are stand-ins. */
+	bool offline;
 };
 
 /* Where cgroups and executables are looked up: real paths, or test trees. */
@@ -90,6 +93,9 @@ struct resolve_opts {
 	const char *cgroup_root;	/* default /sys/fs/cgroup */
 	bool missing_ok;		/* every missing cgroup is pending (the daemon
 					 * re-resolving a loaded policy) */
+	bool offline;			/* look nothing up: one stand-in id per
+					 * distinct cgroup path and per distinct
+					 * executable path (policy check --offline) */
 };
 
 /* A runtime assignment (mktmectl assign), merged into every generation. */
@@ -97,6 +103,7 @@ struct assignment {
 	uint64_t cgid;
 	char name[MKTME_NAME_LEN];
 	uint32_t id;
+	uint64_t assigned_at;
 };
 
 struct compiled_entry {
@@ -116,7 +123,13 @@ int policy_parse_buf(const char *name, const char *buf, size_t len,
 		     struct policy *p, struct diag *d);
 void policy_free(struct policy *p);
 
-/* Cgroup ids and executable inodes; errors for what must exist and does not. */
+/*
+ * Cgroup ids and executable inodes; errors for what must exist and does not.
+ * Offline, every cgroup and executable gets a stand-in id instead (equal
+ * paths, equal ids), so that policy_compile() still finds duplicates and
+ * conflicts; two paths naming one cgroup or one file (a hard link) are not
+ * known to be the same until the policy is checked on the system.
+ */
 int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *d);
 
 /*

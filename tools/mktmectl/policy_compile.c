@@ -44,9 +44,70 @@ static uint64_t kernel_dev(dev_t dev)
 	return ((uint64_t)major(dev) << 20) | minor(dev);
 }
 
+/* "/a//b/" and "/a/b" are one cgroup: compare paths by their components. */
+static bool same_path(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a == '/')
+			a++;
+		while (*b == '/')
+			b++;
+		if (!*a || !*b)
+			return !*a && !*b;
+		while (*a && *a != '/' && *a == *b) {
+			a++;
+			b++;
+		}
+		if ((*a && *a != '/') || (*b && *b != '/'))
+			return false;
+	}
+}
+
+/*
+ * Stand-in ids, never 0 (pending): rule i's cgroup is 1 + the index of the
+ * first rule with the same cgroup; a limit's is its rule's, else nr_rules +
+ * 1 + the index of the first limit with the same cgroup. Executables alike.
+ */
+static void resolve_offline(struct policy *p)
+{
+	p->offline = true;
+	for (size_t i = 0; i < p->nr_rules; i++) {
+		struct policy_rule *r = &p->rules[i];
+
+		r->cgid = i + 1;
+		r->exe_dev = 0;
+		r->exe_ino = r->exe ? i + 1 : 0;
+		for (size_t j = 0; j < i; j++) {
+			if (same_path(p->rules[j].cgroup, r->cgroup) && r->cgid == i + 1)
+				r->cgid = p->rules[j].cgid;
+			if (r->exe && p->rules[j].exe && same_path(p->rules[j].exe, r->exe) &&
+			    r->exe_ino == i + 1)
+				r->exe_ino = p->rules[j].exe_ino;
+		}
+	}
+	for (size_t i = 0; i < p->nr_limits; i++) {
+		struct policy_limit *l = &p->limits[i];
+
+		l->cgid = 0;
+		for (size_t j = 0; j < p->nr_rules && !l->cgid; j++)
+			if (same_path(p->rules[j].cgroup, l->cgroup))
+				l->cgid = p->rules[j].cgid;
+		for (size_t j = 0; j < i && !l->cgid; j++)
+			if (same_path(p->limits[j].cgroup, l->cgroup))
+				l->cgid = p->limits[j].cgid;
+		if (!l->cgid)
+			l->cgid = p->nr_rules + i + 1;
+	}
+}
+
 int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *d)
 {
 	const char *root = cgroup_root(o ? o->cgroup_root : NULL);
+
+	if (o && o->offline) {
+		resolve_offline(p);
+		return 0;
+	}
 
 	for (size_t i = 0; i < p->nr_rules; i++) {
 		struct policy_rule *r = &p->rules[i];

@@ -42,6 +42,9 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 		if (localtime_r(&t, &tm))
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 		fprintf(out, "loaded policy: generation %u, loaded %s\n", p->generation, when);
+	} else if (p->offline) {
+		fprintf(out, "policy %s: valid offline (cgroups and executables checked for form only: check it again on the system it is for)\n",
+			p->file);
 	} else {
 		fprintf(out, "policy %s: valid\n", p->file);
 	}
@@ -51,7 +54,9 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 	for (size_t i = 0; i < p->nr_limits; i++) {
 		const struct policy_limit *l = &p->limits[i];
 
-		if (l->cgid)
+		if (p->offline)
+			fprintf(out, "  %s: at most %u live keys\n", l->cgroup, l->max_live_keys);
+		else if (l->cgid)
 			fprintf(out, "  %s (cgroup id %llu): at most %u live keys\n", l->cgroup,
 				(unsigned long long)l->cgid, l->max_live_keys);
 		else
@@ -66,9 +71,9 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 			fprintf(out, "  assign %u: %s", r->id, r->cgroup);
 		else
 			fprintf(out, "  rule %u: %s", r->id, r->cgroup);
-		if (r->cgid)
+		if (r->cgid && !p->offline)
 			fprintf(out, " (cgroup id %llu)", (unsigned long long)r->cgid);
-		else
+		else if (!r->cgid)
 			fprintf(out, " (does not exist yet: pending)");
 		fprintf(out, " %s keys", name_of(verdict_names, r->verdict));
 		for (size_t k = 0; k < r->nr_keys; k++)
@@ -81,7 +86,7 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 				fprintf(out, ", exe %s", r->exe);
 			else
 				fprintf(out, ", exe");
-			if (r->exe_ino)
+			if (r->exe_ino && !p->offline)
 				fprintf(out, " (dev %s inode %llu)", dev, (unsigned long long)r->exe_ino);
 		}
 		if (r->has_uid)
@@ -100,7 +105,7 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 		fprintf(out, "compiled: %zu map entries, %zu pending\n", c->n, c->nr_pending);
 }
 
-static struct json_object *rule_json(const struct policy_rule *r)
+static struct json_object *rule_json(const struct policy *p, const struct policy_rule *r)
 {
 	struct json_object *o = json_object_new_object(), *keys = json_object_new_array();
 	char dev[32];
@@ -108,10 +113,10 @@ static struct json_object *rule_json(const struct policy_rule *r)
 	json_object_object_add(o, "id", json_object_new_int64(r->id));
 	json_object_object_add(o, "source", json_object_new_string(r->from_assign ? "assign" : "policy"));
 	json_object_object_add(o, "cgroup", json_str(r->cgroup));
-	json_object_object_add(o, "cgroup_id", r->cgid ? json_u64(r->cgid) : NULL);
+	json_object_object_add(o, "cgroup_id", r->cgid && !p->offline ? json_u64(r->cgid) : NULL);
 	json_object_object_add(o, "pending", json_object_new_boolean(!r->cgid));
 	json_object_object_add(o, "exe", json_str(r->exe));
-	if (r->has_exe && r->exe_ino) {
+	if (r->has_exe && r->exe_ino && !p->offline) {
 		print_dev(dev, sizeof(dev), r->exe_dev);
 		json_object_object_add(o, "exe_dev", json_object_new_string(dev));
 		json_object_object_add(o, "exe_ino", json_u64(r->exe_ino));
@@ -139,6 +144,7 @@ struct json_object *policy_to_json(const struct policy *p, const struct compiled
 	} else {
 		json_object_object_add(o, "file", json_str(p->file));
 		json_object_object_add(o, "valid", json_object_new_boolean(true));
+		json_object_object_add(o, "offline", json_object_new_boolean(p->offline));
 	}
 	json_object_object_add(o, "version", json_object_new_int(p->version));
 	json_object_object_add(o, "mode", json_object_new_string(name_of(mode_names, p->mode)));
@@ -148,14 +154,14 @@ struct json_object *policy_to_json(const struct policy *p, const struct compiled
 		struct json_object *lo = json_object_new_object();
 
 		json_object_object_add(lo, "cgroup", json_str(l->cgroup));
-		json_object_object_add(lo, "cgroup_id", l->cgid ? json_u64(l->cgid) : NULL);
+		json_object_object_add(lo, "cgroup_id", l->cgid && !p->offline ? json_u64(l->cgid) : NULL);
 		json_object_object_add(lo, "pending", json_object_new_boolean(!l->cgid));
 		json_object_object_add(lo, "max_live_keys", json_object_new_int64(l->max_live_keys));
 		json_object_array_add(limits, lo);
 	}
 	json_object_object_add(o, "limits", limits);
 	for (size_t i = 0; i < p->nr_rules; i++)
-		json_object_array_add(rules, rule_json(&p->rules[i]));
+		json_object_array_add(rules, rule_json(p, &p->rules[i]));
 	json_object_object_add(o, "rules", rules);
 	if (c) {
 		json_object_object_add(o, "map_entries", json_object_new_int64(c->n));

@@ -41,7 +41,7 @@ int do_status(int argc, char **argv)
 	char dir[512], backend[64] = "", encrypts[16] = "", nr[32] = "", used[32] = "", lsm[1024] = "";
 	char names[4][32];
 	unsigned int ids[4];
-	bool have_mktme, bpf_lsm = false, root = geteuid() == 0, loaded = false;
+	bool have_mktme, bpf_lsm = false, privileged = have_caps(NEED_SYS_ADMIN), loaded = false;
 	int attached = -1, ret = EXIT_OK;
 	struct pins p;
 	struct compiled c;
@@ -65,7 +65,7 @@ int do_status(int argc, char **argv)
 		for (char *t = strtok(copy, ","); t; t = strtok(NULL, ","))
 			bpf_lsm |= !strcmp(t, "bpf");
 	}
-	if (root) {
+	if (privileged) {
 		attached = programs_attached(names, ids);
 		if (pins_open(&p, false) == 0) {
 			__u32 zero = 0;
@@ -90,7 +90,7 @@ int do_status(int argc, char **argv)
 		json_object_object_add(o, "keyids_in_use", have_mktme ? json_object_new_int64(atoll(used)) : NULL);
 		json_object_object_add(o, "bpf_lsm_active", json_object_new_boolean(bpf_lsm));
 		json_object_object_add(o, "lsm", json_object_new_string(lsm));
-		for (int i = 0; root && i < 4; i++) {
+		for (int i = 0; privileged && i < 4; i++) {
 			struct json_object *po = json_object_new_object();
 
 			json_object_object_add(po, "name", json_object_new_string(prog_names[i]));
@@ -98,10 +98,10 @@ int do_status(int argc, char **argv)
 			json_object_object_add(po, "prog_id", ids[i] ? json_object_new_int64(ids[i]) : NULL);
 			json_object_array_add(progs, po);
 		}
-		json_object_object_add(o, "programs", root ? progs : NULL);
-		if (!root)
+		json_object_object_add(o, "programs", privileged ? progs : NULL);
+		if (!privileged)
 			json_object_put(progs);
-		json_object_object_add(o, "policy_loaded", root ? json_object_new_boolean(loaded) : NULL);
+		json_object_object_add(o, "policy_loaded", privileged ? json_object_new_boolean(loaded) : NULL);
 		json_object_object_add(o, "generation", meta ? json_object_new_int64(meta->generation) : NULL);
 		json_object_object_add(o, "mode", meta ? json_object_new_string(name_of(mode_names, meta->mode)) : NULL);
 		json_object_object_add(o, "default", meta ? json_object_new_string(name_of(verdict_names, meta->dflt)) : NULL);
@@ -124,8 +124,8 @@ int do_status(int argc, char **argv)
 		else
 			printf("BPF LSM:   NOT ACTIVE (%s): policy programs attach but NEVER RUN; boot with lsm=...,bpf\n",
 			       lsm[0] ? lsm : "no securityfs");
-		if (!root) {
-			printf("programs:  unknown (run as root to see them and the policy)\n");
+		if (!privileged) {
+			printf("programs:  unknown (reading them and the policy needs CAP_SYS_ADMIN)\n");
 		} else {
 			printf("programs:  %d of 4 attached", attached);
 			for (int i = 0; i < 4; i++)

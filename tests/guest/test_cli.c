@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mktmectl as an operator and an attacker meet it, in the guest, as root:
+ * assignments that outlive the pins (a reboot: `policy unload --detach`
+ * takes every pin away, as a reboot does) and come back with the daemon or
+ * `policy load`; a corrupt state file; and the capability checks, for root
+ * without capabilities, uid 65534 and root with only some capabilities.
+ * (Root in a user namespace: tests/host/test_cli.c; the guest kernel has
+ * no CONFIG_USER_NS.)
+ *
+ * The state directory is under /tmp (the guest's /var/lib is the host's,
+ * read-only). Every test starts and ends with nothing pinned.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "guest.h"
+
+#define CG_ROOT "/sys/fs/cgroup"
+#define CG "/mktme-cli"
+#define STATE_DIR "/tmp/mktme-cli-state"
+#define STATE_FILE STATE_DIR "/assignments"
+#define POLICY_FILE "/tmp/mktme-cli-policy.yaml"
+#define DAEMON_LOG "/tmp/mktme-cli-daemon.log"
+
+#define TWO_TENANTS                                                                  \
+	"version: 1\ndefault: deny\nrules:\n"                                        \
+	"  - {cgroup: " CG "/a, keys: [ka], verdict: allow}\n"                     \
+	"  - {cgroup: " CG "/b, keys: [kb], verdict: allow}\n"
+
+static const char *const cgroups[] = { CG, CG "/a", CG "/b", CG "/late" };
+static pid_t daemon_pid;
+static key_serial_t KA, KB;
+
+static const char *ctl(void)
+{
+	return guest_build_path("mktmectl/mktmectl");
+}
+
+/* A shell command's exit status; its stdout and stderr into @out (freed by the caller). */
+static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sh(char **out, const char *fmt, ...)
+{
+	char cmd[4096], buf[4096];
+	size_t len = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p, "popen %s", cmd);
+	*out = calloc(1, 1);
+	while (fgets(buf, sizeof(buf), p)) {
+		*out = realloc(*out, len + strlen(buf) + 1);
+		strcpy(*out + len, buf);
+		len += strlen(buf);
+	}
+	st = pclose(p);
+	fprintf(stderr, "$ %s\n%s", cmd, *out);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The command must exit @want; its output is returned (freed by the caller). */
+#define RUN(want, ...)                                                                \
+	({                                                                            \
+		char *o_;                                                             \
+		int rc_ = sh(&o_, __VA_ARGS__);                                       \
+		cr_assert_eq(rc_, (want), "exit %d, expected %d: %s", rc_, (want), o_); \
+		o_;                                                                   \
+	})
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Bind @key in cgroup @cg, in a child: 0 or an errno. */
+static int bind_in(const char *cg, key_serial_t key)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		char path[256], me[32];
+		int fd;
+
+		snprintf(path, sizeof(path), CG_ROOT "%s/cgroup.procs", cg);
+		snprintf(me, sizeof(me), "%d", getpid());
+		fd = open(path, O_WRONLY);
+		if (fd < 0 || write(fd, me, strlen(me)) < 0)
+			_exit(120);
+		close(fd);
+		fd = open(MKTME_DEV, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			_exit(121);
+		_exit(ioctl(fd, MKTME_IOC_SET_KEY, (unsigned long)key) ? errno : 0);
+	}
+	st = guest_wait_child(pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#define EXPECT_BIND(want, cg, key)                                                    \
+	do {                                                                          \
+		int got_ = bind_in((cg), (key));                                      \
+		cr_assert_eq(got_, (want), "bind %s in %s: %d (%s), expected %d",     \
+			     #key, (cg), got_, strerror(got_), (want));               \
+	} while (0)
+
+static void stop_daemon(void)
+{
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGTERM);
+		guest_wait_child(daemon_pid);
+		daemon_pid = 0;
+	}
+}
+
+static void cleanup(void)
+{
+	char *o;
+
+	stop_daemon();
+	sh(&o, "%s policy unload --detach", ctl());
+	free(o);
+	sh(&o, "rm -rf " STATE_DIR);
+	free(o);
+	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
+	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
+		char path[256];
+
+		snprintf(path, sizeof(path), CG_ROOT "%s", cgroups[i]);
+		rmdir(path);
+	}
+}
+
+static void setup(void)
+{
+	/* Inherited by every mktmectl the tests start, the daemon too. */
+	setenv("MKTME_STATE_DIR", STATE_DIR, 1);
+	cleanup();
+	cr_assert_geq(keyctl_join_session_keyring(NULL), 0, "session keyring: %s", strerror(errno));
+	for (size_t i = 0; i < sizeof(cgroups) / sizeof(cgroups[0]) - 1; i++) {
+		char path[256];
+
+		snprintf(path, sizeof(path), CG_ROOT "%s", cgroups[i]);
+		cr_assert(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path,
+			  strerror(errno));
+	}
+	/* Before any program is attached: everything is allowed. */
+	KA = add_key(MKTME_KEY_TYPE, "ka", PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+		     KEY_SPEC_SESSION_KEYRING);
+	KB = add_key(MKTME_KEY_TYPE, "kb", PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+		     KEY_SPEC_SESSION_KEYRING);
+	cr_assert(KA > 0 && KB > 0, "add_key: %s", strerror(errno));
+	write_file(POLICY_FILE, TWO_TENANTS);
+}
+
+TestSuite(cli, .init = setup, .fini = cleanup, .timeout = 900);
+
+static void start_daemon(void)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open(DAEMON_LOG, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		execl(ctl(), "mktmectl", "daemon", "--no-audit", "--policy", POLICY_FILE, (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = pid;
+}
+
+/* Wait (up to 180 s: TCG, and the daemon may attach the programs) for @what in the log. */
+static bool wait_log(const char *what)
+{
+	for (int i = 0; i < 1800; i++) {
+		char *s = guest_read_file(DAEMON_LOG, NULL);
+		bool found = s && strstr(s, what);
+
+		free(s);
+		if (found)
+			return true;
+		usleep(100 * 1000);
+	}
+	char *s = guest_read_file(DAEMON_LOG, NULL);
+
+	fprintf(stderr, "--- " DAEMON_LOG " (no \"%s\")\n%s---\n", what, s ? s : "");
+	free(s);
+	return false;
+}
+
+static char *state_text(void)
+{
+	char *s = guest_read_file(STATE_FILE, NULL);
+
+	return s ? s : strdup("(no state file)");
+}
+
+/* ---- assignments across a "reboot" ------------------------------------------ */
+
+Test(cli, assignment_survives_losing_the_pins_and_the_daemon_reapplies_it)
+{
+	char *o;
+
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	EXPECT_BIND(EPERM, CG "/a", KB);
+	o = RUN(0, "%s assign " CG "/a kb", ctl());
+	cr_assert(strstr(o, "stored in " STATE_FILE "; in force now (generation "), "%s", o);
+	free(o);
+	EXPECT_BIND(0, CG "/a", KB);
+
+	/* Every pin gone, as after a reboot: the assignment stays in the file. */
+	free(RUN(0, "%s policy unload --detach", ctl()));
+	o = state_text();
+	cr_assert(strstr(o, "{\"cgroup\":\"" CG "/a\",\"key\":\"kb\",\"id\":65536,"), "%s", o);
+	free(o);
+	o = RUN(0, "%s -j assign " CG "/a kb", ctl());
+	cr_assert(strstr(o, "\"changed\":false") && strstr(o, "\"in_force\":false") &&
+		  strstr(o, "\"not_in_force_because\":\"the mktme programs are not attached"), "%s", o);
+	free(o);
+
+	start_daemon();
+	cr_assert(wait_log("assignments: 1 in " STATE_FILE " (1 with their cgroup, 0 waiting for it)"),
+		  "the daemon did not reapply the assignment");
+	cr_assert(wait_log("start: loaded " POLICY_FILE), "the daemon did not load the policy");
+	cr_assert(wait_log("1 assignments"), "the loaded generation lacks the assignment");
+	EXPECT_BIND(0, CG "/a", KB);
+	EXPECT_BIND(EPERM, CG "/b", KA);
+	stop_daemon();
+
+	/* Once more without a daemon: policy load reapplies it too. */
+	free(RUN(0, "%s policy unload --detach", ctl()));
+	o = RUN(0, "%s policy load " POLICY_FILE, ctl());
+	cr_assert(strstr(o, "1 assignments"), "%s", o);
+	free(o);
+	EXPECT_BIND(0, CG "/a", KB);
+	o = RUN(0, "%s -j policy show", ctl());
+	cr_assert(strstr(o, "\"source\":\"assign\""), "%s", o);
+	free(o);
+	o = RUN(0, "%s unassign " CG "/a kb", ctl());
+	cr_assert(strstr(o, "removed from " STATE_FILE "; in force now"), "%s", o);
+	free(o);
+	EXPECT_BIND(EPERM, CG "/a", KB);
+}
+
+/* After a reboot the daemon may start before the cgroup exists. */
+Test(cli, assignment_waits_for_its_cgroup_after_the_daemon_starts)
+{
+	free(RUN(0, "mkdir " CG_ROOT CG "/late"));
+	free(RUN(0, "%s assign " CG "/late kb", ctl()));
+	free(RUN(0, "rmdir " CG_ROOT CG "/late"));
+	start_daemon();
+	cr_assert(wait_log("assignments: 1 in " STATE_FILE " (0 with their cgroup, 1 waiting for it)"));
+	cr_assert(wait_log("ready: watching"));
+	cr_assert_eq(mkdir(CG_ROOT CG "/late", 0755), 0, "mkdir: %s", strerror(errno));
+	cr_assert(wait_log("cgroups changed: loaded " POLICY_FILE), "the daemon did not see the cgroup");
+	cr_assert(wait_log("1 assignments"));
+	EXPECT_BIND(0, CG "/late", KB);
+	EXPECT_BIND(EPERM, CG "/late", KA);
+	stop_daemon();
+}
+
+/* The generation in force (0: none), from policy show. */
+static long generation(void)
+{
+	char *o, *g;
+	long gen = 0;
+
+	sh(&o, "%s -j policy show", ctl());
+	g = strstr(o, "\"generation\":");
+	if (g)
+		gen = atol(g + strlen("\"generation\":"));
+	free(o);
+	return gen;
+}
+
+Test(cli, corrupt_state_file_is_reported_and_never_half_applied)
+{
+	char *o, *before;
+	long gen;
+
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s assign " CG "/a kb", ctl()));
+	gen = generation();
+	/* An operator's edit gone wrong. */
+	free(RUN(0, "sed -i 's/\"id\":65536/\"id\":\"x\"/' " STATE_FILE));
+	before = state_text();
+	o = RUN(1, "%s policy load " POLICY_FILE, ctl());
+	cr_assert(strstr(o, STATE_FILE ":2:37: corrupt state file: \"id\"") &&
+		  strstr(o, "the policy was not loaded and nothing was changed"), "%s", o);
+	free(o);
+	cr_assert_eq(generation(), gen, "the refused load changed the generation");
+	o = RUN(1, "%s assign " CG "/b ka", ctl());
+	cr_assert(strstr(o, STATE_FILE ":2:37:") && strstr(o, "othing was changed"), "%s", o);
+	free(o);
+
+	/* The daemon says so, loads its file and keeps the assignment in force. */
+	start_daemon();
+	cr_assert(wait_log(STATE_FILE ":2:37: corrupt state file"), "the daemon did not name the line");
+	cr_assert(wait_log("the assignments in force are kept"));
+	cr_assert(wait_log("start: loaded " POLICY_FILE));
+	cr_assert(wait_log(" rules, 1 assignments"));
+	EXPECT_BIND(0, CG "/a", KB);
+	stop_daemon();
+
+	/* After a "reboot" nothing is in force to keep: fail closed, still enforcing the file. */
+	free(RUN(0, "%s policy unload --detach", ctl()));
+	start_daemon();
+	cr_assert(wait_log(STATE_FILE ":2:37: corrupt state file"));
+	cr_assert(wait_log("start: loaded " POLICY_FILE), "the daemon did not load the policy");
+	cr_assert(wait_log(" rules, 0 assignments"));
+	EXPECT_BIND(EPERM, CG "/a", KB);
+	EXPECT_BIND(0, CG "/a", KA);
+	stop_daemon();
+	o = state_text();
+	cr_assert_str_eq(o, before, "the corrupt file was rewritten");
+	free(o);
+	free(before);
+}
+
+/* ---- capabilities -------------------------------------------------------------- */
+
+/* Each command, run through @wrap, exits 3 naming @missing, and changes nothing. */
+static void refused_all(const char *wrap, const char *missing_change, const char *missing_load)
+{
+	static const char *const cmds[] = {
+		"policy load " POLICY_FILE, "policy unload", "policy unload --detach",
+		"assign " CG "/b ka", "unassign " CG "/a kb", "unassign --all",
+	};
+	long gen = generation();
+	char *before = state_text();
+
+	cr_assert_gt(gen, 0);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char *o = RUN(3, "%s %s %s", wrap, ctl(), cmds[i]);
+		const char *want = i == 0 ? missing_load : missing_change;
+
+		cr_assert(strstr(o, want) && strstr(o, "Nothing was changed"), "%s: no \"%s\" in: %s",
+			  cmds[i], want, o);
+		free(o);
+		cr_assert_eq(generation(), gen, "%s changed the generation", cmds[i]);
+		o = state_text();
+		cr_assert_str_eq(o, before, "%s changed the state file", cmds[i]);
+		free(o);
+	}
+	free(before);
+	EXPECT_BIND(0, CG "/a", KB);
+	EXPECT_BIND(EPERM, CG "/b", KA);
+}
+
+Test(cli, root_without_capabilities_is_refused_and_nothing_changes)
+{
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s assign " CG "/a kb", ctl()));
+	refused_all("setpriv --bounding-set -all --inh-caps -all --ambient-caps -all",
+		    "missing: CAP_SYS_ADMIN, CAP_BPF.", "missing: CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON.");
+}
+
+Test(cli, uid_65534_is_refused_and_nothing_changes)
+{
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s assign " CG "/a kb", ctl()));
+	chmod(POLICY_FILE, 0644);
+	refused_all("setpriv --reuid=65534 --regid=65534 --clear-groups",
+		    "missing: CAP_SYS_ADMIN, CAP_BPF.", "missing: CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON.");
+}
+
+/* Each operation asks for what the kernel checks for it, and only that. */
+Test(cli, each_operation_needs_its_own_capabilities)
+{
+	char *o;
+
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	/* CAP_BPF and CAP_PERFMON without CAP_SYS_ADMIN: neither assign nor load. */
+	o = RUN(3, "setpriv --bounding-set -all,+bpf,+perfmon --inh-caps -all %s assign " CG "/a kb",
+		ctl());
+	cr_assert(strstr(o, "missing: CAP_SYS_ADMIN."), "%s", o);
+	free(o);
+	o = RUN(3, "setpriv --bounding-set -all,+bpf,+perfmon --inh-caps -all %s policy load "
+		POLICY_FILE, ctl());
+	cr_assert(strstr(o, "loading a policy needs CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON") &&
+		  strstr(o, "missing: CAP_SYS_ADMIN."), "%s", o);
+	free(o);
+	EXPECT_BIND(EPERM, CG "/a", KB);
+	/*
+	 * CAP_SYS_ADMIN alone: the kernel grants CAP_BPF and CAP_PERFMON with
+	 * it (kernel/bpf/token.c), and so does mktmectl (the systemd unit
+	 * keeps only CAP_SYS_ADMIN).
+	 */
+	o = RUN(0, "setpriv --bounding-set -all,+sys_admin --inh-caps -all %s assign " CG "/a kb",
+		ctl());
+	cr_assert(strstr(o, "in force now"), "%s", o);
+	free(o);
+	EXPECT_BIND(0, CG "/a", KB);
+	free(RUN(0, "setpriv --bounding-set -all,+sys_admin --inh-caps -all %s policy load " POLICY_FILE,
+		 ctl()));
+	EXPECT_BIND(0, CG "/a", KB);
+	/* Keys need none: the policy decides. */
+	o = RUN(0, "setpriv --bounding-set -all --inh-caps -all %s -j key list", ctl());
+	free(o);
+	/* Checking a policy needs nothing. */
+	free(RUN(0, "setpriv --bounding-set -all --inh-caps -all %s policy check " POLICY_FILE, ctl()));
+}
