@@ -518,7 +518,7 @@ Test(policy, quota_reached_then_released)
 	cr_assert_gt(q1, 0);
 	cr_assert_eq(keyctl_invalidate(q1), 0);
 	/* key_free runs in the key garbage collector, shortly after. */
-	for (int i = 0; i < 100 && err; i++) {
+	for (int waited = 0; waited < MKTME_WAIT_MS && err; waited += 100) {
 		err = in_cg(CG "/q", -1, CREATE_KEEP, "q3", 0);
 		if (err)
 			usleep(100 * 1000);
