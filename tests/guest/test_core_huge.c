@@ -34,9 +34,7 @@
 #define PTE_PWT		(1ULL << 3)
 #define PTE_PCD		(1ULL << 4)
 #define PMD_PAT		(1ULL << 12)
-/* Emulated KeyIDs: bits 52..56 (docs/design.md 2.2); bits 57 and 58 are the
- * kernel's, so the seven ignored bits 52..58 read as the KeyID alone. */
-#define EMU_KEYID(e)	((unsigned int)(((e) >> 52) & 0x7f))
+#define EMU_KEYID(e)	((unsigned int)(((e) >> 52) & 0x3f))
 
 TestSuite(core_huge, .init = guest_settle, .timeout = 300);
 
