@@ -133,9 +133,12 @@ Test(core_keys, default_pool_is_every_keyid_the_pte_field_holds)
 		p = mktme_map(fd, PAGE_SZ, PROT_READ | PROT_WRITE);
 		p[0] = 1;
 		cr_assert_eq(mktme_query(fd, p, &q), 0);
-		/* Bits 52..58 hold exactly the KeyID: none of it spills into 57/58. */
-		cr_assert_eq((q.entry >> FIELD_LO) & 0x7f, (unsigned long long)keyid,
+		/* Bits 52..56 hold exactly the KeyID; 57 (_PAGE_DEVMAP) stays clear.
+		 * Bit 58 is the kernel's to set (_PAGE_SAVED_DIRTY on write-protect). */
+		cr_assert_eq((q.entry >> FIELD_LO) & FIELD_KEYIDS, (unsigned long long)keyid,
 			     "KeyID %d: entry %#llx", keyid, (unsigned long long)q.entry);
+		cr_assert_eq(q.entry & (1ULL << (FIELD_HI + 1)), 0, "KeyID %d: entry %#llx has bit 57",
+			     keyid, (unsigned long long)q.entry);
 		munmap(p, PAGE_SZ);
 		close(fd);
 	}
