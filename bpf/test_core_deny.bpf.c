@@ -15,9 +15,21 @@
 
 /* Set by the loader before load; 0 means "deny nobody". */
 const volatile __u32 target_tgid = 0;
-/* Iterations to spin in mktme_key_bind before deciding: widens the window
- * between the kernel's KeyID lookup and its reference (a race test). */
-const volatile __u32 bind_spin = 0;
+
+/*
+ * The race test's window (test_core_lsm.c): with bind_hold set, the bind
+ * hook, which runs between the kernel's KeyID lookup and its own reference
+ * on that KeyID, counts itself in bind_held and then waits until user space
+ * sets bind_release, at most HOLD_NS (or 1 << 23 iterations); bind_hold_timeouts
+ * counts the waits that ended without a release, bind_saw_revoked the holds
+ * at whose end the key was already revoked. Written by user space while
+ * attached.
+ */
+__u32 bind_hold = 0, bind_release = 0;
+__u64 bind_held = 0, bind_hold_timeouts = 0, bind_saw_revoked = 0;
+/* include/linux/key.h: bit number of "key had been revoked" in key->flags. */
+#define KEY_FLAG_REVOKED 1
+#define HOLD_NS (5ULL * 1000 * 1000 * 1000)	/* far below the RCU stall timeout (21 s) */
 
 /* Per hook: calls seen (any process), calls denied, values of the last call. */
 __u64 create_calls = 0, create_denied = 0;
@@ -53,9 +65,13 @@ int BPF_PROG(deny_key_create, const struct key *key, unsigned int type, unsigned
 	return -EPERM;
 }
 
-static long spin_once(__u32 index, void *ctx)
+static long hold_once(__u32 index, void *ctx)
 {
-	return 0;
+	__u64 *deadline = ctx;
+
+	if (*(volatile __u32 *)&bind_release)
+		return 1;
+	return bpf_ktime_get_ns() > *deadline;
 }
 
 SEC("lsm/mktme_key_bind")
@@ -66,8 +82,17 @@ int BPF_PROG(deny_key_bind, struct file *file, const struct key *key, unsigned i
 	__sync_fetch_and_add(&bind_calls, 1);
 	bind_keyid = keyid;
 	bind_serial = BPF_CORE_READ(key, serial);
-	if (bind_spin)
-		bpf_loop(bind_spin, spin_once, NULL, 0);
+	if (*(volatile __u32 *)&bind_hold) {
+		__u64 deadline = bpf_ktime_get_ns() + HOLD_NS;
+
+		__sync_fetch_and_add(&bind_held, 1);
+		/* 1 << 23: the most bpf_loop() runs (BPF_MAX_LOOPS, include/linux/bpf.h). */
+		bpf_loop(1 << 23, hold_once, &deadline, 0);
+		if (!*(volatile __u32 *)&bind_release)
+			__sync_fetch_and_add(&bind_hold_timeouts, 1);
+		if (BPF_CORE_READ(key, flags) & (1UL << KEY_FLAG_REVOKED))
+			__sync_fetch_and_add(&bind_saw_revoked, 1);
+	}
 	if (!is_target())
 		return 0;
 	__sync_fetch_and_add(&bind_denied, 1);

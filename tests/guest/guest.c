@@ -169,12 +169,64 @@ void mktme_debugfs_set(const char *name, long value)
 
 long mktme_wait_debugfs(const char *name, long want)
 {
-	return guest_wait_long(mktme_path(MKTME_DEBUGFS, name), want, 10000);
+	return guest_wait_long(mktme_path(MKTME_DEBUGFS, name), want, MKTME_WAIT_MS);
 }
 
 long mktme_wait_keyids(long want)
 {
-	return guest_wait_long(mktme_path(MKTME_SYSFS, "keyids_in_use"), want, 10000);
+	return guest_wait_long(mktme_path(MKTME_SYSFS, "keyids_in_use"), want, MKTME_WAIT_MS);
+}
+
+long mktme_keyid_refs(int keyid)
+{
+	char *s = guest_read_file(MKTME_DEBUGFS "/keyids", NULL);
+	long refs = -1;
+
+	cr_assert_not_null(s, "cannot read %s/keyids: %s", MKTME_DEBUGFS, strerror(errno));
+	/* "keyid refs state last_command alg", one KeyID a line (keyid.c). */
+	for (char *line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		int k;
+		long r;
+
+		if (sscanf(line, "%d %ld ", &k, &r) == 2 && k == keyid) {
+			refs = r;
+			break;
+		}
+	}
+	free(s);
+	cr_assert_geq(refs, 0, "KeyID %d not listed in %s/keyids", keyid, MKTME_DEBUGFS);
+	return refs;
+}
+
+/* Is key @serial in /proc/keys (the key tree), whatever its state? */
+static bool key_in_tree(key_serial_t serial)
+{
+	char *s = guest_read_file("/proc/keys", NULL);
+	bool found = false;
+
+	cr_assert_not_null(s, "/proc/keys: %s", strerror(errno));
+	for (char *line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strtoul(line, NULL, 16) == (unsigned long)serial) {
+			found = true;
+			break;
+		}
+	free(s);
+	return found;
+}
+
+void guest_key_gc_barrier(void)
+{
+	for (int round = 0; round < 2; round++) {
+		key_serial_t k = add_key("user", "guest-gc-barrier", "x", 1, KEY_SPEC_PROCESS_KEYRING);
+		int waited = 0;
+
+		cr_assert_gt(k, 0, "add_key(user, guest-gc-barrier): %s", strerror(errno));
+		cr_assert_eq(keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING), 0, "unlink: %s", strerror(errno));
+		for (; key_in_tree(k) && waited < MKTME_WAIT_MS; waited += 5)
+			usleep(5 * 1000);
+		cr_assert(!key_in_tree(k), "the key garbage collector did not take key %d in %d s", k,
+			  MKTME_WAIT_MS / 1000);
+	}
 }
 
 key_serial_t mktme_key_add(const char *desc, const char *payload)
@@ -206,17 +258,14 @@ int mktme_key_keyid(key_serial_t key)
 
 long mktme_settle(void)
 {
-	const char *path = mktme_path(MKTME_SYSFS, "keyids_in_use");
-	long v = guest_read_long(path);
-	int stable = 0;
+	long v = mktme_wait_keyids(0);
 
-	for (int waited = 0; stable < 200 && waited < 5000; waited += 20) {
-		long now;
+	if (v != 0) {
+		char *table = guest_read_file(MKTME_DEBUGFS "/keyids", NULL);
 
-		usleep(20 * 1000);
-		now = guest_read_long(path);
-		stable = now == v ? stable + 20 : 0;
-		v = now;
+		cr_assert_fail("%ld KeyIDs still in use %d s after the tests before this one: "
+			       "a key or region leaked (%s/keyids):\n%s", v, MKTME_WAIT_MS / 1000,
+			       MKTME_DEBUGFS, table ? table : strerror(errno));
 	}
 	return v;
 }

@@ -47,11 +47,31 @@ long guest_wait_long(const char *path, long want, int timeout_ms);
 long mktme_sysfs(const char *name);
 long mktme_debugfs(const char *name);
 void mktme_debugfs_set(const char *name, long value);
-/* Wait (up to 10 s) for debugfs NAME == @want: the value last read. The
- * reprogramming of a released KeyID happens just after keyids_in_use drops. */
+/*
+ * How long the waits below wait for an event that must come (a key destroyed
+ * by the key garbage collector, a KeyID released): generous, for TCG on a
+ * loaded machine; a wait that succeeds returns as soon as the event is seen.
+ */
+#define MKTME_WAIT_MS		30000
+/* Wait for debugfs NAME == @want: the value last read. The reprogramming of
+ * a released KeyID happens just after keyids_in_use drops. */
 long mktme_wait_debugfs(const char *name, long want);
-/* Wait (up to 10 s: key destruction is asynchronous) for keyids_in_use == @want. */
+/* Wait (key destruction is asynchronous) for keyids_in_use == @want. */
 long mktme_wait_keyids(long want);
+/* References on @keyid (debugfs keyids: the key's, each region's); the test
+ * fails if the KeyID is not listed. */
+long mktme_keyid_refs(int keyid);
+/*
+ * Return once the key garbage collector (security/keys/gc.c) has run a full
+ * pass since the call: every key that had no reference left before it has
+ * been destroyed (->destroy run). One work item runs the passes one after
+ * the other; a throw-away key is unlinked and waited out of /proc/keys,
+ * then a second one: unless a single pass outlasts both (a pass scans the
+ * key tree in microseconds), a pass that started after the call has
+ * finished. The event to wait for before asserting that something was NOT
+ * released by a key's destruction.
+ */
+void guest_key_gc_barrier(void);
 
 /* add_key("mktme", @desc, @payload) into the process keyring: serial, or -1 with errno. */
 key_serial_t mktme_key_add(const char *desc, const char *payload);
@@ -59,8 +79,9 @@ key_serial_t mktme_key_add(const char *desc, const char *payload);
 key_serial_t mktme_key_add_ok(const char *desc, const char *payload);
 /* The KeyID of @key, from keyctl read ("keyid=N type=T alg=A"), or -errno. */
 int mktme_key_keyid(key_serial_t key);
-/* Wait until keyids_in_use has not changed for 200 ms (keys of an earlier
- * test are destroyed asynchronously); its value. */
+/* Wait until every KeyID is back (keyids_in_use 0: the keys of earlier
+ * tests are destroyed asynchronously, after their process is gone); the test
+ * fails, with the debugfs keyids table, if that does not happen. */
 long mktme_settle(void);
 /* The same, as a Criterion .init. */
 void guest_settle(void);

@@ -36,19 +36,47 @@ Test(chain, kernel_is_the_project_build)
 	free(built);
 }
 
-Test(chain, kernel_release_matches_build)
+/* The value of `#define NAME "value"` in @header (a generated kernel header), malloc'ed. */
+static char *header_string(const char *header, const char *name)
+{
+	char *text = guest_read_file(guest_build_path(header), NULL), *p, *end, *v = NULL;
+	char pattern[64];
+
+	cr_assert_not_null(text, "cannot read %s: %s", guest_build_path(header), strerror(errno));
+	snprintf(pattern, sizeof(pattern), "#define %s", name);
+	p = strstr(text, pattern);
+	if (p && (p = strchr(p + strlen(pattern), '"')) && (end = strchr(p + 1, '"')))
+		v = strndup(p + 1, end - p - 1);
+	free(text);
+	cr_assert_not_null(v, "no %s in %s", name, header);
+	return v;
+}
+
+Test(chain, kernel_release_and_version_match_build)
 {
 	struct utsname u;
-	size_t len;
-	char *release = guest_read_file(guest_build_path("kernel/obj/include/config/kernel.release"), &len);
+	char *release = guest_read_file(guest_build_path("kernel/obj/include/config/kernel.release"), NULL);
+	char *version = header_string("kernel/obj/include/generated/utsversion.h", "UTS_VERSION");
+	char *by = header_string("kernel/obj/include/generated/compile.h", "LINUX_COMPILE_BY");
+	char *host = header_string("kernel/obj/include/generated/compile.h", "LINUX_COMPILE_HOST");
+	char *proc = guest_read_file("/proc/version", NULL);
+	char who[256];
 
 	cr_assert_not_null(release);
+	cr_assert_not_null(proc);
 	cr_assert_eq(uname(&u), 0);
 	release[strcspn(release, "\n")] = '\0';
 	cr_assert_str_eq(u.release, release);
-	/* KBUILD_BUILD_USER/HOST set by kernel/build.sh. */
-	cr_assert(strstr(u.version, "#") != NULL);
+	/* The build number and timestamp (KBUILD_BUILD_TIMESTAMP, kernel/build.sh). */
+	cr_assert_str_eq(u.version, version, "uname -v is not the build's UTS_VERSION");
+	/* KBUILD_BUILD_USER@KBUILD_BUILD_HOST, set by kernel/build.sh. */
+	snprintf(who, sizeof(who), "(%s@%s)", by, host);
+	cr_assert(strstr(proc, who), "/proc/version lacks %s: %s", who, proc);
 	free(release);
+	free(version);
+	free(by);
+	free(host);
+	free(proc);
 }
 
 Test(chain, bpf_is_an_active_lsm)
@@ -59,12 +87,6 @@ Test(chain, bpf_is_an_active_lsm)
 	cr_assert_not_null(lsm, "securityfs not mounted or no lsm file");
 	cr_assert(guest_list_has(lsm, "bpf"), "bpf not in the active LSMs: %s", lsm);
 	free(lsm);
-}
-
-Test(chain, btf_exposed)
-{
-	cr_assert_eq(access("/sys/kernel/btf/vmlinux", R_OK), 0, "no /sys/kernel/btf/vmlinux: %s",
-		     strerror(errno));
 }
 
 static int try_mprotect(void *page)

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ TestSuite(core_lsm, .init = guest_settle, .timeout = 120);
 enum hook { HOOK_CREATE, HOOK_BIND, HOOK_MMAP };
 
 /* Open, keep only @hook's program, deny for @tgid, load and attach. */
-static struct test_core_deny_bpf *deny_for_spin(enum hook hook, pid_t tgid, unsigned int spin)
+static struct test_core_deny_bpf *deny_for(enum hook hook, pid_t tgid)
 {
 	struct test_core_deny_bpf *skel = test_core_deny_bpf__open();
 	int err;
@@ -39,17 +40,11 @@ static struct test_core_deny_bpf *deny_for_spin(enum hook hook, pid_t tgid, unsi
 	bpf_program__set_autoload(skel->progs.deny_key_bind, hook == HOOK_BIND);
 	bpf_program__set_autoload(skel->progs.deny_mmap, hook == HOOK_MMAP);
 	skel->rodata->target_tgid = tgid;
-	skel->rodata->bind_spin = spin;
 	err = test_core_deny_bpf__load(skel);
 	cr_assert_eq(err, 0, "load (is the hook in the kernel's BTF?): %s", strerror(-err));
 	err = test_core_deny_bpf__attach(skel);
 	cr_assert_eq(err, 0, "attach: %s", strerror(-err));
 	return skel;
-}
-
-static struct test_core_deny_bpf *deny_for(enum hook hook, pid_t tgid)
-{
-	return deny_for_spin(hook, tgid, 0);
 }
 
 struct counters {
@@ -255,70 +250,148 @@ Test(core_lsm, hooks_are_in_the_kernel_btf)
 	free(btf);
 }
 
-struct revoker {
-	pthread_barrier_t *go;
+/* SET_KEY in a thread of its own, so that the test can act while it is held in the hook. */
+struct setter {
+	int fd;
 	key_serial_t key;
-	useconds_t delay;
+	int err;
 };
 
-static void *revoke_after(void *arg)
+static void *set_key_thread(void *arg)
+{
+	struct setter *st = arg;
+
+	st->err = mktme_set_key(st->fd, st->key);
+	return NULL;
+}
+
+struct revoker {
+	key_serial_t key;
+	pid_t tid;
+	int done;	/* __atomic */
+	int err;
+};
+
+static void *revoke_thread(void *arg)
 {
 	struct revoker *r = arg;
 
-	pthread_barrier_wait(r->go);
-	usleep(r->delay);
-	keyctl_revoke(r->key);
+	__atomic_store_n(&r->tid, gettid(), __ATOMIC_SEQ_CST);
+	r->err = keyctl_revoke(r->key) ? errno : 0;
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
+
+/*
+ * Is thread @tid blocked in keyctl(2)? /proc/PID/task/TID/syscall gives the
+ * number of the system call a blocked task is in ("running" otherwise;
+ * fs/proc/base.c proc_pid_syscall), and stat its state (D: waiting
+ * uninterruptibly, as on a rw_semaphore taken for writing).
+ */
+static bool blocked_in_keyctl(pid_t tid)
+{
+	char path[96], *s, *st;
+	bool in_keyctl, sleeping = false;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	s = guest_read_file(path, NULL);
+	in_keyctl = s && atol(s) == SYS_keyctl && strncmp(s, "running", 7);
+	free(s);
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	st = guest_read_file(path, NULL);
+	if (st && strrchr(st, ')'))
+		sleeping = strrchr(st, ')')[2] == 'D';
+	free(st);
+	return in_keyctl && sleeping;
+}
+
+/* Poll @cond every ms for at most MKTME_WAIT_MS: whether it became true. */
+#define WAIT_FOR(cond)                                                   \
+	({                                                               \
+		bool ok_ = false;                                        \
+		for (int ms_ = 0; ms_ < MKTME_WAIT_MS && !(ok_ = (cond)); ms_++) \
+			usleep(1000);                                    \
+		ok_;                                                     \
+	})
 
 /*
  * SET_KEY reads the key's KeyID, asks the LSMs, then takes its own KeyID
  * reference; revoke drops the key's reference (key.c). A revoke between the
  * two must not leave a region bound to a KeyID it holds no reference on
- * (freed, reprogrammed, handed to the next key). A program on the bind hook
- * that allows but spins widens the window; a revoke lands in it.
+ * (freed, reprogrammed, handed to the next key). Every round puts a revoke
+ * in that window for certain: the bind hook holds SET_KEY there, the revoke
+ * is issued, and the hook lets go only once the revoke is blocked in
+ * keyctl() (dev.c holds key->sem across the window, so a revoke waits for
+ * it) or has finished, which the hook then sees in the key's flags. Whatever
+ * the kernel does, the region must then hold its own reference on the KeyID
+ * the hook was asked about, or none at all.
  */
 Test(core_lsm, set_key_racing_revoke_keeps_a_reference_on_the_keyid)
 {
-	struct test_core_deny_bpf *skel = deny_for_spin(HOOK_BIND, 0, 1U << 20);
+	enum { ROUNDS = 6 };
+	struct test_core_deny_bpf *skel = deny_for(HOOK_BIND, 0);
 	long base = mktme_sysfs("keyids_in_use");
-	int bound = 0, refused = 0;
+	int bound = 0, refused = 0, blocked = 0;
 
-	for (int i = 0; i < 12; i++) {
+	skel->bss->bind_hold = 1;
+	for (int i = 0; i < ROUNDS; i++) {
 		key_serial_t k = mktme_key_add_ok("core-lsm-race", PAYLOAD_CPU_128);
-		int fd = mktme_open(), err;
-		pthread_barrier_t go;
-		pthread_t th;
-		struct revoker rv = { &go, k, (useconds_t)(i % 6) * 1000 };
+		struct setter st = { mktme_open(), k, -1 };
+		struct revoker rv = { k, 0, 0, -1 };
+		unsigned long long held = skel->bss->bind_held, saw = skel->bss->bind_saw_revoked;
+		pthread_t set_th, rev_th;
+		bool blocked_now, landed;
 
-		pthread_barrier_init(&go, NULL, 2);
-		cr_assert_eq(pthread_create(&th, NULL, revoke_after, &rv), 0);
-		pthread_barrier_wait(&go);
-		err = mktme_set_key(fd, k);
-		pthread_join(th, NULL);
-		pthread_barrier_destroy(&go);
+		__atomic_store_n(&skel->bss->bind_release, 0, __ATOMIC_SEQ_CST);
+		cr_assert_eq(pthread_create(&set_th, NULL, set_key_thread, &st), 0);
+		cr_assert(WAIT_FOR(__atomic_load_n(&skel->bss->bind_held, __ATOMIC_SEQ_CST) > held),
+			  "round %d: SET_KEY never reached the bind hook", i);
+		/* SET_KEY is now held between its KeyID lookup and its reference. */
+		cr_assert_eq(pthread_create(&rev_th, NULL, revoke_thread, &rv), 0);
+		WAIT_FOR(__atomic_load_n(&rv.done, __ATOMIC_SEQ_CST) ||
+			 (__atomic_load_n(&rv.tid, __ATOMIC_SEQ_CST) &&
+			  blocked_in_keyctl(__atomic_load_n(&rv.tid, __ATOMIC_SEQ_CST))));
+		blocked_now = !__atomic_load_n(&rv.done, __ATOMIC_SEQ_CST) &&
+			      blocked_in_keyctl(__atomic_load_n(&rv.tid, __ATOMIC_SEQ_CST));
+		__atomic_store_n(&skel->bss->bind_release, 1, __ATOMIC_SEQ_CST);
+		pthread_join(set_th, NULL);
+		pthread_join(rev_th, NULL);
+		cr_assert_eq(skel->bss->bind_hold_timeouts, 0,
+			     "round %d: the hook let SET_KEY go before it was released", i);
+		/* In the window: blocked on it, or revoked before the hook let go. */
+		landed = blocked_now || skel->bss->bind_saw_revoked > saw;
+		blocked += blocked_now;
+		cr_assert(landed, "round %d: the revoke was neither blocked in keyctl() nor done while "
+			  "SET_KEY was held in the hook", i);
+		cr_assert_eq(rv.err, 0, "round %d: revoke: %s", i, strerror(rv.err));
 
-		if (err == 0) {
-			struct mktme_region_info info = mktme_info(fd);
-			long calls = mktme_debugfs("program_calls");
+		if (st.err == 0) {
+			struct mktme_region_info info = mktme_info(st.fd);
 
 			bound++;
-			/* The key's reference is gone; the region's must remain. */
+			cr_assert_eq(info.keyid, skel->bss->bind_keyid,
+				     "round %d: region bound to KeyID %u, the hook was asked about %u", i,
+				     info.keyid, skel->bss->bind_keyid);
+			/* Unlinked and revoked, the key holds no KeyID: the region's own
+			 * reference must, whatever the key GC does. */
+			mktme_key_drop(k);
+			guest_key_gc_barrier();
+			cr_assert_geq(mktme_keyid_refs(info.keyid), 1, "round %d: KeyID %u has no reference",
+				      i, info.keyid);
 			cr_assert_eq(mktme_sysfs("keyids_in_use"), base + 1,
 				     "round %d: region bound to KeyID %u, which is no longer in use", i,
 				     info.keyid);
-			cr_assert_eq(mktme_debugfs("program_calls"), calls);
-			close(fd);
-			cr_assert_eq(mktme_wait_keyids(base), base, "round %d", i);
+			close(st.fd);
 		} else {
 			refused++;
-			cr_assert_eq(err, EKEYREVOKED, "round %d: SET_KEY: %s", i, strerror(err));
-			close(fd);
-			cr_assert_eq(mktme_sysfs("keyids_in_use"), base, "round %d", i);
+			cr_assert_eq(st.err, EKEYREVOKED, "round %d: SET_KEY: %s", i, strerror(st.err));
+			cr_assert_eq(mktme_info(st.fd).keyid, 0u, "round %d: a refused SET_KEY bound", i);
+			close(st.fd);
+			mktme_key_drop(k);
 		}
-		mktme_key_drop(k);
+		cr_assert_eq(mktme_wait_keyids(base), base, "round %d: KeyID not released", i);
 	}
-	cr_assert_gt(skel->bss->bind_calls, 0, "the hook never ran");
-	cr_log_info("%d rounds bound, %d refused", bound, refused);
+	cr_log_info("%d rounds bound, %d refused; the revoke was blocked in keyctl in %d", bound, refused,
+		    blocked);
 	test_core_deny_bpf__destroy(skel);
 }

@@ -63,15 +63,16 @@ static long memfree_settled(void)
 
 /*
  * MemFree once it is back within MEMFREE_SLACK_KB of @before, or the last
- * value after 10 s. Exiting processes free their page tables after an RCU
- * grace period and kworkers free what they were handed later still: wait
- * for the memory to come back rather than read it once (a leak never does).
+ * value after MKTME_WAIT_MS. Exiting processes free their page tables after
+ * an RCU grace period and kworkers free what they were handed later still:
+ * wait for the memory to come back rather than read it once (a leak never
+ * does).
  */
 static long memfree_back_to(long before)
 {
 	long now = memfree_settled();
 
-	for (int i = 0; i < 50 && now < before - MEMFREE_SLACK_KB; i++) {
+	for (int waited = 0; waited < MKTME_WAIT_MS && now < before - MEMFREE_SLACK_KB; waited += 200) {
 		usleep(200 * 1000);
 		now = memfree_settled();
 	}

@@ -8,6 +8,7 @@
  * so the suites that run after this one see no policy. Keys live in a
  * session keyring of the test's own, shared with its children.
  */
+#include <bpf/bpf.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,8 @@
 #include <unistd.h>
 
 #include "guest.h"
+/* The map layout (struct mktme_pol_cg_key, struct mktme_pol_counter, MKTME_MAX_DEPTH). */
+#include "../../bpf/mktme_policy.h"
 
 #define CG_ROOT "/sys/fs/cgroup"
 #define CG "/mktme-t"
@@ -33,6 +36,33 @@
 #define POLICY_FILE2 "/tmp/mktme-test-policy2.yaml"
 
 static const char *const cgroups[] = { CG, CG "/a", CG "/a/child", CG "/b", CG "/q", CG "/e", CG "/u" };
+
+/*
+ * A chain under CG (level 1) down to level DEEP_LEVELS: CG/l2/l3/.../l20,
+ * deeper than the MKTME_MAX_DEPTH levels (0..15) the programs walk.
+ */
+#define DEEP_LEVELS 20
+
+/* The path (under CG_ROOT) of the chain's cgroup at @level (1: CG itself). */
+static const char *deep_cg(int level)
+{
+	static char path[256];
+	int n = snprintf(path, sizeof(path), "%s", CG);
+
+	for (int l = 2; l <= level; l++)
+		n += snprintf(path + n, sizeof(path) - n, "/l%d", l);
+	return path;
+}
+
+static void deep_remove(void)
+{
+	for (int l = DEEP_LEVELS; l >= 2; l--) {
+		char path[300];
+
+		snprintf(path, sizeof(path), CG_ROOT "%s", deep_cg(l));
+		rmdir(path);
+	}
+}
 
 static const char *ctl(void)
 {
@@ -216,6 +246,7 @@ static void cleanup(void)
 	sh(NULL, "%s policy unload >/dev/null 2>&1; %s unassign --all >/dev/null 2>&1", ctl(), ctl());
 	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
 	rmdir(CG_ROOT CG "/late");	/* made by daemon_follows_cgroups_sighup_and_streams_json */
+	deep_remove();			/* made by tasks_deeper_than_the_walk_are_decided_at_level_15 */
 	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
 		char path[256];
 
@@ -316,6 +347,72 @@ Test(policy, descendant_inherits)
 	EXPECT(EPERM, CG "/a/child", -1, BIND, NULL, KB);
 }
 
+/*
+ * fill_subject() (bpf/mktme_policy.bpf.c) asks for the ancestors at levels
+ * 0..MKTME_MAX_DEPTH - 1: a task deeper than that is decided as if it were
+ * in its ancestor at level MKTME_MAX_DEPTH - 1 (mktme_policy.h, struct
+ * mktme_pol_subject), which is the deepest cgroup a rule can name. So
+ * nesting deeper neither loses an allow nor escapes a deny, near or far.
+ */
+Test(policy, tasks_deeper_than_the_walk_are_decided_at_level_15)
+{
+	char yaml[2048], want[64], *out;
+	const int max = MKTME_MAX_DEPTH - 1;	/* the deepest level walked */
+	int rc;
+
+	cr_assert_gt(DEEP_LEVELS, max + 1, "the chain must go below the walk");
+	for (int l = 2; l <= DEEP_LEVELS; l++) {
+		char path[300];
+
+		snprintf(path, sizeof(path), CG_ROOT "%s", deep_cg(l));
+		cr_assert(mkdir(path, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", path, strerror(errno));
+	}
+
+	/* Default deny: allows on level 15 and on level 1 must reach the deep tasks. */
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\ndefault: deny\nrules:\n"
+		 "  - {cgroup: %s, keys: [ka], verdict: allow}\n"
+		 "  - {cgroup: " CG ", keys: [kc], operations: [create], verdict: allow}\n",
+		 deep_cg(max));
+	load(yaml);
+	for (int l = max; l <= DEEP_LEVELS; l++) {
+		const char *cg = deep_cg(l);
+
+		EXPECT(0, cg, -1, BIND, NULL, KA);
+		EXPECT(0, cg, -1, CREATE, "kc", 0);
+		EXPECT(EPERM, cg, -1, BIND, NULL, KB);
+	}
+	/* Above level 15 its rule does not apply. */
+	EXPECT(EPERM, deep_cg(max - 1), -1, BIND, NULL, KA);
+
+	/* Default allow: denies on level 15 and on level 1 must not be escaped by nesting. */
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\ndefault: allow\nrules:\n"
+		 "  - {cgroup: %s, keys: [kb], verdict: deny}\n"
+		 "  - {cgroup: " CG ", keys: [kc], operations: [create], verdict: deny}\n",
+		 deep_cg(max));
+	load(yaml);
+	for (int l = max; l <= DEEP_LEVELS; l++) {
+		const char *cg = deep_cg(l);
+
+		EXPECT(EPERM, cg, -1, BIND, NULL, KB);
+		EXPECT(EPERM, cg, -1, CREATE, "kc", 0);
+		EXPECT(0, cg, -1, BIND, NULL, KA);
+	}
+	EXPECT(0, deep_cg(max - 1), -1, BIND, NULL, KB);
+
+	/* No rule can name a cgroup below the walk: refused, nothing changed. */
+	snprintf(yaml, sizeof(yaml), "version: 1\ndefault: allow\nrules:\n"
+		 "  - {cgroup: %s, keys: [ka], verdict: deny}\n", deep_cg(max + 1));
+	write_file(POLICY_FILE2, yaml);
+	rc = sh(&out, "%s policy load " POLICY_FILE2 " 2>&1", ctl());
+	cr_assert_eq(rc, 2, "a rule on level %d: exit %d: %s", max + 1, rc, out);
+	snprintf(want, sizeof(want), "levels deep (at most %d)", max);
+	cr_assert(strstr(out, want) && strstr(out, "left exactly as it was"), "%s", out);
+	free(out);
+	EXPECT(EPERM, deep_cg(DEEP_LEVELS), -1, BIND, NULL, KB);
+}
+
 Test(policy, mmap_is_checked_in_the_mapping_cgroup)
 {
 	int sv[2], st;
@@ -382,7 +479,7 @@ Test(policy, mmap_is_checked_in_the_mapping_cgroup)
 
 Test(policy, exe_and_uid_rules)
 {
-	char self[512], yaml[2048];
+	char self[512], yaml[2048], *out;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	int rc;
 
@@ -396,9 +493,15 @@ Test(policy, exe_and_uid_rules)
 	load(yaml);
 	EXPECT(0, CG "/e", -1, CREATE, "ke", 0);
 	/* Another executable in the same cgroup, same key name: denied. */
-	rc = sh(NULL, "sh -c 'echo $$ > " CG_ROOT CG "/e/cgroup.procs && exec %s key add ke' >&2",
+	rc = sh(&out, "sh -c 'echo $$ > " CG_ROOT CG "/e/cgroup.procs && exec %s key add ke' 2>&1",
 		ctl());
-	cr_assert_eq(rc, 1, "mktmectl key add ke from /e: exit %d", rc);
+	/* Exit 1 is any runtime failure: the message says it was this denial. */
+	cr_assert_eq(rc, 1, "mktmectl key add ke from /e: exit %d: %s", rc, out);
+	cr_assert(strstr(out, "key \"ke\": denied (Operation not permitted)") &&
+		  strstr(out, "Nothing was created"), "mktmectl key add ke from /e: %s", out);
+	free(out);
+	cr_assert_eq(keyctl_search(KEY_SPEC_USER_KEYRING, MKTME_KEY_TYPE, "ke", 0), -1,
+		     "the denied key is in the user keyring");
 	EXPECT(EPERM, CG "/u", -1, CREATE, "ku", 0);
 	EXPECT(0, CG "/u", 1234, CREATE, "ku", 0);
 }
@@ -417,7 +520,7 @@ Test(policy, quota_reached_then_released)
 	cr_assert_gt(q1, 0);
 	cr_assert_eq(keyctl_invalidate(q1), 0);
 	/* key_free runs in the key garbage collector, shortly after. */
-	for (int i = 0; i < 100 && err; i++) {
+	for (int waited = 0; waited < MKTME_WAIT_MS && err; waited += 100) {
 		err = in_cg(CG "/q", -1, CREATE_KEEP, "q3", 0);
 		if (err)
 			usleep(100 * 1000);
@@ -444,15 +547,86 @@ Test(policy, audit_mode_logs_and_never_denies)
 	free(out);
 }
 
+/* A cgroup v2 directory's inode number is its cgroup id (kernfs: i_ino = kn->id). */
+static uint64_t cg_id(const char *cg)
+{
+	char path[300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), CG_ROOT "%s", cg);
+	cr_assert_eq(stat(path, &st), 0, "stat %s: %s", path, strerror(errno));
+	return st.st_ino;
+}
+
+static struct mktme_pol_cg_key counter_key(const char *cg, const char *key)
+{
+	struct mktme_pol_cg_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.cgid = cg_id(cg);
+	snprintf(k.name, sizeof(k.name), "%s", key);
+	return k;
+}
+
+/* The programs' counters for (@cg, @key), read from the pinned map: zeros if no entry yet. */
+static struct mktme_pol_counter counter(const char *cg, const char *key)
+{
+	struct mktme_pol_cg_key k = counter_key(cg, key);
+	struct mktme_pol_counter c;
+	int fd = bpf_obj_get(PIN_DIR "/mktme_counters");
+
+	cr_assert_geq(fd, 0, "bpf_obj_get " PIN_DIR "/mktme_counters: %s", strerror(errno));
+	memset(&c, 0, sizeof(c));
+	if (bpf_map_lookup_elem(fd, &k, &c)) {
+		cr_assert_eq(errno, ENOENT, "lookup (%s, %s): %s", cg, key, strerror(errno));
+		memset(&c, 0, sizeof(c));
+	}
+	close(fd);
+	return c;
+}
+
+/* @after is @before with @field one higher and every other counter the same. */
+#define ASSERT_COUNTED_ONCE(before, after, field, what)                                        \
+	do {                                                                                   \
+		struct mktme_pol_counter want_ = (before);                                     \
+		want_.field++;                                                                 \
+		cr_assert(!memcmp(&want_, &(after), sizeof(want_)),                            \
+			  "%s: want only " #field " +1; before c%llu/%llu b%llu/%llu m%llu/%llu a%llu, " \
+			  "after c%llu/%llu b%llu/%llu m%llu/%llu a%llu", what,                \
+			  (unsigned long long)(before).create_allowed,                         \
+			  (unsigned long long)(before).create_denied,                          \
+			  (unsigned long long)(before).bind_allowed,                           \
+			  (unsigned long long)(before).bind_denied,                            \
+			  (unsigned long long)(before).mmap_allowed,                           \
+			  (unsigned long long)(before).mmap_denied,                            \
+			  (unsigned long long)(before).audit_would_deny,                       \
+			  (unsigned long long)(after).create_allowed,                          \
+			  (unsigned long long)(after).create_denied,                           \
+			  (unsigned long long)(after).bind_allowed,                            \
+			  (unsigned long long)(after).bind_denied,                             \
+			  (unsigned long long)(after).mmap_allowed,                            \
+			  (unsigned long long)(after).mmap_denied,                             \
+			  (unsigned long long)(after).audit_would_deny);                       \
+	} while (0)
+
 Test(policy, denial_is_explained_by_audit_and_counters)
 {
-	char *out;
-	int rc;
+	struct mktme_pol_counter kb0, ka0, kb1, ka1;
+	struct mktme_pol_cg_key kbkey;
+	char *out, cmd[1024], want[64];
+	int rc, n;
 
 	load(TWO_TENANTS);
 	sh(NULL, "%s audit >/dev/null", ctl());
+	/* The map outlives every test: only what these two calls add counts. */
+	kb0 = counter(CG "/a", "kb");
+	ka0 = counter(CG "/a", "ka");
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
 	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
+	kb1 = counter(CG "/a", "kb");
+	ka1 = counter(CG "/a", "ka");
+	ASSERT_COUNTED_ONCE(kb0, kb1, bind_denied, "(" CG "/a, kb)");
+	ASSERT_COUNTED_ONCE(ka0, ka1, bind_allowed, "(" CG "/a, ka)");
 	rc = sh(&out, "%s -j audit", ctl());
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"hook\":\"bind\",\"verdict\":\"deny\",\"enforced\":true,\"ret\":-1,\"reason\":\"default\""),
@@ -465,11 +639,15 @@ Test(policy, denial_is_explained_by_audit_and_counters)
 	rc = sh(&out, "%s audit", ctl());
 	cr_assert_eq(rc, 0);
 	free(out);
-	/* bpftool prints the counters with their field names (BTF). */
-	rc = sh(&out, "bpftool map dump pinned " PIN_DIR "/mktme_counters");
-	cr_assert_eq(rc, 0, "%s", out);
-	cr_assert(strstr(out, "\"bind_denied\": 1"), "%s", out);
-	cr_assert(strstr(out, "\"name\": \"kb\""), "%s", out);
+	/* bpftool shows an operator the same entry with its field names (BTF). */
+	kbkey = counter_key(CG "/a", "kb");
+	n = snprintf(cmd, sizeof(cmd), "bpftool map lookup pinned " PIN_DIR "/mktme_counters key hex");
+	for (size_t i = 0; i < sizeof(kbkey); i++)
+		n += snprintf(cmd + n, sizeof(cmd) - n, " %02x", ((unsigned char *)&kbkey)[i]);
+	rc = sh(&out, "%s", cmd);
+	cr_assert_eq(rc, 0, "%s: %s", cmd, out);
+	snprintf(want, sizeof(want), "\"bind_denied\": %llu,", (unsigned long long)kb1.bind_denied);
+	cr_assert(strstr(out, want) && strstr(out, "\"name\": \"kb\""), "want %s: %s", want, out);
 	free(out);
 	rc = sh(&out, "bpftool map dump pinned " PIN_DIR "/mktme_rules");
 	cr_assert_eq(rc, 0, "%s", out);

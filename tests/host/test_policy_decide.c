@@ -63,16 +63,24 @@ static void load(const char *yaml)
 	assert_ok(yaml, &P, &C);
 }
 
-/* A task in @cg (and its ancestors up to the root). */
+/*
+ * A task in @cg, as fill_subject() in bpf/mktme_policy.bpf.c sees it: its
+ * ancestors at levels 0..MKTME_MAX_DEPTH - 1 (bpf_get_current_ancestor_cgroup_id()
+ * of each level), nearest first. A task deeper than that is seen from its
+ * ancestor at level MKTME_MAX_DEPTH - 1.
+ */
 static struct mktme_pol_subject subject(const char *cg)
 {
 	struct mktme_pol_subject s;
-	char path[256];
+	uint64_t chain[64];	/* nearest first, down to the root */
+	int n = 0, skip;
+	char path[512];
 
 	memset(&s, 0, sizeof(s));
 	snprintf(path, sizeof(path), "%s", cg);
 	for (;;) {
-		s.o.cgids[s.o.depth++] = test_cgid(path);
+		cr_assert_lt(n, 64);
+		chain[n++] = test_cgid(path);
 		if (!strcmp(path, "/"))
 			break;
 		char *slash = strrchr(path, '/');
@@ -81,6 +89,9 @@ static struct mktme_pol_subject subject(const char *cg)
 		else
 			*slash = '\0';
 	}
+	skip = n > MKTME_MAX_DEPTH ? n - MKTME_MAX_DEPTH : 0;
+	for (int i = skip; i < n; i++)
+		s.o.cgids[s.o.depth++] = chain[i];
 	s.uid = 1000;
 	s.o.type = MKTME_KEY_TYPE_CPU;
 	s.o.alg = MKTME_ALG_AES_XTS_128;
@@ -376,20 +387,28 @@ Test(decide, quota_fails_closed_when_uncountable)
 
 Test(decide, deep_tasks_walk_from_level_15)
 {
-	char path[512] = "", dir[700];
+	char path[512] = "", dir[700], l15[512] = "";
 	struct mktme_pol_subject s;
 
 	/* A task at level 20: the programs see its ancestors at levels 15..0. */
 	for (int i = 1; i <= 20; i++) {
 		strcat(path, "/d");
 		snprintf(dir, sizeof(dir), "%s%s", test_root, path);
-		cr_assert_eq(mkdir(dir, 0755), 0);
+		cr_assert_eq(mkdir(dir, 0755), 0, "mkdir %s", dir);
 		if (i == 15)
-			break;
+			strcpy(l15, path);
 	}
-	load("version: 1\ndefault: deny\nrules:\n"
-	     "  - {cgroup: /d/d/d/d/d/d/d/d/d/d/d/d/d/d/d, keys: [k], verdict: allow}\n");
+	load("version: 1\ndefault: allow\nrules:\n"
+	     "  - {cgroup: /d/d/d/d/d/d/d/d/d/d/d/d/d/d/d, keys: [k], verdict: allow}\n"
+	     "  - {cgroup: /d/d/d/d/d/d/d/d/d/d/d/d/d/d/d, keys: [x], verdict: deny}\n"
+	     "  - {cgroup: /d, keys: [y], verdict: deny}\n");
 	s = subject(path);
 	cr_assert_eq(s.o.depth, MKTME_MAX_DEPTH);
+	cr_assert_eq(s.o.cgids[0], test_cgid(l15), "the nearest cgroup seen is not the level-15 ancestor");
+	cr_assert_eq(s.o.cgids[MKTME_MAX_DEPTH - 1], test_cgid("/"));
 	assert_decision(&s, "k", MKTME_OP_BIND, MKTME_ALLOW, 1);
+	/* Nesting deeper escapes no deny rule, near or far. */
+	assert_decision(&s, "x", MKTME_OP_BIND, MKTME_DENY, 2);
+	assert_decision(&s, "y", MKTME_OP_CREATE, MKTME_DENY, 3);
+	assert_decision(&s, "z", MKTME_OP_BIND, MKTME_ALLOW, 0);
 }
