@@ -40,7 +40,7 @@ $(LIBPOLICY): $(LIBPOLICY_OBJS)
 
 $(MKTMECTL): $(MKTMECTL_OBJS) $(LIBPOLICY)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils
+	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lsystemd
 
 .PHONY: mktmectl libpolicy
 mktmectl: $(MKTMECTL)
