@@ -51,7 +51,6 @@ install-files:
 	if [ -e "$$p" ] || [ -L "$$p" ]; then \
 		echo "make: kept the existing $$p (the example is $(DOCDIR)/examples/policy.yaml)"; \
 	else \
-		echo "$(INSTALL) -m 0644 packaging/policy.yaml $$p"; \
 		$(INSTALL) -m 0644 packaging/policy.yaml "$$p"; \
 	fi
 	$(INSTALL) -m 0644 packaging/policy.yaml $(DESTDIR)$(DOCDIR)/examples/policy.yaml
