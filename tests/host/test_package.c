@@ -218,7 +218,7 @@ Test(unit, notify_restart_and_only_the_capabilities_it_needs)
 	static const char *const want[] = {
 		"\nType=notify\n", "\nNotifyAccess=main\n", "\nRestart=on-failure\n",
 		"\nExecReload=/bin/kill -HUP $MAINPID\n",
-		"\nCapabilityBoundingSet=CAP_BPF CAP_PERFMON CAP_SYS_ADMIN\n",
+		"\nCapabilityBoundingSet=CAP_SYS_ADMIN\n",
 		"\nAmbientCapabilities=\n", "\nNoNewPrivileges=yes\n", "\nProtectSystem=strict\n",
 		"\nReadWritePaths=/sys/fs/bpf\n", "\nStateDirectory=mktme\n",
 		"\nProtectControlGroups=yes\n", "\nWantedBy=multi-user.target\n",

@@ -54,7 +54,7 @@
 
 #define REFRESH_MS 2000	/* re-resolve cgroups */
 #define STAT_MS 500		/* without a directory watch: read the file */
-#define SETTLE_MS 100		/* let a burst of events (an editor, the kubelet) end */
+#define SETTLE_MS 20		/* let a burst of events (an editor, the kubelet) end */
 
 /* stderr is the journal's stream: each line starts with "<priority>". */
 static bool to_journal;
