@@ -539,8 +539,10 @@ Test(daemon, a_rejected_file_stays_rejected_when_cgroups_change, .timeout = 600)
 	cr_assert(wait_log_n(log, "ready: watching", 1, 300), "daemon did not start");
 	cr_assert(wait_log_n(log, "1 pending)", 1, 10));
 
-	/* An edit naming a cgroup that does not exist, without may_appear_later: refused. */
+	/* An edit naming a cgroup that does not exist, without may_appear_later: refused.
+	 * Its other rule makes its entries differ from those in force. */
 	write_file(file, "version: 1\nmode: enforce\ndefault: deny\nrules:\n"
+			 "  - {cgroup: " CG ", keys: [k2], verdict: deny}\n"
 			 "  - {cgroup: " CG "/missing, keys: [k], verdict: allow}\n");
 	cr_assert(wait_log_n(log, "file changed: " "/tmp/mktme-rej.yaml is not valid", 1, 30));
 	/* The cgroup the policy in force waits for appears: the daemon re-resolves... */
