@@ -10,6 +10,7 @@
  *    daemon fails with every capability but CAP_SYS_ADMIN. The guest has
  *    no systemd as PID 1: the unit's namespace sandboxing (ProtectSystem=...)
  *    is not exercised here (tests/host/test_package checks the unit).
+ *  - every system call the daemon makes is in the unit's SystemCallFilter=.
  *  - under Kubernetes: the policy is a ConfigMap file that the kubelet
  *    updates by swapping a "..data" symlink; the new policy must be in force
  *    within 2 s of the swap.
@@ -116,7 +117,7 @@ static void stop_daemon(void)
 static void cleanup(void)
 {
 	stop_daemon();
-	sh(NULL, "%s policy unload --detach >/dev/null 2>&1; rm -rf " ETC " " CM " " NOTIFY, ctl());
+	sh(NULL, "%s policy unload --detach >/dev/null 2>&1; rm -rf " ETC " " CM " " NOTIFY " /tmp/mktme-strace*", ctl());
 	rmdir(CG_ROOT CG "/late");
 	rmdir(CG_ROOT CG);
 }
@@ -402,6 +403,73 @@ Test(daemon, unit_execstart_ready_only_when_enforced, .timeout = 900)
 
 	/* Every capability but CAP_SYS_ADMIN is not enough (BPF_*_GET_FD_BY_ID). */
 	unit_fails_without("-sys_admin", "CAP_SYS_ADMIN");
+}
+
+/*
+ * Every system call the daemon makes, through a start, a reload on change, a
+ * refresh that loads (a cgroup appears), audit streaming, SIGHUP and SIGTERM,
+ * recorded with strace, must be in the unit's SystemCallFilter= (its groups
+ * expanded by systemd-analyze syscall-filter, recursively).
+ */
+Test(daemon, unit_system_calls_are_in_its_filter, .timeout = 900)
+{
+	const char *log = "/tmp/mktme-strace-daemon.log", *trace = "/tmp/mktme-strace";
+	const char *file = "/tmp/mktme-strace.yaml";
+	char *filter = unit_value("SystemCallFilter"), *missing, *used, *kids;
+	key_serial_t k;
+	pid_t pid, child;
+	int st;
+
+	write_file(file, "version: 1\nmode: audit\ndefault: deny\nrules:\n"
+			 "  - {cgroup: " CG "/late, may_appear_later: true, keys: [k], verdict: allow}\n");
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		execlp("strace", "strace", "-f", "-qq", "-o", trace, ctl(), "daemon", "--policy", file,
+		       (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = pid;
+	cr_assert(wait_log_n(log, "ready: watching", 1, 600), "daemon did not start under strace");
+	write_file(file, "version: 1\nmode: audit\ndefault: allow\nrules:\n"
+			 "  - {cgroup: " CG "/late, may_appear_later: true, keys: [k], verdict: allow}\n");
+	cr_assert(wait_log_n(log, "file changed: loaded", 1, 120));
+	cr_assert_eq(mkdir(CG_ROOT CG "/late", 0755), 0);
+	cr_assert(wait_log_n(log, "cgroups changed: loaded", 1, 120));
+	k = add_key(MKTME_KEY_TYPE, "mktme-strace-k", PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+		    KEY_SPEC_PROCESS_KEYRING);
+	cr_assert_gt(k, 0, "audit mode, default allow: add_key: %s", strerror(errno));
+	keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING);
+	/* Signals go to the daemon, not to strace: its pid starts each line of the trace. */
+	kids = guest_read_file(trace, NULL);
+	cr_assert(kids && atoi(kids) > 0, "no pid in %s", trace);
+	child = atoi(kids);
+	free(kids);
+	kill(child, SIGHUP);
+	cr_assert(wait_log_n(log, "SIGHUP: loaded", 1, 120));
+	kill(child, SIGTERM);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	daemon_pid = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon under strace: status %d", st);
+
+	/* strace's own execve of the daemon aside, every call after it. */
+	cr_assert_eq(sh(&used, "sed -n 's/^[0-9]* *\\(<\\.\\.\\. \\)\\{0,1\\}\\([a-z0-9_]*\\)[( ].*/\\2/p' %s | sort -u | tr '\\n' ' '",
+			trace), 0);
+	fprintf(stderr, "daemon system calls: %s\n", used);
+	cr_assert(strstr(used, "bpf ") && strstr(used, "inotify_add_watch "), "strace saw too little: %s", used);
+	cr_assert_eq(sh(&missing,
+			"expand() { for t in \"$@\"; do case $t in @*) expand $(systemd-analyze syscall-filter --no-pager \"$t\" | "
+			"sed -n '2,$ { /^ *#/d; s/^ *//p; }');; *) echo \"$t\";; esac; done; }; "
+			"expand %s | sort -u >%s.allowed; for c in %s; do grep -qx \"$c\" %s.allowed || printf '%%s ' \"$c\"; done",
+			filter, trace, used, trace), 0);
+	cr_assert_str_eq(missing, "", "system calls the daemon makes outside SystemCallFilter=%s: %s", filter, missing);
+	free(used);
+	free(missing);
+	free(filter);
 }
 
 /* ---- Kubernetes: a ConfigMap volume ------------------------------------- */
