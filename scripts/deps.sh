@@ -31,8 +31,9 @@ PKGS=(
 	libkeyutils-dev libsystemd-dev pkg-config
 	# packaging (make install/deb/kernel-deb) and its tests: dpkg-dev for
 	# dpkg-shlibdeps, Debian's own 6.12 kernel configuration, systemd-analyze,
-	# python3-yaml for the Kubernetes manifests
-	dpkg-dev linux-config-6.12 python3-yaml systemd
+	# python3-yaml for the Kubernetes manifests, strace for the daemon's
+	# system calls (tests/guest/test_daemon.c)
+	dpkg-dev linux-config-6.12 python3-yaml strace systemd
 )
 # shellcheck disable=SC2206
 PKGS+=(${MKTME_DEPS_EXTRA:-})

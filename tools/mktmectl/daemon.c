@@ -148,7 +148,8 @@ static void content_read(const char *file, struct content *c)
 	int fd;
 
 	memset(c, 0, sizeof(*c));
-	fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put in its place must not hang the daemon. */
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(c->err, sizeof(c->err), "cannot open: %s", strerror(errno));
 		return;
@@ -290,6 +291,7 @@ struct follow {
 	int wd_dir, wd_real;
 	struct content seen;	/* the content last looked at (loaded or rejected) */
 	struct content good;	/* the content last loaded */
+	bool retry;		/* the last look failed for another reason than the file */
 };
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
@@ -383,6 +385,7 @@ static bool follow_events(struct follow *f)
 static void follow_look(struct follow *f, enum why why, bool force)
 {
 	struct content now;
+	int ret;
 
 	follow_rewatch(f);
 	content_read(f->file, &now);
@@ -390,9 +393,14 @@ static void follow_look(struct follow *f, enum why why, bool force)
 		content_free(&now);
 		return;
 	}
-	content_free(&f->seen);
-	f->seen = copy_of(&now);
-	if (apply(f->file, &now, why) == 0) {
+	ret = apply(f->file, &now, why);
+	/* A runtime error says nothing about the file: look again at the next refresh. */
+	f->retry = ret == -1;
+	if (ret != -1) {
+		content_free(&f->seen);
+		f->seen = copy_of(&now);
+	}
+	if (ret == 0) {
 		content_free(&f->good);
 		f->good = now;
 	} else {
@@ -491,8 +499,10 @@ static int run(const char *file, bool audit)
 
 	logp(LOG_INFO, "ready: %s%s", file ? "watching " : "no policy file", file ? file : "");
 	/* Only now is the policy enforced: units ordered after this one may start. */
-	sd_notifyf(0, "READY=1\nSTATUS=generation %u in force%s", gen_in_force,
-		   file ? "" : " (no policy file)");
+	if (file)
+		sd_notifyf(0, "READY=1\nSTATUS=generation %u in force", gen_in_force);
+	else
+		sd_notify(0, "READY=1\nSTATUS=programs attached; no policy file, the policy in force left as it is");
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	for (;;) {
 		bool watched = f.ifd >= 0 && f.wd_dir >= 0;
@@ -524,6 +534,8 @@ static int run(const char *file, bool audit)
 		if (rb && (fds[2].revents & POLLIN))
 			ring_buffer__consume(rb);
 		if (file && ms_since(&last) >= REFRESH_MS) {
+			if (f.retry)
+				follow_look(&f, WHY_FILE, false);
 			/* The content in force, not the file: a rejected file stays rejected. */
 			apply(file, &f.good, WHY_REFRESH);
 			clock_gettime(CLOCK_MONOTONIC, &last);
