@@ -24,7 +24,8 @@ INSTALL ?= install
 
 mktmectl-current:
 ifneq ($(wildcard $(VMLINUX)),)
-	@flock $(KDIR)/.lock $(MAKE) --no-print-directory $(MKTMECTL)
+	@flock -n $(KDIR)/.lock true || echo "make: waiting for the kernel build in $(KDIR) to finish (its lock)"
+	@flock $(KDIR)/.lock $(MAKE) -s --no-print-directory $(MKTMECTL)
 else
 	@test -x $(MKTMECTL) || { echo "make: $(MKTMECTL) is not built: run make first (mktmectl embeds BPF programs built against the kernel's BTF). Nothing was installed." >&2; exit 2; }
 endif
