@@ -41,6 +41,10 @@ help:
 	@echo "make kernel   build only the guest kernel"
 	@echo "make check    checkpatch on the kernel code"
 	@echo "make clean    remove build/ (the compiler cache is kept)"
+	@echo "make install  mktmectl, man page, completion, systemd unit, example policy (PREFIX, DESTDIR)"
+	@echo "make uninstall"
+	@echo "make deb      a Debian package of the above (build/deb/)"
+	@echo "make kernel-deb  a Debian kernel package for real machines (hours; build/kernel-deb/)"
 
 deps:
 	@scripts/deps.sh

@@ -40,7 +40,7 @@ $(LIBPOLICY): $(LIBPOLICY_OBJS)
 
 $(MKTMECTL): $(MKTMECTL_OBJS) $(LIBPOLICY)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lcap
+	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lcap -lsystemd
 
 .PHONY: mktmectl libpolicy
 mktmectl: $(MKTMECTL)

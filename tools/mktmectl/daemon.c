@@ -3,17 +3,31 @@
  * mktmectl daemon [--policy FILE] [--no-audit]
  *
  * Attaches (or adopts) the programs, loads FILE, and then keeps it in force:
- * reload on SIGHUP and when FILE changes (inotify on its directory, so an
- * editor's rename counts), re-resolve every 2 s so that cgroups created
- * after the load get their rules and removed ones are dropped, and stream
- * the audit ring buffer as JSON lines on stdout. Exits on SIGINT/SIGTERM
- * (or a crash) leaving everything pinned: enforcement stays, and the next
- * daemon adopts the pins.
+ * reload on SIGHUP and when FILE's content changes, re-resolve every 2 s so
+ * that cgroups created after the load get their rules and removed ones are
+ * dropped, and stream the audit ring buffer as JSON lines on stdout. Exits
+ * on SIGINT/SIGTERM (or a crash) leaving everything pinned: enforcement
+ * stays, and the next daemon adopts the pins.
  *
  * A bad FILE at start: exit 2, the policy in force untouched. A bad FILE
- * later: logged with its position, the generation in force kept.
+ * later: logged with its position, the generation in force kept, and the
+ * periodic re-resolution goes on with the last good content, never with
+ * the rejected file.
+ *
+ * Following FILE: an inotify watch on its directory (and on the directory
+ * its symlinks resolve to), and any event there makes the daemon read FILE
+ * again and compare content. A name-based watch would miss a Kubernetes
+ * ConfigMap update, where the kubelet swaps a "..data" symlink
+ * (DIR/policy.yaml -> ..data/policy.yaml, ..data -> ..2026_12_02_...):
+ * FILE's own name never appears in an event.
+ *
+ * Under systemd (Type=notify): READY=1 once the first policy is loaded and
+ * enforced (or, without FILE, once the programs are attached), STATUS= with
+ * the generation in force, STOPPING=1 on exit; log lines carry journald
+ * priorities ("<3>") when stderr is the journal (JOURNAL_STREAM).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <poll.h>
@@ -25,10 +39,12 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
 
 #include "audit.h"
 #include "bpfobj.h"
@@ -37,50 +53,53 @@
 #include "policy.h"
 
 #define REFRESH_MS 2000	/* re-resolve cgroups */
-#define STAT_MS 500		/* without inotify: look at the file */
+#define STAT_MS 500		/* without a directory watch: read the file */
+#define SETTLE_MS 20		/* let a burst of events (an editor, the kubelet) end */
 
-/* What identifies a version of the policy file. */
-struct stamp {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-};
+/* stderr is the journal's stream: each line starts with "<priority>". */
+static bool to_journal;
 
-static void file_stamp(const char *file, struct stamp *s)
+static void journal_detect(void)
 {
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
 	struct stat st;
 
-	memset(s, 0, sizeof(*s));
-	if (stat(file, &st))
-		return;
-	s->dev = st.st_dev;
-	s->ino = st.st_ino;
-	s->size = st.st_size;
-	s->mtime = st.st_mtim;
+	/* systemd(1): only when stderr is still that stream, not redirected. */
+	to_journal = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && !fstat(2, &st) &&
+		     (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-static bool stamp_changed(const char *file, struct stamp *s)
-{
-	struct stamp now;
-
-	file_stamp(file, &now);
-	if (!memcmp(&now, s, sizeof(now)))
-		return false;
-	*s = now;
-	return true;
-}
-
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
+static void logp(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logp(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (to_journal)
+		fprintf(stderr, "<%d>", prio);
 	fprintf(stderr, "mktmectl daemon: ");
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* A policy diagnostic, one log line per line, at error priority. */
+static void log_diag(const struct diag *d)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (!m) {
+		diag_print(d, stderr);
+		return;
+	}
+	diag_print(d, m);
+	fclose(m);
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n"))
+		logp(LOG_ERR, "%s", l);
+	free(text);
 }
 
 /* Same map contents, the meta entry (generation, time) aside. */
@@ -102,14 +121,91 @@ static bool same_entries(const struct compiled *a, const struct compiled *b)
 	return true;
 }
 
+/* One version of the policy file's content. */
+struct content {
+	char *buf;
+	size_t len;
+	char err[128];	/* the file could not be read: why (buf NULL) */
+};
+
+static void content_free(struct content *c)
+{
+	free(c->buf);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool content_same(const struct content *a, const struct content *b)
+{
+	if (a->err[0] || b->err[0])
+		return !strcmp(a->err, b->err);
+	return a->len == b->len && a->buf && b->buf && !memcmp(a->buf, b->buf, a->len);
+}
+
+/* FILE as it is now, through whatever symlinks lead to it. */
+static void content_read(const char *file, struct content *c)
+{
+	struct stat st;
+	int fd;
+
+	memset(c, 0, sizeof(*c));
+	/* O_NONBLOCK: a FIFO put in its place must not hang the daemon. */
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(c->err, sizeof(c->err), "cannot open: %s", strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st))
+		snprintf(c->err, sizeof(c->err), "cannot stat: %s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(c->err, sizeof(c->err), "not a regular file");
+	else if (st.st_size > POLICY_MAX_FILE)
+		snprintf(c->err, sizeof(c->err), "file is %lld bytes (at most %d)",
+			 (long long)st.st_size, POLICY_MAX_FILE);
+	else if (!(c->buf = malloc(st.st_size + 1)))
+		snprintf(c->err, sizeof(c->err), "out of memory");
+	while (c->buf && c->len < (size_t)st.st_size) {
+		ssize_t n = read(fd, c->buf + c->len, st.st_size - c->len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		c->len += n;
+	}
+	if (c->buf)
+		c->buf[c->len] = '\0';
+	close(fd);
+}
+
+static struct content copy_of(const struct content *c)
+{
+	struct content n = *c;
+
+	if (c->buf) {
+		n.buf = malloc(c->len + 1);
+		if (n.buf)
+			memcpy(n.buf, c->buf, c->len + 1);
+		else
+			snprintf(n.err, sizeof(n.err), "out of memory");
+	}
+	return n;
+}
+
 enum why { WHY_START, WHY_SIGHUP, WHY_FILE, WHY_REFRESH };
 
+static unsigned int gen_in_force;
+
+static void notify_status(void)
+{
+	sd_notifyf(0, "STATUS=generation %u in force", gen_in_force);
+}
+
 /*
- * Compile @file and switch to it. WHY_REFRESH: missing cgroups are pending,
- * and nothing happens unless the entries changed. Returns 0, -2 (bad file),
- * -1 (runtime error).
+ * Compile @c (the content of @file) and switch to it. WHY_REFRESH: missing
+ * cgroups are pending, and nothing happens unless the entries changed.
+ * Returns 0, -2 (bad file), -1 (runtime error).
  */
-static int apply(const char *file, enum why why)
+static int apply(const char *file, const struct content *cont, enum why why)
 {
 	static const char *const whys[] = { "start", "SIGHUP", "file changed", "cgroups changed" };
 	struct resolve_opts o = { .cgroup_root = cli.cgroup_root, .missing_ok = why == WHY_REFRESH };
@@ -124,16 +220,22 @@ static int apply(const char *file, enum why why)
 	int ret = pins_open(&p, true);
 
 	if (ret) {
-		logf_("cannot open the pins under %s: %s", cli.pin_dir, strerror(-ret));
+		logp(LOG_ERR, "cannot open the pins under %s: %s", cli.pin_dir, strerror(-ret));
 		return -1;
 	}
 	gen = generation_last(&p);
-	if (policy_parse_file(file, &pol, &d) || policy_resolve(&pol, &o, &d)) {
+	memset(&pol, 0, sizeof(pol));
+	memset(&d, 0, sizeof(d));
+	if (cont->err[0]) {
+		diag_set(&d, file, (struct pos){ 0, 0 }, "%s", cont->err);
+		goto bad;
+	}
+	if (policy_parse_buf(file, cont->buf, cont->len, &pol, &d) || policy_resolve(&pol, &o, &d)) {
 		policy_free(&pol);	/* parse failures leave it empty: harmless */
 		goto bad;
 	}
 	if (assignments_read(&p, &a, &n)) {
-		logf_("cannot read the assignments: %s", strerror(errno));
+		logp(LOG_ERR, "cannot read the assignments: %s", strerror(errno));
 		policy_free(&pol);
 		pins_close(&p);
 		return -1;
@@ -154,12 +256,14 @@ static int apply(const char *file, enum why why)
 		}
 	}
 	if (policy_switch(&p, &c, err, sizeof(err))) {
-		logf_("%s: %s; generation %u stays in force", whys[why], err, gen);
+		logp(LOG_ERR, "%s: %s; generation %u stays in force", whys[why], err, gen);
 		ret = -1;
 	} else {
-		logf_("%s: loaded %s as generation %u (mode %s, %zu rules, %zu assignments, %zu pending)",
-		      whys[why], file, gen + 1, name_of(mode_names, pol.mode), pol.nr_rules, n,
-		      c.nr_pending);
+		logp(LOG_NOTICE, "%s: loaded %s as generation %u (mode %s, %zu rules, %zu assignments, %zu pending)",
+		     whys[why], file, gen + 1, name_of(mode_names, pol.mode), pol.nr_rules, n,
+		     c.nr_pending);
+		gen_in_force = gen + 1;
+		notify_status();
 		ret = 0;
 	}
 done:
@@ -169,10 +273,139 @@ done:
 	return ret;
 bad:
 	pins_close(&p);
-	diag_print(&d, stderr);
-	logf_("%s: %s is not valid; %s", whys[why], file,
-	      gen ? "the generation in force was left exactly as it was" : "no policy is in force");
+	log_diag(&d);
+	logp(LOG_ERR, "%s: %s is not valid; %s", whys[why], file,
+	     gen ? "the generation in force was left exactly as it was" : "no policy is in force");
 	return -2;
+}
+
+/*
+ * The policy file and what watches it: its directory, and the directory its
+ * symlinks lead to when that is another one (re-resolved at each look).
+ */
+struct follow {
+	const char *file;
+	char dir[PATH_MAX];
+	char real_dir[PATH_MAX];
+	int ifd;
+	int wd_dir, wd_real;
+	struct content seen;	/* the content last looked at (loaded or rejected) */
+	struct content good;	/* the content last loaded */
+	bool retry;		/* the last look failed for another reason than the file */
+};
+
+#define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
+		    IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+
+static void follow_rewatch(struct follow *f)
+{
+	char real[PATH_MAX], tmp[PATH_MAX];
+
+	if (f->ifd < 0)
+		return;
+	if (f->wd_dir < 0) {
+		f->wd_dir = inotify_add_watch(f->ifd, f->dir, WATCH_MASK);
+		if (f->wd_dir >= 0)
+			logp(LOG_INFO, "watching %s again", f->dir);
+	}
+	if (!realpath(f->file, real)) {
+		real[0] = '\0';
+	} else {
+		snprintf(tmp, sizeof(tmp), "%s", real);
+		snprintf(real, sizeof(real), "%s", dirname(tmp));
+	}
+	if (!strcmp(real, f->real_dir) && (f->wd_real >= 0 || !real[0]))
+		return;
+	if (f->wd_real >= 0 && f->wd_real != f->wd_dir)
+		inotify_rm_watch(f->ifd, f->wd_real);
+	f->wd_real = -1;
+	snprintf(f->real_dir, sizeof(f->real_dir), "%s", real);
+	if (real[0] && strcmp(real, f->dir))
+		f->wd_real = inotify_add_watch(f->ifd, real, WATCH_MASK);
+}
+
+static int follow_init(struct follow *f, const char *file)
+{
+	char tmp[PATH_MAX];
+	int err = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->file = file;
+	f->wd_dir = f->wd_real = -1;
+	snprintf(tmp, sizeof(tmp), "%s", file);
+	snprintf(f->dir, sizeof(f->dir), "%s", dirname(tmp));
+	f->ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (f->ifd < 0)
+		err = errno;
+	else if ((f->wd_dir = inotify_add_watch(f->ifd, f->dir, WATCH_MASK)) < 0)
+		err = errno;
+	if (err) {
+		/* Kernels without CONFIG_INOTIFY_USER, or no such directory yet. */
+		logp(LOG_WARNING, "cannot watch %s with inotify (%s): reading %s every %d ms instead",
+		     f->dir, strerror(err), file, STAT_MS);
+	}
+	follow_rewatch(f);
+	return f->ifd;
+}
+
+static void follow_free(struct follow *f)
+{
+	if (f->ifd >= 0)
+		close(f->ifd);
+	content_free(&f->seen);
+	content_free(&f->good);
+}
+
+/* Drain the inotify queue: did anything happen to what we watch? */
+static bool follow_events(struct follow *f)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	ssize_t len;
+
+	while ((len = read(f->ifd, buf, sizeof(buf))) > 0) {
+		for (char *q = buf; q < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)q;
+
+			any = true;
+			/* The directory went away (or was unmounted): watch it again when it is back. */
+			if (ev->mask & IN_IGNORED) {
+				if (ev->wd == f->wd_dir)
+					f->wd_dir = -1;
+				if (ev->wd == f->wd_real)
+					f->wd_real = -1;
+			}
+			q += sizeof(*ev) + ev->len;
+		}
+	}
+	return any;
+}
+
+/* Load FILE anew if its content differs from what was last looked at (@force: anyway). */
+static void follow_look(struct follow *f, enum why why, bool force)
+{
+	struct content now;
+	int ret;
+
+	follow_rewatch(f);
+	content_read(f->file, &now);
+	if (!force && content_same(&now, &f->seen)) {
+		content_free(&now);
+		return;
+	}
+	ret = apply(f->file, &now, why);
+	/* A runtime error says nothing about the file: look again at the next refresh. */
+	f->retry = ret == -1;
+	if (ret != -1) {
+		content_free(&f->seen);
+		f->seen = copy_of(&now);
+	}
+	if (ret == 0) {
+		content_free(&f->good);
+		f->good = now;
+	} else {
+		content_free(&now);
+	}
 }
 
 static int usage_err(const char *msg)
@@ -181,17 +414,21 @@ static int usage_err(const char *msg)
 	return fail(EXIT_USAGE, "%s", msg);
 }
 
+static long ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+static int run(const char *file, bool audit);
+
 int do_daemon(int argc, char **argv)
 {
 	const char *file = NULL;
-	char dir[PATH_MAX], base[PATH_MAX], tmp[PATH_MAX];
-	bool audit = true, adopted;
-	struct ring_buffer *rb = NULL;
-	struct pins p;
-	sigset_t mask;
-	int sfd = -1, ifd = -1, ret;
-	struct timespec last, now;
-	struct stamp seen;
+	bool audit = true;
+	int ret;
 
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--policy") && i + 1 < argc)
@@ -201,6 +438,22 @@ int do_daemon(int argc, char **argv)
 		else
 			return usage_err("bad argument");
 	}
+	journal_detect();
+	ret = run(file, audit);
+	sd_notifyf(0, "STOPPING=1\nSTATUS=exited (%d); the policy in force stays pinned", ret);
+	return ret;
+}
+
+static int run(const char *file, bool audit)
+{
+	bool adopted;
+	struct ring_buffer *rb = NULL;
+	struct follow f = { .ifd = -1, .wd_dir = -1, .wd_real = -1 };
+	struct pins p;
+	sigset_t mask;
+	int sfd = -1, ret;
+	struct timespec last;
+
 	if ((ret = need_caps("the daemon", CAPS_ATTACH)) || (ret = need_bpf_lsm()))
 		return ret;
 	/* Signals and the file watch first: a change during the first load counts. */
@@ -210,38 +463,30 @@ int do_daemon(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (file) {
-		snprintf(tmp, sizeof(tmp), "%s", file);
-		snprintf(dir, sizeof(dir), "%s", dirname(tmp));
-		snprintf(tmp, sizeof(tmp), "%s", file);
-		snprintf(base, sizeof(base), "%s", basename(tmp));
-		int err;
-
-		ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-		err = errno;
-		if (ifd >= 0 && inotify_add_watch(ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
-			err = errno;
-			close(ifd);
-			ifd = -1;
-		}
-		/* Kernels without CONFIG_INOTIFY_USER: look at the file instead. */
-		if (ifd < 0)
-			logf_("cannot watch %s with inotify (%s): checking %s every %d ms instead",
-			      dir, strerror(err), file, STAT_MS);
-		file_stamp(file, &seen);
-	}
+	if (file)
+		follow_init(&f, file);
 	ret = programs_ensure(&adopted);
 	if (ret)
-		return ret;
-	logf_("%s the programs (pins under %s)", adopted ? "adopted" : "attached and pinned",
-	      cli.pin_dir);
+		goto out;
+	logp(LOG_INFO, "%s the programs (pins under %s)", adopted ? "adopted" : "attached and pinned",
+	     cli.pin_dir);
+	/*
+	 * Runtime assignments kept outside the pins are put back here, before
+	 * the first generation is built from them.
+	 */
 	assign_state_apply();	/* errors are logged; the policy file loads regardless */
 	if (file) {
-		ret = apply(file, WHY_START);
-		if (ret == -2)
-			return fail(EXIT_USAGE, "%s is not valid (above); nothing was changed", file);
-		if (ret)
-			return fail(EXIT_RUNTIME, "cannot load %s; nothing was changed", file);
+		content_read(file, &f.seen);
+		f.good = copy_of(&f.seen);
+		ret = apply(file, &f.good, WHY_START);
+		if (ret == -2) {
+			ret = fail(EXIT_USAGE, "%s is not valid (above); nothing was changed", file);
+			goto out;
+		}
+		if (ret) {
+			ret = fail(EXIT_RUNTIME, "cannot load %s; nothing was changed", file);
+			goto out;
+		}
 	}
 
 	if (audit) {
@@ -250,71 +495,63 @@ int do_daemon(int argc, char **argv)
 			pins_close(&p);	/* the reader holds its own reference */
 		}
 		if (!rb)
-			logf_("cannot read the audit ring buffer: audit stream off");
+			logp(LOG_WARNING, "cannot read the audit ring buffer: audit stream off");
 	}
 
-	logf_("ready: %s%s", file ? "watching " : "no policy file", file ? file : "");
+	logp(LOG_INFO, "ready: %s%s", file ? "watching " : "no policy file", file ? file : "");
+	/* Only now is the policy enforced: units ordered after this one may start. */
+	if (file)
+		sd_notifyf(0, "READY=1\nSTATUS=generation %u in force", gen_in_force);
+	else
+		sd_notify(0, "READY=1\nSTATUS=programs attached; no policy file, the policy in force left as it is");
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	for (;;) {
+		bool watched = f.ifd >= 0 && f.wd_dir >= 0;
 		struct pollfd fds[3] = {
 			{ sfd, POLLIN, 0 },
-			{ ifd, POLLIN, 0 },
+			{ f.ifd, POLLIN, 0 },
 			{ rb ? ring_buffer__epoll_fd(rb) : -1, POLLIN, 0 },
 		};
-		long waited;
 
-		if (poll(fds, 3, ifd >= 0 ? REFRESH_MS : STAT_MS) < 0 && errno != EINTR)
+		if (poll(fds, 3, !file || watched ? REFRESH_MS : STAT_MS) < 0 && errno != EINTR)
 			break;
 		if (fds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP && file)
-					apply(file, WHY_SIGHUP);
+					follow_look(&f, WHY_SIGHUP, true);
 				else if (si.ssi_signo != SIGHUP)
 					break;
 			}
 		}
 		if (fds[1].revents & POLLIN) {
-			char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-			bool ours = false;
-			ssize_t len;
-
-			/* Editors write in bursts: settle, then take them all at once. */
-			usleep(100 * 1000);
-			while ((len = read(ifd, buf, sizeof(buf))) > 0) {
-				for (char *q = buf; q < buf + len;) {
-					struct inotify_event *ev = (struct inotify_event *)q;
-
-					if (ev->len && !strcmp(ev->name, base))
-						ours = true;
-					q += sizeof(*ev) + ev->len;
-				}
-			}
-			if (ours) {
-				file_stamp(file, &seen);
-				apply(file, WHY_FILE);
-			}
+			usleep(SETTLE_MS * 1000);
+			if (follow_events(&f))
+				follow_look(&f, WHY_FILE, false);
 		}
-		if (file && ifd < 0 && stamp_changed(file, &seen))
-			apply(file, WHY_FILE);
+		if (file && !watched)
+			follow_look(&f, WHY_FILE, false);
 		if (rb && (fds[2].revents & POLLIN))
 			ring_buffer__consume(rb);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		waited = (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000;
-		if (file && waited >= REFRESH_MS) {
-			apply(file, WHY_REFRESH);
-			last = now;
+		if (file && ms_since(&last) >= REFRESH_MS) {
+			if (f.retry)
+				follow_look(&f, WHY_FILE, false);
+			/* The content in force, not the file: a rejected file stays rejected. */
+			apply(file, &f.good, WHY_REFRESH);
+			clock_gettime(CLOCK_MONOTONIC, &last);
 		}
 	}
 	if (rb) {
 		ring_buffer__consume(rb);
 		ring_buffer__free(rb);
 	}
-	if (ifd >= 0)
-		close(ifd);
+	logp(LOG_INFO, "exiting; the programs and the policy stay pinned under %s and in force",
+	     cli.pin_dir);
+	ret = EXIT_OK;
+out:
+	follow_free(&f);
 	if (sfd >= 0)
 		close(sfd);
-	logf_("exiting; the programs and the policy stay pinned under %s and in force", cli.pin_dir);
-	return EXIT_OK;
+	return ret;
 }

@@ -1,0 +1,626 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mktmectl daemon as it is deployed, in the guest, as root:
+ *
+ *  - under the systemd unit (packaging/mktme.service.in): its ExecStart
+ *    line, with the unit's capability bounding set, NoNewPrivileges and
+ *    UMask (setpriv), a clean environment, a NOTIFY_SOCKET of ours and
+ *    JOURNAL_STREAM naming its stderr. READY=1 must come only once the policy
+ *    is loaded and enforced; the log lines carry journald priorities; the
+ *    daemon fails with every capability but CAP_SYS_ADMIN. The guest has
+ *    no systemd as PID 1: the unit's namespace sandboxing (ProtectSystem=...)
+ *    is not exercised here (tests/host/test_package checks the unit).
+ *  - every system call the daemon makes is in the unit's SystemCallFilter=.
+ *  - under Kubernetes: the policy is a ConfigMap file that the kubelet
+ *    updates by swapping a "..data" symlink; the new policy must be in force
+ *    within 2 s of the swap.
+ *  - a file the daemon rejected must stay rejected when it re-resolves
+ *    cgroups (it used to re-read the file there, and loaded it with its
+ *    missing cgroups pending).
+ *
+ * Every test ends with nothing pinned (policy unload --detach).
+ */
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "guest.h"
+#include "../../bpf/mktme_policy.h"
+
+#define CG_ROOT "/sys/fs/cgroup"
+#define CG "/mktme-d"
+#define ETC "/tmp/mktme-etc"
+#define NOTIFY "/tmp/mktme-notify.sock"
+#define CM "/tmp/mktme-configmap"
+
+static const char *ctl(void)
+{
+	static char path[4096];
+
+	snprintf(path, sizeof(path), "%s", guest_build_path("mktmectl/mktmectl"));
+	return path;
+}
+
+/* A shell command's exit status; its stdout into @out if given (freed by the caller). */
+static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int sh(char **out, const char *fmt, ...)
+{
+	char cmd[4096], buf[4096];
+	size_t len = 0;
+	va_list ap;
+	FILE *p;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p, "popen %s", cmd);
+	if (out)
+		*out = calloc(1, 1);
+	while (fgets(buf, sizeof(buf), p)) {
+		if (!out) {
+			fputs(buf, stderr);
+			continue;
+		}
+		*out = realloc(*out, len + strlen(buf) + 1);
+		strcpy(*out + len, buf);
+		len += strlen(buf);
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static pid_t daemon_pid;
+
+static void stop_daemon(void)
+{
+	if (daemon_pid > 0) {
+		kill(daemon_pid, SIGKILL);
+		waitpid(daemon_pid, NULL, 0);
+		daemon_pid = 0;
+	}
+}
+
+static void cleanup(void)
+{
+	stop_daemon();
+	sh(NULL, "%s policy unload --detach >/dev/null 2>&1; rm -rf " ETC " " CM " " NOTIFY " /tmp/mktme-strace*", ctl());
+	rmdir(CG_ROOT CG "/late");
+	rmdir(CG_ROOT CG);
+}
+
+static void setup(void)
+{
+	cleanup();
+	cr_assert(mkdir(CG_ROOT CG, 0755) == 0, "mkdir %s: %s", CG_ROOT CG, strerror(errno));
+}
+
+TestSuite(daemon, .init = setup, .fini = cleanup);
+
+/* Count of @what in @log. */
+static int count_in_log(const char *log, const char *what)
+{
+	char *s = guest_read_file(log, NULL), *p = s;
+	int n = 0;
+
+	while (p && (p = strstr(p, what)) != NULL) {
+		n++;
+		p += strlen(what);
+	}
+	free(s);
+	return n;
+}
+
+/* Wait (up to @secs: the first load runs the verifier under TCG) for @n times @what in @log. */
+static bool wait_log_n(const char *log, const char *what, int n, int secs)
+{
+	for (int i = 0; i < secs * 10; i++) {
+		if (count_in_log(log, what) >= n)
+			return true;
+		if (daemon_pid > 0 && waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid) {
+			daemon_pid = 0;
+			break;
+		}
+		usleep(100 * 1000);
+	}
+	char *s = guest_read_file(log, NULL);
+
+	fprintf(stderr, "--- %s (\"%s\" not %d times)\n%s---\n", log, what, n, s ? s : "");
+	free(s);
+	return false;
+}
+
+/* `mktmectl status`'s policy line: "policy:    generation N, mode M, ..." */
+static char *status_policy(void)
+{
+	char *out, *line, *copy;
+
+	sh(&out, "%s status 2>/dev/null", ctl());
+	line = strstr(out, "policy:");
+	copy = strndup(line ? line : "", line ? strcspn(line, "\n") : 0);
+	free(out);
+	return copy;
+}
+
+/* ---- the systemd unit --------------------------------------------------- */
+
+/* The value of the unit's KEY= line (the first one), from packaging/mktme.service.in. */
+static char *unit_value(const char *key)
+{
+	char *unit = guest_read_file(guest_build_path("../packaging/mktme.service.in"), NULL), *p, *v;
+	char want[64];
+
+	cr_assert_not_null(unit, "cannot read packaging/mktme.service.in (beside $MKTME_BUILD)");
+	snprintf(want, sizeof(want), "\n%s=", key);
+	p = strstr(unit, want);
+	cr_assert_not_null(p, "the unit has no %s=", key);
+	p += strlen(want);
+	v = strndup(p, strcspn(p, "\n"));
+	free(unit);
+	return v;
+}
+
+/* "a b c" with each word replaced: @from by @to (one substitution per word). */
+static char *subst(const char *s, const char *from, const char *to)
+{
+	const char *hit = strstr(s, from);
+	char *r;
+
+	if (!hit)
+		return strdup(s);
+	r = malloc(strlen(s) + strlen(to) + 1);
+	sprintf(r, "%.*s%s%s", (int)(hit - s), s, to, hit + strlen(from));
+	return r;
+}
+
+/* The unit's CapabilityBoundingSet= as setpriv says it: CAP_SYS_ADMIN -> -all,+sys_admin. */
+static void unit_bounding_set(char *bset, size_t len)
+{
+	char *caps = unit_value("CapabilityBoundingSet");
+	size_t n;
+
+	snprintf(bset, len, "-all");
+	n = strlen(bset);
+	for (const char *c = caps; *c; ) {
+		cr_assert(!strncmp(c, "CAP_", 4), "not a capability: %s", c);
+		bset[n++] = ',';
+		bset[n++] = '+';
+		for (c += 4; *c && *c != ' ' && n < len - 1; c++)
+			bset[n++] = (char)tolower((unsigned char)*c);
+		bset[n] = '\0';
+		while (*c == ' ')
+			c++;
+	}
+	free(caps);
+}
+
+/*
+ * The unit's ExecStart, installed with SBINDIR = the build's mktmectl
+ * directory and SYSCONFDIR = ETC, run the way systemd would: capability
+ * bounding set @bset (setpriv's syntax), NoNewPrivileges, UMask, a clean
+ * environment with NOTIFY_SOCKET and JOURNAL_STREAM (our log file, stderr).
+ * Returns the pid.
+ */
+static pid_t start_unit(const char *bset, const char *log)
+{
+	char *exec = unit_value("ExecStart"), *a, *b, *umask_s = unit_value("UMask");
+	char sbindir[4096], journal[64], cmd[8192];
+	struct stat st;
+	pid_t pid;
+	int fd;
+
+	a = unit_value("NoNewPrivileges");
+	cr_assert_str_eq(a, "yes", "the unit has NoNewPrivileges=%s; this runner always sets it", a);
+	free(a);
+	snprintf(sbindir, sizeof(sbindir), "%s", ctl());
+	*strrchr(sbindir, '/') = '\0';
+	a = subst(exec, "@SBINDIR@", sbindir);
+	b = subst(a, "@SYSCONFDIR@", ETC);
+	free(a);
+	free(exec);
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	snprintf(journal, sizeof(journal), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	snprintf(cmd, sizeof(cmd), "umask %s && exec setpriv --bounding-set=%s --inh-caps=-all --no-new-privs -- %s",
+		 umask_s, bset, b);
+	fprintf(stderr, "unit: %s\n", cmd);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		char notify[] = "NOTIFY_SOCKET=" NOTIFY, jenv[96];
+		char *env[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				"LANG=C.UTF-8", notify, jenv, NULL };
+
+		snprintf(jenv, sizeof(jenv), "JOURNAL_STREAM=%s", journal);
+		dup2(fd, 2);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		execle("/bin/sh", "sh", "-c", cmd, (char *)NULL, env);
+		_exit(127);
+	}
+	close(fd);
+	free(b);
+	free(umask_s);
+	daemon_pid = pid;
+	return pid;
+}
+
+/* The notification socket, as systemd has it: datagrams, credentials on. */
+static int notify_socket(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX, .sun_path = NOTIFY };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), one = 1;
+
+	cr_assert_geq(fd, 0);
+	unlink(NOTIFY);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind: %s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+	return fd;
+}
+
+/*
+ * Read notifications until one has "READY=1" or @secs pass, or the daemon
+ * exits. What came, concatenated, in @all (freed by the caller). true if ready.
+ */
+static bool wait_ready(int fd, int secs, char **all)
+{
+	double end = now_s() + secs;
+	size_t len = 0;
+
+	*all = calloc(1, 1);
+	while (now_s() < end) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		char buf[4096];
+		ssize_t n;
+
+		if (poll(&p, 1, 200) == 1 && (n = recv(fd, buf, sizeof(buf) - 1, 0)) > 0) {
+			buf[n] = '\0';
+			*all = realloc(*all, len + n + 2);
+			memcpy(*all + len, buf, n);
+			len += n;
+			(*all)[len++] = '\n';
+			(*all)[len] = '\0';
+			if (strstr(buf, "READY=1"))
+				return true;
+		}
+		if (daemon_pid > 0 && waitpid(daemon_pid, NULL, WNOHANG) == daemon_pid) {
+			daemon_pid = 0;
+			return false;
+		}
+	}
+	return false;
+}
+
+/* mode enforce, default deny, no rules: creating any mktme key is refused. */
+#define DENY_ALL "version: 1\nmode: enforce\ndefault: deny\n"
+
+/* Runs the unit with bounding set @bset: must fail, and send no READY=1. */
+static void unit_fails_without(const char *bset, const char *missing)
+{
+	char log[128], *got;
+	int fd = notify_socket();
+
+	snprintf(log, sizeof(log), "/tmp/mktme-unit-no-%s.log", missing);
+	start_unit(bset, log);
+	cr_assert_not(wait_ready(fd, 180, &got), "READY=1 without %s:\n%s", missing, got);
+	/* wait_ready saw it exit (or timed out: then it is still running, a failure). */
+	cr_assert_eq(daemon_pid, 0, "the daemon runs without %s", missing);
+	free(got);
+	close(fd);
+	got = guest_read_file(log, NULL);
+	cr_assert(got && strcasestr(got, "nothing was changed"),
+		  "without %s, no error saying nothing changed:\n%s", missing, got);
+	free(got);
+}
+
+Test(daemon, unit_execstart_ready_only_when_enforced, .timeout = 900)
+{
+	const char *log = "/tmp/mktme-unit.log";
+	char bset[256], *got, *pol, *s;
+	key_serial_t k;
+	int fd, st;
+
+	unit_bounding_set(bset, sizeof(bset));
+	cr_assert_eq(mkdir(ETC, 0755), 0);
+	cr_assert_eq(mkdir(ETC "/mktme", 0755), 0);
+	write_file(ETC "/mktme/policy.yaml", DENY_ALL);
+
+	/* Nothing attached: this start loads the programs with the unit's capabilities. */
+	fd = notify_socket();
+	start_unit(bset, log);
+	cr_assert(wait_ready(fd, 300, &got), "no READY=1 (notifications: %s)", got);
+	/* READY=1 only now: the policy must already be in force. */
+	pol = status_policy();
+	cr_assert(strstr(pol, "mode enforce") && strstr(pol, "default deny"),
+		  "READY=1 but the policy in force is: \"%s\"", pol);
+	free(pol);
+	k = add_key(MKTME_KEY_TYPE, "mktme-unit-k", PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+		    KEY_SPEC_PROCESS_KEYRING);
+	cr_assert_eq(k, -1, "a key was created under default deny");
+	cr_assert_eq(errno, EPERM, "add_key: %s, wanted EPERM", strerror(errno));
+	cr_assert(strstr(got, "STATUS=generation 1 in force"), "notifications: %s", got);
+	free(got);
+	/* stderr is the journal's stream: lines carry priorities. */
+	s = guest_read_file(log, NULL);
+	cr_assert(strstr(s, "<5>mktmectl daemon: start: loaded " ETC "/mktme/policy.yaml as generation 1"),
+		  "no <5> (notice) line for the load:\n%s", s);
+	cr_assert(strstr(s, "<6>mktmectl daemon: ready: watching"), "no <6> (info) ready line:\n%s", s);
+	free(s);
+
+	/* A bad edit: refused at error priority, the generation stays. */
+	write_file(ETC "/mktme/policy.yaml", "version: 1\nmode: sometimes\n");
+	cr_assert(wait_log_n(log, "<3>mktmectl daemon: file changed: " ETC "/mktme/policy.yaml is not valid", 1, 60));
+	pol = status_policy();
+	cr_assert(strstr(pol, "generation 1,") && strstr(pol, "mode enforce"), "after a bad edit: %s", pol);
+	free(pol);
+
+	/* systemctl stop: SIGTERM, exit 0, STOPPING=1, everything stays pinned. */
+	kill(daemon_pid, SIGTERM);
+	cr_assert_eq(waitpid(daemon_pid, &st, 0), daemon_pid);
+	daemon_pid = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "SIGTERM: status %d", st);
+	cr_assert_not(wait_ready(fd, 2, &got));
+	cr_assert(strstr(got, "STOPPING=1"), "notifications after SIGTERM: %s", got);
+	free(got);
+	close(fd);
+	pol = status_policy();
+	cr_assert(strstr(pol, "mode enforce"), "after stop: %s", pol);
+	free(pol);
+
+	/* Every capability but CAP_SYS_ADMIN is not enough (BPF_*_GET_FD_BY_ID). */
+	unit_fails_without("-sys_admin", "CAP_SYS_ADMIN");
+}
+
+/*
+ * Every system call the daemon makes, through a start, a reload on change, a
+ * refresh that loads (a cgroup appears), audit streaming, SIGHUP and SIGTERM,
+ * recorded with strace, must be in the unit's SystemCallFilter= (its groups
+ * expanded by systemd-analyze syscall-filter, recursively).
+ */
+Test(daemon, unit_system_calls_are_in_its_filter, .timeout = 900)
+{
+	const char *log = "/tmp/mktme-strace-daemon.log", *trace = "/tmp/mktme-strace";
+	const char *file = "/tmp/mktme-strace.yaml";
+	char *filter = unit_value("SystemCallFilter"), *missing, *used, *kids;
+	key_serial_t k;
+	pid_t pid, child;
+	int st;
+
+	write_file(file, "version: 1\nmode: audit\ndefault: deny\nrules:\n"
+			 "  - {cgroup: " CG "/late, may_appear_later: true, keys: [k], verdict: allow}\n");
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		execlp("strace", "strace", "-f", "-qq", "-o", trace, ctl(), "daemon", "--policy", file,
+		       (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = pid;
+	cr_assert(wait_log_n(log, "ready: watching", 1, 600), "daemon did not start under strace");
+	write_file(file, "version: 1\nmode: audit\ndefault: allow\nrules:\n"
+			 "  - {cgroup: " CG "/late, may_appear_later: true, keys: [k], verdict: allow}\n");
+	cr_assert(wait_log_n(log, "file changed: loaded", 1, 120));
+	cr_assert_eq(mkdir(CG_ROOT CG "/late", 0755), 0);
+	cr_assert(wait_log_n(log, "cgroups changed: loaded", 1, 120));
+	k = add_key(MKTME_KEY_TYPE, "mktme-strace-k", PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+		    KEY_SPEC_PROCESS_KEYRING);
+	cr_assert_gt(k, 0, "audit mode, default allow: add_key: %s", strerror(errno));
+	keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING);
+	/* Signals go to the daemon, not to strace: its pid starts each line of the trace. */
+	kids = guest_read_file(trace, NULL);
+	cr_assert(kids && atoi(kids) > 0, "no pid in %s", trace);
+	child = atoi(kids);
+	free(kids);
+	kill(child, SIGHUP);
+	cr_assert(wait_log_n(log, "SIGHUP: loaded", 1, 120));
+	kill(child, SIGTERM);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	daemon_pid = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon under strace: status %d", st);
+
+	/* strace's own execve of the daemon aside, every call after it. */
+	cr_assert_eq(sh(&used, "sed -n 's/^[0-9]* *\\(<\\.\\.\\. \\)\\{0,1\\}\\([a-z0-9_]*\\)[( ].*/\\2/p' %s | sort -u | tr '\\n' ' '",
+			trace), 0);
+	fprintf(stderr, "daemon system calls: %s\n", used);
+	cr_assert(strstr(used, "bpf ") && strstr(used, "inotify_add_watch "), "strace saw too little: %s", used);
+	cr_assert_eq(sh(&missing,
+			"expand() { for t in \"$@\"; do case $t in @*) expand $(systemd-analyze syscall-filter --no-pager \"$t\" | "
+			"sed -n '2,$ { /^ *#/d; s/^ *//p; }');; *) echo \"$t\";; esac; done; }; "
+			"expand %s | sort -u >%s.allowed; for c in %s; do grep -qx \"$c\" %s.allowed || printf '%%s ' \"$c\"; done",
+			filter, trace, used, trace), 0);
+	cr_assert_str_eq(missing, "", "system calls the daemon makes outside SystemCallFilter=%s: %s", filter, missing);
+	free(used);
+	free(missing);
+	free(filter);
+}
+
+/* ---- Kubernetes: a ConfigMap volume ------------------------------------- */
+
+#define AUDIT_POLICY "version: 1\nmode: audit\ndefault: deny\n"
+#define ENFORCE_POLICY "version: 1\nmode: enforce\ndefault: allow\n"
+
+/* The kubelet's atomic writer (pkg/volume/util/atomic_writer.go): a new
+ * timestamped directory, a ..data_tmp symlink to it renamed over ..data, the
+ * old directory removed. Returns the time of the rename. */
+static double kubelet_update(const char *old, const char *new, const char *text)
+{
+	char path[256];
+	double t;
+
+	snprintf(path, sizeof(path), CM "/%s", new);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), CM "/%s/policy.yaml", new);
+	write_file(path, text);
+	cr_assert_eq(symlink(new, CM "/..data_tmp"), 0);
+	cr_assert_eq(rename(CM "/..data_tmp", CM "/..data"), 0);
+	t = now_s();
+	if (old)
+		cr_assert_eq(sh(NULL, "rm -rf " CM "/%s", old), 0);
+	return t;
+}
+
+/*
+ * The mode of the generation in force, read the way the programs read it:
+ * the mktme_policy slot, then that generation's meta entry. -1 if none. A
+ * few system calls, where `mktmectl status` takes a second or more under
+ * TCG: the 2 s are measured with this, and status is asked afterwards.
+ */
+static int mode_in_force(void)
+{
+	struct mktme_pol_rule_key k = { .kind = MKTME_KIND_META };
+	static struct mktme_pol_rule_val v;
+	__u32 zero = 0, id;
+	int slot = bpf_obj_get(MKTME_PIN_DIR "/mktme_policy"), fd, ret = -1;
+
+	if (slot < 0)
+		return -1;
+	if (!bpf_map_lookup_elem(slot, &zero, &id) && (fd = bpf_map_get_fd_by_id(id)) >= 0) {
+		if (!bpf_map_lookup_elem(fd, &k, &v))
+			ret = v.meta.mode;
+		close(fd);
+	}
+	close(slot);
+	return ret;
+}
+
+/*
+ * Poll the generation in force (up to 10 s) until its mode is @mode (and
+ * then `mktmectl status` must say @want): seconds since @t0, or -1.
+ */
+static double in_force_after(double t0, int mode, const char *want)
+{
+	while (now_s() - t0 < 10) {
+		if (mode_in_force() == mode) {
+			double took = now_s() - t0;
+			char *pol = status_policy();
+
+			cr_assert(strstr(pol, want), "in force after %.2f s, but status says \"%s\"", took, pol);
+			free(pol);
+			fprintf(stderr, "configmap: in force %.3f s after the swap\n", took);
+			return took;
+		}
+		usleep(5 * 1000);
+	}
+	return -1;
+}
+
+static pid_t start_daemon(const char *policy, const char *log)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		unsetenv("JOURNAL_STREAM");
+		unsetenv("NOTIFY_SOCKET");
+		execl(ctl(), "mktmectl", "daemon", "--policy", policy, (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = pid;
+	return pid;
+}
+
+Test(daemon, configmap_symlink_swap_in_force_within_2s, .timeout = 600)
+{
+	const char *log = "/tmp/mktme-cm.log";
+	const char *d1 = "..2026_12_02_10_00_00.000000001", *d2 = "..2026_12_02_10_01_00.000000002",
+		   *d3 = "..2026_12_02_10_02_00.000000003";
+	double t, took;
+	char *s;
+
+	cr_assert_eq(mkdir(CM, 0755), 0);
+	kubelet_update(NULL, d1, AUDIT_POLICY);
+	cr_assert_eq(symlink("..data/policy.yaml", CM "/policy.yaml"), 0);
+	start_daemon(CM "/policy.yaml", log);
+	cr_assert(wait_log_n(log, "ready: watching", 1, 300), "daemon did not start");
+	s = status_policy();
+	cr_assert(strstr(s, "mode audit"), "%s", s);
+	free(s);
+
+	t = kubelet_update(d1, d2, ENFORCE_POLICY);
+	took = in_force_after(t, MKTME_MODE_ENFORCE, "mode enforce");
+	cr_assert(took >= 0, "the ConfigMap update was not in force 10 s after the swap");
+	cr_assert(took <= 2.0, "the ConfigMap update took %.2f s to be in force (at most 2 s)", took);
+	cr_assert(wait_log_n(log, "file changed: loaded " CM "/policy.yaml", 1, 10),
+		  "the update was not seen as a change of the file");
+
+	/* The next update, after the directory the file resolved to is gone. */
+	t = kubelet_update(d2, d3, AUDIT_POLICY);
+	took = in_force_after(t, MKTME_MODE_AUDIT, "mode audit");
+	cr_assert(took >= 0 && took <= 2.0, "second update: %.2f s (at most 2 s; -1: never)", took);
+	/* Not under systemd: no priority prefixes. */
+	cr_assert_eq(count_in_log(log, "<6>"), 0, "journald prefixes without JOURNAL_STREAM");
+}
+
+/* ---- a rejected file stays rejected ------------------------------------- */
+
+Test(daemon, a_rejected_file_stays_rejected_when_cgroups_change, .timeout = 600)
+{
+	const char *log = "/tmp/mktme-rej.log", *file = "/tmp/mktme-rej.yaml";
+	char *s;
+
+	write_file(file, "version: 1\nmode: audit\ndefault: allow\nrules:\n"
+			 "  - {cgroup: " CG "/late, may_appear_later: true, keys: [k], verdict: allow}\n");
+	start_daemon(file, log);
+	cr_assert(wait_log_n(log, "ready: watching", 1, 300), "daemon did not start");
+	cr_assert(wait_log_n(log, "1 pending)", 1, 10));
+
+	/* An edit naming a cgroup that does not exist, without may_appear_later: refused.
+	 * Its other rule makes its entries differ from those in force. */
+	write_file(file, "version: 1\nmode: enforce\ndefault: deny\nrules:\n"
+			 "  - {cgroup: " CG ", keys: [k2], verdict: deny}\n"
+			 "  - {cgroup: " CG "/missing, keys: [k], verdict: allow}\n");
+	cr_assert(wait_log_n(log, "file changed: " "/tmp/mktme-rej.yaml is not valid", 1, 30));
+	/* The cgroup the policy in force waits for appears: the daemon re-resolves... */
+	cr_assert_eq(mkdir(CG_ROOT CG "/late", 0755), 0);
+	cr_assert(wait_log_n(log, "cgroups changed: loaded", 1, 30), "the new cgroup was not seen");
+	/* ...the policy in force, not the refused file. */
+	s = status_policy();
+	cr_assert(strstr(s, "mode audit") && strstr(s, "default allow"), "the refused file got loaded: %s", s);
+	free(s);
+	cr_assert_eq(count_in_log(log, "mode enforce"), 0, "the refused file was loaded:\n%s",
+		     guest_read_file(log, NULL));
+	cr_assert(wait_log_n(log, "0 pending)", 1, 10));
+}
