@@ -387,6 +387,15 @@ Test(completion, commands_subcommands_options_and_cgroups)
 	s = complete("mktmectl daemon --p");
 	cr_assert_str_eq(s, "--policy\n");
 	free(s);
+	s = complete("mktmectl policy check --of");
+	cr_assert_str_eq(s, "--offline\n");
+	free(s);
+	s = complete("mktmectl --v");
+	cr_assert_str_eq(s, "--version\n");
+	free(s);
+	s = complete("mktmectl --state-dir /nonexistent-mktme v");
+	cr_assert_str_eq(s, "version\n");
+	free(s);
 	s = complete("mktmectl policy check packaging/mktme.serv");
 	cr_assert_str_eq(s, "packaging/mktme.service.in\n");
 	free(s);
