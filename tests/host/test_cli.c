@@ -555,3 +555,33 @@ Test(cli, root_in_a_user_namespace_cannot_assign)
 	run_result_free(&r);
 	cr_assert_neq(stat(state, &st), 0, "the state directory was created");
 }
+
+/*
+ * Under systemd (JOURNAL_STREAM names stderr), the daemon's fatal errors
+ * carry journald's error priority like its other log lines, not the default
+ * (info) that journald gives a line without one (sd-daemon(3)).
+ */
+Test(cli, daemon_errors_under_systemd_have_error_priority)
+{
+	char dir[] = "/tmp/mktme-journal-XXXXXX", cmd[1024], err[512] = "";
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(chmod(dir, 0777), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "cp '%s' %s/mktmectl && setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "
+		 "'exec 2>%s/err; export JOURNAL_STREAM=$(stat -c %%d:%%i %s/err); "
+		 "%s/mktmectl daemon --policy /nonexistent; test $? = 3'",
+		 MKTMECTL, dir, dir, dir, dir);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	snprintf(cmd, sizeof(cmd), "%s/err", dir);
+	f = fopen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(err, sizeof(err), f));
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+	static const char want[] = "<3>mktmectl daemon: the daemon needs CAP_SYS_ADMIN";
+
+	cr_assert(!strncmp(err, want, strlen(want)), "%s", err);
+}

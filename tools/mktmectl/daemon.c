@@ -56,9 +56,6 @@
 #define STAT_MS 500		/* without a directory watch: read the file */
 #define SETTLE_MS 20		/* let a burst of events (an editor, the kubelet) end */
 
-/* stderr is the journal's stream: each line starts with "<priority>". */
-static bool to_journal;
-
 static void journal_detect(void)
 {
 	const char *e = getenv("JOURNAL_STREAM");
@@ -66,7 +63,7 @@ static void journal_detect(void)
 	struct stat st;
 
 	/* systemd(1): only when stderr is still that stream, not redirected. */
-	to_journal = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && !fstat(2, &st) &&
+	cli.journal = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && !fstat(2, &st) &&
 		     (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
@@ -75,7 +72,7 @@ static void logp(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (to_journal)
+	if (cli.journal)
 		fprintf(stderr, "<%d>", prio);
 	fprintf(stderr, "mktmectl daemon: ");
 	va_start(ap, fmt);

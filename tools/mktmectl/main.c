@@ -38,7 +38,9 @@ int fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "mktmectl%s%s: %s\n", cli.cmd ? " " : "", cli.cmd ? cli.cmd : "", msg);
+	/* Under systemd (the daemon), journald files it as an error: sd-daemon(3). */
+	fprintf(stderr, "%smktmectl%s%s: %s\n", cli.journal ? "<3>" : "", cli.cmd ? " " : "",
+		cli.cmd ? cli.cmd : "", msg);
 	if (cli.json) {
 		struct json_object *o = json_error(msg);
 

@@ -29,6 +29,7 @@ struct cli {
 	const char *state_dir;		/* --state-dir, $MKTME_STATE_DIR */
 	const char *cmd;		/* "policy load", for messages */
 	const struct cmd *cur;		/* the command running, for its usage */
+	bool journal;			/* stderr is journald's stream: "<N>" prefixes */
 };
 
 extern struct cli cli;
