@@ -39,6 +39,9 @@ help:
 	@echo "make bench    measure /dev/mktme against its baselines (build/bench/)"
 	@echo "make vm       an interactive shell in the guest"
 	@echo "make kernel   build only the guest kernel"
+	@echo "make test-debug  the guest suites, KUnit and selftests under the debug kernel"
+	@echo "                 (KASAN, lockdep, kmemleak, UBSAN, DEBUG_PAGEALLOC; build/debug)"
+	@echo "make fuzz-kernel fuzz /dev/mktme in the guest (FUZZ_SECONDS, FUZZ_SEED, FUZZ_KERNEL)"
 	@echo "make check    checkpatch on the kernel code"
 	@echo "make clean    remove build/ (the compiler cache is kept)"
 	@echo "make install  mktmectl, man page, completion, systemd unit, example policy (PREFIX, DESTDIR)"
@@ -49,8 +52,10 @@ help:
 deps:
 	@scripts/deps.sh
 
+# KCONFIG_EXTRA: more config fragments on top of mktme.fragment (mk/debug.mk).
+KCONFIG_EXTRA ?=
 kernel: deps
-	@kernel/build.sh
+	@MKTME_KBUILD=$(KDIR) MKTME_KCONFIG_EXTRA="$(KCONFIG_EXTRA)" kernel/build.sh
 
 # Userspace needs the kernel's headers and BTF, so it is made in a second pass
 # that sees the freshly built vmlinux.

@@ -6,6 +6,10 @@
 #   build/kernel/src/obj/    objects (make O=): vmlinux, bzImage; build/kernel/obj
 #                            links to it
 #
+# MKTME_KBUILD: another build directory (make test-debug: build/debug/kernel).
+# MKTME_KCONFIG_EXTRA: more fragments (space-separated paths), merged in order on
+# top of kernel/config/mktme.fragment; a later line overrides an earlier one.
+#
 # Incremental by construction: the patched tree is assembled in a scratch directory
 # from only the files the patches and overlay touch, and a file in src/ is rewritten
 # only when its content changes, so make rebuilds only what really changed.
@@ -20,7 +24,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 KDIR=${MKTME_KBUILD:-$ROOT/build/kernel}
 TARBALL=${MKTME_KSRC_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
-FRAGMENT=$ROOT/kernel/config/mktme.fragment
+FRAGMENTS=("$ROOT/kernel/config/mktme.fragment")
+for f in ${MKTME_KCONFIG_EXTRA:-}; do
+	case "$f" in /*) ;; *) f=$ROOT/$f ;; esac
+	FRAGMENTS+=("$f")
+done
 PATCHES=$ROOT/kernel/patches
 OVERLAY=$ROOT/kernel/src
 JOBS=${JOBS:-$(nproc)}
@@ -41,6 +49,10 @@ log() { echo "kernel: $*"; }
 [ -f "$TARBALL" ] || die "$TARBALL not found (Debian package linux-source-6.12; run scripts/deps.sh)"
 command -v ccache >/dev/null || die "ccache not found (run scripts/deps.sh)"
 command -v pahole >/dev/null || die "pahole not found (package dwarves; run scripts/deps.sh)"
+
+for f in "${FRAGMENTS[@]}"; do
+	[ -f "$f" ] || die "config fragment $f not found"
+done
 
 mkdir -p "$KDIR" "$CCACHE_DIR"
 
@@ -138,24 +150,31 @@ cfgtmp="$KDIR/config.tmp"
 rm -rf "$cfgtmp"
 mkdir -p "$cfgtmp"
 make -s -C "$KDIR/src" O="$cfgtmp" allnoconfig >/dev/null
-(cd "$cfgtmp" && "$KDIR/src/scripts/kconfig/merge_config.sh" -m -O "$cfgtmp" .config "$FRAGMENT" >"$cfgtmp/merge.log" 2>&1) ||
+(cd "$cfgtmp" && "$KDIR/src/scripts/kconfig/merge_config.sh" -m -O "$cfgtmp" .config "${FRAGMENTS[@]}" >"$cfgtmp/merge.log" 2>&1) ||
 	{ cat "$cfgtmp/merge.log" >&2; die "merge_config failed"; }
 make -s -C "$KDIR/src" O="$cfgtmp" olddefconfig >/dev/null
-# Every option the fragment asks for must have stuck: a silently dropped option
-# (unmet dependency) would give a kernel without what the tests rely on.
+# Every option the fragments ask for must have stuck: a silently dropped option
+# (unmet dependency) would give a kernel without what the tests rely on. Where
+# fragments disagree, the last one's value is the one asked for.
 bad=0
+declare -A wanted=()
+order=()
 while IFS= read -r line; do
 	case "$line" in CONFIG_*=*) ;; *) continue ;; esac
 	opt=${line%%=*}
-	want=${line#*=}
+	[ -n "${wanted[$opt]+x}" ] || order+=("$opt")
+	wanted[$opt]=${line#*=}
+done < <(cat "${FRAGMENTS[@]}")
+for opt in "${order[@]}"; do
+	want=${wanted[$opt]}
 	if [ "$want" = n ]; then
 		grep -qx "# $opt is not set" "$cfgtmp/.config" || grep -qx "$opt=n" "$cfgtmp/.config" || { echo "kernel: $opt: wanted n" >&2; bad=1; }
 	else
 		got=$(grep -E "^$opt=" "$cfgtmp/.config" | head -1 | cut -d= -f2- || true)
 		[ "$got" = "$want" ] || { echo "kernel: $opt: wanted $want, got ${got:-unset} (unmet dependency?)" >&2; bad=1; }
 	fi
-done <"$FRAGMENT"
-[ $bad -eq 0 ] || die "config fragment $FRAGMENT did not apply cleanly; nothing built"
+done
+[ $bad -eq 0 ] || die "config fragments ${FRAGMENTS[*]} did not apply cleanly; nothing built"
 if ! cmp -s "$cfgtmp/.config" "$KDIR/obj/.config"; then
 	cp "$cfgtmp/.config" "$KDIR/obj/.config"
 	log "configuration updated"

@@ -48,3 +48,46 @@ HOST_TEST_CFLAGS_test_fuzz_smoke := -DFUZZ_POLICY='"$(FUZZ_POLICY)"' \
 
 build/fuzz/fuzz_policy build/tests/host/test_fuzz_smoke: build/%: $(BUILD)/%
 	@:
+
+# ---- the device fuzzer (tests/fuzz/fuzz_device.c), run in the guest ---------
+#
+#   make fuzz-kernel [FUZZ_SECONDS=60] [FUZZ_SEED=1] [FUZZ_KERNEL=debug|normal]
+#                    [FUZZ_PROCS=3] [FUZZ_THREADS=3] [FUZZ_ARGS=...]
+#
+# Boots the debug kernel (mk/debug.mk; FUZZ_KERNEL=normal: the test kernel),
+# runs fuzz_device for FUZZ_SECONDS and checks the core's counters came back;
+# any kernel report fails it too (tools/vm/run). Output: build/fuzz-kernel/
+# (console.log, dmesg, run.log). Replay: FUZZ_ARGS="--ops ..." from its last
+# lines, with the same FUZZ_SEED. Built with everything else, so `make test`
+# compiles it.
+FUZZ_DEVICE := $(FUZZ_OUT)/fuzz_device
+FUZZ_DEVICE_SRCS := tests/fuzz/fuzz_device.c tests/fuzz/fuzz_device_ops.c
+USERSPACE_TARGETS += $(FUZZ_DEVICE)
+
+$(FUZZ_DEVICE): $(FUZZ_DEVICE_SRCS) tests/fuzz/fuzz_device.h $(KDIR)/headers/.stamp
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(USER_CFLAGS) -Itests/fuzz -o $@ $(FUZZ_DEVICE_SRCS) -lkeyutils -lpthread
+
+FUZZ_SEED ?= 1
+FUZZ_KERNEL ?= debug
+FUZZ_PROCS ?= 3
+FUZZ_THREADS ?= 3
+FUZZ_ARGS ?=
+FUZZ_KERNEL_OUT := $(ROOT)/build/fuzz-kernel
+
+.PHONY: fuzz-kernel
+ifeq ($(FUZZ_KERNEL),debug)
+fuzz-kernel: userspace-debug
+	@$(DEBUG_ENV) MKTME_TIMEOUT_FACTOR=$(DEBUG_TIMEOUT_FACTOR) tests/fuzz/run-device \
+		$(FUZZ_KERNEL_OUT) $(DEBUG_BUILD)/fuzz/fuzz_device --seed $(FUZZ_SEED) \
+		--seconds $(FUZZ_SECONDS) --procs $(FUZZ_PROCS) --threads $(FUZZ_THREADS) \
+		--memfree-slack 128 $(FUZZ_ARGS)
+else ifeq ($(FUZZ_KERNEL),normal)
+fuzz-kernel: userspace
+	@tests/fuzz/run-device $(FUZZ_KERNEL_OUT) $(FUZZ_DEVICE) --seed $(FUZZ_SEED) \
+		--seconds $(FUZZ_SECONDS) --procs $(FUZZ_PROCS) --threads $(FUZZ_THREADS) $(FUZZ_ARGS)
+else
+fuzz-kernel:
+	@echo "FUZZ_KERNEL=$(FUZZ_KERNEL): debug or normal" >&2; exit 2
+endif

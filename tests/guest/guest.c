@@ -119,9 +119,19 @@ int guest_write_str(const char *path, const char *s)
 	return err;
 }
 
+int guest_timeout_factor(void)
+{
+	const char *s = getenv("MKTME_TIMEOUT_FACTOR");
+	int f = s ? atoi(s) : 1;
+
+	return f > 0 ? f : 1;
+}
+
 long guest_wait_long(const char *path, long want, int timeout_ms)
 {
 	long v = guest_read_long(path);
+
+	timeout_ms *= guest_timeout_factor();
 
 	for (int waited = 0; v != want && waited < timeout_ms; waited += 20) {
 		usleep(20 * 1000);

@@ -39,7 +39,11 @@ bool guest_list_has(const char *list, const char *word);
 long guest_read_long(const char *path);
 /* Write @s to @path: 0, or -errno. */
 int guest_write_str(const char *path, const char *s);
-/* Poll @path every 20 ms until it reads @want or @timeout_ms passed; the last value read. */
+/* $MKTME_TIMEOUT_FACTOR (tests/run sets it: 1, or more under the debug kernel),
+ * by which every bounded wait here is multiplied. */
+int guest_timeout_factor(void);
+/* Poll @path every 20 ms until it reads @want or @timeout_ms (times the
+ * factor) passed; the last value read. */
 long guest_wait_long(const char *path, long want, int timeout_ms);
 
 /* /sys/kernel/mm/mktme/NAME and /sys/kernel/debug/mktme/NAME, as numbers;

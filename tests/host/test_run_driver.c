@@ -162,6 +162,9 @@ Test(run_driver, a_warning_in_the_main_boot_fails)
 	driver_init(&d);
 	driver_run(&d, &r, "FAKE_VM_WARN=test_core_map");
 	assert_failed_with(&r, "guest/kernel-log:");
+	/* The failure's own line names the report (make test-debug's KASAN,
+	 * lockdep, kmemleak... come through the same way). */
+	assert_failed_with(&r, "1 kernel report(s), first: WARNING: CPU: 0 PID: 1 at mm/fake.c:1");
 	run_result_free(&r);
 	driver_fini(&d);
 }

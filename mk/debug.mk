@@ -1,0 +1,34 @@
+# make test-debug: the guest suites, KUnit and the selftests under the debug
+# kernel (kernel/config/debug.fragment on top of mktme.fragment: KASAN,
+# lockdep, kmemleak, UBSAN, DEBUG_PAGEALLOC, DEBUG_VM). Everything is built
+# again in build/debug (its own kernel tree, and userspace against that
+# kernel's headers and BTF, which test_chain compares with the running
+# kernel's), with the same compiler cache. Any kernel report fails the run
+# (tools/vm/kernel-reports). Not part of `make test` or CI: a cold debug build
+# and run take too long on 2 cores (README.md); run it before closing a kernel
+# issue.
+#
+#   make test-debug              build (if needed) and run
+#   make kernel-debug            only the debug kernel
+#   DEBUG_TIMEOUT_FACTOR=N       guest and suite timeouts times N (default 6)
+
+DEBUG_BUILD := $(ROOT)/build/debug
+DEBUG_FRAGMENT := kernel/config/debug.fragment
+DEBUG_BZIMAGE := $(DEBUG_BUILD)/kernel/obj/arch/x86/boot/bzImage
+DEBUG_TIMEOUT_FACTOR ?= 6
+# KASAN's shadow (1/8) and quarantine, kmemleak's pool: more than the 2 GiB
+# of a normal boot.
+DEBUG_VM_MEM ?= 3G
+DEBUG_MAKE = $(MAKE) --no-print-directory BUILD=$(DEBUG_BUILD) KCONFIG_EXTRA=$(DEBUG_FRAGMENT)
+DEBUG_ENV = MKTME_BZIMAGE=$(DEBUG_BZIMAGE) MKTME_VM_MEM=$(DEBUG_VM_MEM)
+
+.PHONY: kernel-debug userspace-debug test-debug
+kernel-debug:
+	@$(DEBUG_MAKE) kernel
+
+userspace-debug:
+	@$(DEBUG_MAKE) userspace
+
+test-debug: userspace-debug
+	@$(DEBUG_ENV) MKTME_TEST_BUILD=$(DEBUG_BUILD) MKTME_TIMEOUT_FACTOR=$(DEBUG_TIMEOUT_FACTOR) \
+		tests/run kunit guest
