@@ -115,7 +115,7 @@ static int mktme_key_program(const struct mktme_key_program *prog)
 
 /*
  * KEY_PROGRAM runs on one CPU of each package: the key tables are
- * per package (DESIGN.md 2.1; the 2019 MKTME RFC, "mktme_keys: Program
+ * per package (the 2019 MKTME RFC, "mktme_keys: Program
  * MKTME keys across packages", programmed one lead CPU per package). The
  * SDM calls the key table "shared by all logical processors in a
  * platform"; programming it once per package is correct either way.

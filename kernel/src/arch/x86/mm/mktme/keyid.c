@@ -125,7 +125,8 @@ static int mktme_user_charge(struct mktme_keyid_pool *pool, kuid_t uid)
 	unsigned long n = mktme_user_count(pool, uid);
 	unsigned int limit = mktme_user_limit(pool, uid);
 
-	if (n >= limit) {
+	/* A limit of every KeyID is none: exhaustion says -ENOKEY. */
+	if (limit < pool->nr_keyids && n >= limit) {
 		pr_notice_ratelimited("uid %u holds %lu KeyIDs, its limit (kernel.keys.%s = %u): no KeyID handed out\n",
 				      from_kuid(&init_user_ns, uid), n,
 				      uid_eq(uid, GLOBAL_ROOT_UID) ?
