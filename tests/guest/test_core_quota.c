@@ -82,6 +82,9 @@ static struct hoard hoard_start(uid_t uid)
 		int n = 0, err = 0;
 		char c;
 
+		/* Only the parent may hold the write end: EOF if it dies. */
+		close(go[1]);
+		close(report[0]);
 		if (setgid(uid) || setuid(uid))
 			_exit(20);
 		for (; n < 64; n++) {
