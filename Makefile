@@ -129,6 +129,8 @@ $(TEST_OUT)/guest/%: tests/guest/%.c $(GUEST_LIB) tests/guest/guest.h $(SKELS) $
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(USER_CFLAGS) -Itests/guest -o $@ $< $(GUEST_LIB) -lcriterion -lbpf -lelf -lz -lkeyutils $(GUEST_TEST_LDLIBS_$*)
+# The nokmem suite is test_core_memcg.c built again for a boot of its own.
+$(TEST_OUT)/guest/test_core_memcg_nokmem: tests/guest/test_core_memcg.c
 
 # A host test may link more: HOST_TEST_DEPS_<name> (objects, archives) and
 # HOST_TEST_LDLIBS_<name>, set by the mk/*.mk fragment of what it tests.

@@ -428,3 +428,48 @@ int guest_drop_cap(int cap)
 		return -errno;
 	return 0;
 }
+
+char *guest_cgroup_self(void)
+{
+	char *s = guest_read_file("/proc/self/cgroup", NULL), *path, *nl;
+
+	cr_assert_not_null(s, "/proc/self/cgroup: %s", strerror(errno));
+	cr_assert(!strncmp(s, "0::", 3), "not on cgroup v2 alone: %s", s);
+	nl = strchr(s, '\n');
+	if (nl)
+		*nl = '\0';
+	cr_assert_gt(asprintf(&path, "/sys/fs/cgroup%s", strcmp(s + 3, "/") ? s + 3 : ""), 0);
+	free(s);
+	return path;
+}
+
+void guest_cgroup_enter(const char *dir)
+{
+	char path[512], pid[32];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	err = guest_write_str(path, pid);
+	cr_assert_eq(err, 0, "enter %s: %s", dir, strerror(-err));
+}
+
+long guest_cgroup_stat(const char *dir, const char *field)
+{
+	char path[512], *s, *line;
+	size_t fl = strlen(field);
+	long v = -1;
+
+	snprintf(path, sizeof(path), "%s/memory.stat", dir);
+	s = guest_read_file(path, NULL);
+	cr_assert_not_null(s, "%s: %s", path, strerror(errno));
+	for (line = s; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (!strncmp(line, field, fl) && line[fl] == ' ') {
+			v = strtol(line + fl + 1, NULL, 10);
+			break;
+		}
+	}
+	free(s);
+	cr_assert_geq(v, 0, "no %s in %s", field, path);
+	return v;
+}

@@ -132,4 +132,11 @@ int guest_wait_child(pid_t pid);
 /* Drop @cap from the effective, permitted and inheritable sets (prctl + capset). */
 int guest_drop_cap(int cap);
 
+/* The cgroup v2 directory of this process (/sys/fs/cgroup/...). Caller frees. */
+char *guest_cgroup_self(void);
+/* Move this process into cgroup directory @dir, asserted. */
+void guest_cgroup_enter(const char *dir);
+/* A field of @dir/memory.stat (bytes), asserted. */
+long guest_cgroup_stat(const char *dir, const char *field);
+
 #endif

@@ -9,12 +9,23 @@
 #include <linux/types.h>
 
 #ifdef CONFIG_MKTME
-/* True while any KeyID is allocated (held by a key or a mapped region). */
+/*
+ * True while something would be lost to a hibernation image or to a
+ * package losing its key table: pages of /dev/mktme regions, or, on
+ * hardware, live keys (their bytes are not kept to program them again).
+ * Lockless.
+ */
 bool mktme_active(void);
+/* Log (ratelimited) which of the two refuses @what. */
+void mktme_report_busy(const char *what);
 #else
 static inline bool mktme_active(void)
 {
 	return false;
+}
+
+static inline void mktme_report_busy(const char *what)
+{
 }
 #endif
 

@@ -115,7 +115,7 @@ static int mktme_key_program(const struct mktme_key_program *prog)
 
 /*
  * KEY_PROGRAM runs on one CPU of each package: the key tables are
- * per package (DESIGN.md 2.1; the 2019 MKTME RFC, "mktme_keys: Program
+ * per package (the 2019 MKTME RFC, "mktme_keys: Program
  * MKTME keys across packages", programmed one lead CPU per package). The
  * SDM calls the key table "shared by all logical processors in a
  * platform"; programming it once per package is correct either way.
@@ -216,9 +216,10 @@ static int mktme_hw_program(const struct mktme_backend *b,
 
 /*
  * A package whose CPUs are all offline is not programmed, and keys cannot be
- * replayed into it later (they are not kept). So while any KeyID is in use,
- * refuse to take the last CPU of a package offline, and to bring up the
- * first CPU of a package that was offline meanwhile.
+ * replayed into it later (they are not kept). So while pages of regions or
+ * live keys exist (mktme_active(): on hw, any KeyID in use), refuse to take
+ * the last CPU of a package offline, and to bring up the first CPU of a
+ * package that was offline meanwhile; the log says which.
  */
 static bool mktme_hw_package_has_other_online(unsigned int cpu)
 {
@@ -233,15 +234,19 @@ static bool mktme_hw_package_has_other_online(unsigned int cpu)
 
 static int mktme_hw_cpu_online(unsigned int cpu)
 {
-	if (mktme_active() && !mktme_hw_package_has_other_online(cpu))
+	if (mktme_active() && !mktme_hw_package_has_other_online(cpu)) {
+		mktme_report_busy("bringing up the first CPU of a package");
 		return -EBUSY;
+	}
 	return 0;
 }
 
 static int mktme_hw_cpu_offline(unsigned int cpu)
 {
-	if (mktme_active() && !mktme_hw_package_has_other_online(cpu))
+	if (mktme_active() && !mktme_hw_package_has_other_online(cpu)) {
+		mktme_report_busy("taking the last CPU of a package offline");
 		return -EBUSY;
+	}
 	return 0;
 }
 

@@ -146,8 +146,10 @@ static void mktme_block_free(struct mktme_block *b)
 static struct page *mktme_block_take(struct mktme_node_blocks *pool,
 				     struct mktme_block *b)
 {
-	unsigned int i = find_first_zero_bit(b->used, MKTME_BLOCK_PAGES);
+	unsigned int i;
 
+	lockdep_assert_held(&pool->lock);
+	i = find_first_zero_bit(b->used, MKTME_BLOCK_PAGES);
 	if (WARN_ON_ONCE(i >= MKTME_BLOCK_PAGES))
 		return NULL;
 	if (!b->nr_used) {

@@ -7,8 +7,8 @@
  *   ioctl(fd, MKTME_IOC_SET_KEY, serial);  bind it, once, to a key
  *   p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
  *
- * The shape follows Andy Lutomirski's 2019 review of the MKTME RFC (see
- * DESIGN.md 1): a device whose pages are removed from the direct map and
+ * The shape follows Andy Lutomirski's 2019 review of the MKTME RFC: a
+ * device whose pages are removed from the direct map and
  * mapped in a VM_PFNMAP VMA, so that the kernel cannot touch them by
  * accident: get_user_pages() refuses VM_PFNMAP (check_vma_flags() in
  * mm/gup.c), fast GUP refuses special PTEs (gup_fast_pte_range()), and without
@@ -22,10 +22,10 @@
  * mapping is gone and the last descriptor closed, and no PTE can still
  * point at a page when it is freed.
  *
- * Life of a page (docs/design.md; mm/secretmem.c is the model):
- *  fault   take it from the block pool (pool.c: 2 MiB blocks out of the
+ * Life of a page (mm/secretmem.c is the model):
+ *  fault   take it from the block pool (blocks.c: 2 MiB blocks out of the
  *          direct map, on the node the memory policy asks for), charge it
- *          to RLIMIT_MEMLOCK and the faulting task's memcg, zero it through
+ *          to RLIMIT_MEMLOCK and the region opener's memcg, zero it through
  *          the CPU's KeyID alias (alias.c), publish it in the region and
  *          map it: a 4 KiB page with vmf_insert_pfn_prot(), a 2 MiB page
  *          with vmf_insert_pfn_pmd(). The KeyID travels in the pgprot,
@@ -38,6 +38,22 @@
  * software when a page changes KeyID; the 2019 MKTME RFC flushed in its
  * page allocation hooks for the same reason): hence the flushes on both
  * sides. The emulated backend runs exactly the same code.
+ *
+ * Revoke means stop. Once the region's key is revoked, invalidated or
+ * expired, nothing more is mapped: mmap() fails, every fault raises
+ * SIGBUS (pages never touched, and pages of the region that this mapping
+ * does not map now), and a fork() child gets the mapping with no page in
+ * it (VM_WIPEONFORK, set when the VMA is copied). What is mapped stays
+ * mapped until it is unmapped, and the pages and the KeyID stay until the
+ * region is released; only then is the KeyID reprogrammed.
+ *
+ * Memory cgroup. Each page handed to a region is charged to the memcg of
+ * the task that opened it (as RLIMIT_MEMLOCK is charged to the opener's
+ * user), as user memory (mem_cgroup_charge(), which cgroup.memory=nokmem
+ * does not turn off), one 4 KiB page at a time (a block is not a compound
+ * page), and shown in that memcg's memory.stat "kernel" line; it is
+ * uncharged when the page goes back to its block. The region's xarrays
+ * are kmem-accounted to the same memcg.
  */
 #define pr_fmt(fmt) "mktme: " fmt
 
@@ -56,6 +72,7 @@
 #include <linux/pgtable.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
+#include <linux/sched/mm.h>
 #include <linux/security.h>
 #include <linux/set_memory.h>
 #include <linux/slab.h>
@@ -77,8 +94,71 @@ struct mktme_region {
 	struct xarray huge;		/* 2 MiB chunk index -> 2 MiB page */
 	atomic_long_t nr_pages;		/* in 4 KiB pages */
 	struct user_struct *user;	/* charged for the pages */
+	struct mem_cgroup *memcg;	/* the opener's: charged for them */
 	bool unlimited;			/* the opener had CAP_IPC_LOCK */
 };
+
+/*
+ * May the region map anything more? Not once its key is revoked,
+ * invalidated or expired. r->key is set once (SET_KEY) and referenced
+ * until ->release, so its payload cannot go away under us.
+ */
+static bool mktme_region_live(struct mktme_region *r)
+{
+	struct key *key = READ_ONCE(r->key);
+
+	return key && mktme_key_keyid(key) > 0;
+}
+
+/*
+ * Charge @nr pages at @page to the opener's memcg, as user memory: one
+ * folio per 4 KiB page, since the pages of a block are not compound.
+ * 0 or -ENOMEM; on failure nothing stays charged.
+ */
+static int mktme_memcg_charge(struct mktme_region *r, struct page *page,
+			      unsigned long nr, gfp_t gfp)
+{
+	struct mem_cgroup *old;
+	unsigned long i;
+	int ret = 0;
+
+	if (!r->memcg)
+		return 0;
+	old = set_active_memcg(r->memcg);
+	for (i = 0; i < nr; i++) {
+		ret = mem_cgroup_charge(page_folio(page + i), NULL, gfp);
+		if (ret)
+			break;
+	}
+	set_active_memcg(old);
+	if (ret) {
+		while (i--)
+			mem_cgroup_uncharge(page_folio(page + i));
+		return ret;
+	}
+	mod_memcg_page_state(page, MEMCG_KMEM, nr);
+	return 0;
+}
+
+static void mktme_memcg_uncharge(struct page *page, unsigned long nr)
+{
+	unsigned long i;
+
+	mod_memcg_page_state(page, MEMCG_KMEM, -(int)nr);
+	for (i = 0; i < nr; i++)
+		mem_cgroup_uncharge(page_folio(page + i));
+}
+
+/* Store in a region's xarray, charging its nodes to the opener's memcg. */
+static void *mktme_xa_store(struct mktme_region *r, struct xarray *xa,
+			    unsigned long index, void *entry)
+{
+	struct mem_cgroup *old = set_active_memcg(r->memcg);
+	void *ret = xa_store(xa, index, entry, GFP_KERNEL_ACCOUNT);
+
+	set_active_memcg(old);
+	return ret;
+}
 
 /* RLIMIT_MEMLOCK, per page and per user, as memfd_secret does. */
 static bool mktme_charge(struct mktme_region *r, unsigned long nr)
@@ -140,11 +220,12 @@ static bool mktme_chunk_has_pages(struct mktme_region *r, pgoff_t pgoff)
 
 /*
  * 2^@order pages for a fault of @vmf: charged to RLIMIT_MEMLOCK and to the
- * faulting task's memory cgroup, from the node the memory policy asks for,
- * out of the direct map and zeroed through the region's KeyID.
+ * opener's memory cgroup (@gfp: how hard the memcg may reclaim), from the
+ * node the memory policy asks for, out of the direct map and zeroed
+ * through the region's KeyID.
  */
 static struct page *mktme_alloc(struct mktme_region *r, struct vm_fault *vmf,
-				unsigned int order)
+				unsigned int order, gfp_t gfp)
 {
 	unsigned long nr = 1UL << order;
 	nodemask_t allowed;
@@ -157,8 +238,7 @@ static struct page *mktme_alloc(struct mktme_region *r, struct vm_fault *vmf,
 	page = mktme_blocks_alloc(order, nid, &allowed, GFP_HIGHUSER);
 	if (!page)
 		goto out_uncharge;
-	/* As __GFP_ACCOUNT would have: kmem of the faulting task's memcg. */
-	if (memcg_kmem_charge_page(page, GFP_KERNEL, order)) {
+	if (mktme_memcg_charge(r, page, nr, gfp)) {
 		mktme_blocks_free(page, order);
 		goto out_uncharge;
 	}
@@ -179,7 +259,7 @@ static void mktme_free(struct page *page, unsigned int order,
 		       unsigned int keyid)
 {
 	mktme_alias_scrub(page, 1UL << order, keyid);
-	memcg_kmem_uncharge_page(page, order);
+	mktme_memcg_uncharge(page, 1UL << order);
 	mktme_blocks_free(page, order);
 }
 
@@ -189,10 +269,15 @@ static vm_fault_t mktme_fault(struct vm_fault *vmf)
 	struct mktme_region *r = vma->vm_file->private_data;
 	struct page *page;
 	unsigned long pfn;
+	bool live;
 	void *old;
 
+	/* Revoked: nothing is mapped anew, not even a page that exists. */
+	if (!mktme_region_live(r))
+		return VM_FAULT_SIGBUS;
 	if (!mktme_region_pfn(r, vmf->pgoff, &pfn)) {
-		page = mktme_alloc(r, vmf, 0);
+		/* Over the memcg limit, reclaim, then OOM in that memcg. */
+		page = mktme_alloc(r, vmf, 0, GFP_KERNEL);
 		if (IS_ERR(page)) {
 			/* Over RLIMIT_MEMLOCK: SIGBUS, as for memfd_secret. */
 			if (PTR_ERR(page) == -EAGAIN)
@@ -200,23 +285,28 @@ static vm_fault_t mktme_fault(struct vm_fault *vmf)
 			return VM_FAULT_OOM;
 		}
 		mutex_lock(&r->publish);
-		if (!mktme_region_pfn(r, vmf->pgoff, &pfn)) {
-			old = xa_store(&r->pages, vmf->pgoff, page,
-				       GFP_KERNEL_ACCOUNT);
+		/* Revoked while the page was being made? */
+		live = mktme_region_live(r);
+		old = NULL;
+		if (live && !mktme_region_pfn(r, vmf->pgoff, &pfn)) {
+			old = mktme_xa_store(r, &r->pages, vmf->pgoff, page);
 			if (!xa_is_err(old)) {
 				pfn = page_to_pfn(page);
 				page = NULL;
 				atomic_long_inc(&r->nr_pages);
 				atomic_long_inc(&mktme_pages_mapped);
 			}
-		} else {
-			old = NULL;
 		}
 		mutex_unlock(&r->publish);
-		/* Another fault published first, or no memory for the xarray. */
+		/*
+		 * Another fault published first, the key was revoked, or no
+		 * memory for the xarray.
+		 */
 		if (page) {
 			mktme_free(page, 0, r->keyid);
 			mktme_uncharge(r, 1);
+			if (!live)
+				return VM_FAULT_SIGBUS;
 			if (xa_is_err(old))
 				return vmf_error(xa_err(old));
 		}
@@ -248,6 +338,8 @@ static vm_fault_t mktme_huge_fault(struct vm_fault *vmf, unsigned int order)
 
 	if (order == 0)
 		return mktme_fault(vmf);
+	if (!mktme_region_live(r))
+		return VM_FAULT_SIGBUS;
 	if (order != PMD_ORDER || haddr < vma->vm_start ||
 	    haddr + PMD_SIZE > vma->vm_end ||
 	    !IS_ALIGNED(pgoff, MKTME_BLOCK_PAGES))
@@ -264,14 +356,17 @@ static vm_fault_t mktme_huge_fault(struct vm_fault *vmf, unsigned int order)
 	if (!page) {
 		if (mktme_chunk_has_pages(r, pgoff))
 			return VM_FAULT_FALLBACK;
-		page = mktme_alloc(r, vmf, MKTME_BLOCK_ORDER);
+		/* The memcg may reclaim but not OOM: 4 KiB faults can. */
+		page = mktme_alloc(r, vmf, MKTME_BLOCK_ORDER,
+				   GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN);
 		if (IS_ERR(page))
 			return VM_FAULT_FALLBACK;
 		mutex_lock(&r->publish);
 		old = xa_load(&r->huge, chunk);
-		if (!old && !mktme_chunk_has_pages(r, pgoff)) {
-			old = xa_store(&r->huge, chunk, page,
-				       GFP_KERNEL_ACCOUNT);
+		if (!mktme_region_live(r)) {
+			old = NULL;
+		} else if (!old && !mktme_chunk_has_pages(r, pgoff)) {
+			old = mktme_xa_store(r, &r->huge, chunk, page);
 			if (!xa_is_err(old)) {
 				old = page;
 				page = NULL;
@@ -284,6 +379,8 @@ static vm_fault_t mktme_huge_fault(struct vm_fault *vmf, unsigned int order)
 		if (page) {
 			mktme_free(page, MKTME_BLOCK_ORDER, r->keyid);
 			mktme_uncharge(r, MKTME_BLOCK_PAGES);
+			if (!mktme_region_live(r))
+				return VM_FAULT_SIGBUS;
 			/* A 2 MiB page published meanwhile is ours too. */
 			if (!old || xa_is_err(old))
 				return VM_FAULT_FALLBACK;
@@ -295,8 +392,24 @@ static vm_fault_t mktme_huge_fault(struct vm_fault *vmf, unsigned int order)
 				  vmf->flags & FAULT_FLAG_WRITE);
 }
 
+/*
+ * A VMA made from one of ours: by fork() (dup_mmap() calls ->open before
+ * copy_page_range(), and skips the copy for VM_WIPEONFORK), by a split or
+ * by mremap(), each under mmap_lock held for writing. Once the key is
+ * revoked, a copy carries no page into a child: the child's faults raise
+ * SIGBUS like any other after revoke.
+ */
+static void mktme_vma_open(struct vm_area_struct *vma)
+{
+	struct mktme_region *r = vma->vm_file->private_data;
+
+	if (!mktme_region_live(r))
+		vm_flags_set(vma, VM_WIPEONFORK);
+}
+
 /* No ->access: that is what /proc/pid/mem and ptrace would fall back to. */
 static const struct vm_operations_struct mktme_vm_ops = {
+	.open = mktme_vma_open,
 	.fault = mktme_fault,
 	.huge_fault = mktme_huge_fault,
 };
@@ -343,7 +456,8 @@ static int mktme_mmap(struct file *file, struct vm_area_struct *vma)
 
 	/*
 	 * No VM_DONTCOPY: fork() copies the special PTEs of a VM_PFNMAP VMA
-	 * (vma_needs_copy() in mm/memory.c) and the child shares the pages.
+	 * (vma_needs_copy() in mm/memory.c) and the child shares the pages,
+	 * until the key is revoked (mktme_vma_open()).
 	 */
 	vm_flags_mod(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
 	vma->vm_page_prot = mktme_pgprot(vma->vm_page_prot, keyid);
@@ -601,10 +715,13 @@ static int mktme_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	mutex_init(&r->lock);
 	mutex_init(&r->publish);
-	xa_init(&r->pages);
-	xa_init(&r->huge);
+	/* Nodes of sparse offsets cost more slab than the pages: account. */
+	xa_init_flags(&r->pages, XA_FLAGS_ACCOUNT);
+	xa_init_flags(&r->huge, XA_FLAGS_ACCOUNT);
 	atomic_long_set(&r->nr_pages, 0);
 	r->user = get_uid(current_user());
+	/* NULL when memcg is off; a css reference until ->release. */
+	r->memcg = get_mem_cgroup_from_mm(current->mm);
 	/*
 	 * As can_do_mlock() decides, but quietly: most openers are not
 	 * expected to hold CAP_IPC_LOCK, and their open is no denial.
@@ -642,6 +759,7 @@ static int mktme_release(struct inode *inode, struct file *file)
 		key_put(r->key);
 	}
 	free_uid(r->user);
+	mem_cgroup_put(r->memcg);
 	kfree(r);
 	return 0;
 }

@@ -8,7 +8,9 @@
  *              with -EINVAL, before the key core allocates anything.
  * instantiate  checks the algorithm is activated (-EOPNOTSUPP), asks the
  *              LSMs (security_mktme_key_create(), before any side effect),
- *              allocates a KeyID (-ENOKEY when none is left) and programs
+ *              allocates a KeyID charged to the key's user (-EDQUOT over
+ *              that user's KeyID limit, keyid.c; -ENOKEY when none is
+ *              left) and programs
  *              it: cpu -> SET_KEY_RANDOM, user -> SET_KEY_DIRECT, clear ->
  *              CLEAR_KEY, no-encrypt -> NO_ENCRYPT. The key bytes exist only
  *              in the preparsed payload, wiped when it is freed, and in the
@@ -28,7 +30,10 @@
  *              the key's KeyID reference unless revoke did.
  *              Regions bound to the KeyID hold their own reference, so the
  *              KeyID is reprogrammed and returned to the pool only once the
- *              key is revoked or gone and no page carries it.
+ *              key is revoked or gone and no page carries it. A region of a
+ *              revoked, invalidated or expired key maps nothing more: its
+ *              faults raise SIGBUS and fork() gives children none of its
+ *              pages (dev.c).
  * describe     /proc/keys: "name: keyid=N type=T alg=A". KeyIDs are not
  *              secret (they are in the page tables); key bytes never appear.
  * read         keyctl read: the same "keyid=N type=T alg=A\n", nothing else.
@@ -111,7 +116,7 @@ static int mktme_key_instantiate(struct key *key,
 	mk = kzalloc(sizeof(*mk), GFP_KERNEL);
 	if (!mk)
 		return -ENOMEM;
-	keyid = mktme_keyid_alloc();
+	keyid = mktme_keyid_alloc(key->uid);
 	if (keyid < 0) {
 		ret = keyid;
 		goto out_free;

@@ -11,19 +11,35 @@
  *
  * One mutex covers allocation, references and the reprogramming on the last
  * put, so that a KeyID is never handed out between its last put and its
- * CLEAR_KEY. References are taken and dropped in process context only, so a
- * plain count under the mutex is enough; in_use is atomic only so that
+ * CLEAR_KEY. References are taken and dropped in process context only,
+ * under the mutex; they are refcount_t for its checks (a get on a KeyID
+ * nobody holds is a use after free). in_use is atomic only so that
  * mktme_active() can be read from CPU hotplug and PM callbacks without
  * taking the mutex (which nests outside cpus_read_lock() in the hw backend).
+ *
+ * Per-user limit. The key quota (kernel.keys.maxkeys, 200 keys for a user
+ * other than root) is far above the number of KeyIDs a part has, so one
+ * user could take them all. Each KeyID is charged, from its allocation to
+ * its return to the pool, to the user its key was created for (key->uid,
+ * the creator's fsuid, which the key quota charges too), and a user may
+ * hold at most kernel.keys.mktme_maxkeyids of them (root:
+ * kernel.keys.mktme_root_maxkeyids); beyond it, -EDQUOT. The charge stays
+ * with that user while regions keep the KeyID after its key is gone, and
+ * does not follow keyctl chown (CAP_SYS_ADMIN only): uncharging always
+ * goes to the user that was charged. Counts are kept in an xarray indexed
+ * by kuid, under the pool mutex.
  */
 #define pr_fmt(fmt) "mktme: " fmt
 
 #include <linux/bitmap.h>
+#include <linux/cred.h>
 #include <linux/errno.h>
 #include <linux/mktme.h>
 #include <linux/mutex.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/sysctl.h>
+#include <linux/uidgid.h>
 
 #include "mktme.h"
 
@@ -39,7 +55,11 @@ int mktme_pool_init(struct mktme_keyid_pool *pool,
 		return -EINVAL;
 	pool->backend = b;
 	pool->nr_keyids = n;
+	/* Non-root: a quarter of the KeyIDs, at least one; root: all. */
+	pool->max_user = max(1U, n / 4);
+	pool->max_root = n;
 	mutex_init(&pool->lock);
+	xa_init(&pool->users);
 	/* Bit and index n is KeyID n; KeyID 0 (the TME KeyID) is never ours. */
 	pool->busy = bitmap_zalloc(n + 1, GFP_KERNEL);
 	pool->quarantined = bitmap_zalloc(n + 1, GFP_KERNEL);
@@ -61,12 +81,13 @@ void mktme_pool_destroy(struct mktme_keyid_pool *pool)
 	bitmap_free(pool->busy);
 	bitmap_free(pool->quarantined);
 	kfree(pool->info);
+	xa_destroy(&pool->users);
 	pool->busy = NULL;
 	pool->quarantined = NULL;
 	pool->info = NULL;
 }
 
-/* CLEAR_KEY needs a valid, activated algorithm bit too (DESIGN.md 2.1). */
+/* CLEAR_KEY needs a valid, activated algorithm bit too (program.c). */
 static int mktme_keyid_clear(struct mktme_keyid_pool *pool, unsigned int keyid)
 {
 	unsigned int alg = mktme_default_alg(pool->backend);
@@ -82,14 +103,80 @@ static int mktme_keyid_clear(struct mktme_keyid_pool *pool, unsigned int keyid)
 	return ret;
 }
 
-int __mktme_keyid_alloc(struct mktme_keyid_pool *pool)
+static unsigned long mktme_user_count(struct mktme_keyid_pool *pool,
+				     kuid_t uid)
+{
+	void *entry;
+
+	lockdep_assert_held(&pool->lock);
+	entry = xa_load(&pool->users, __kuid_val(uid));
+	return entry ? xa_to_value(entry) : 0;
+}
+
+unsigned int mktme_user_limit(struct mktme_keyid_pool *pool, kuid_t uid)
+{
+	return uid_eq(uid, GLOBAL_ROOT_UID) ? READ_ONCE(pool->max_root) :
+					      READ_ONCE(pool->max_user);
+}
+
+/* One more KeyID for @uid, or -EDQUOT at its limit (-ENOMEM). */
+static int mktme_user_charge(struct mktme_keyid_pool *pool, kuid_t uid)
+{
+	unsigned long n = mktme_user_count(pool, uid);
+	unsigned int limit = mktme_user_limit(pool, uid);
+
+	/* A limit of every KeyID is none: exhaustion says -ENOKEY. */
+	if (limit < pool->nr_keyids && n >= limit) {
+		pr_notice_ratelimited("uid %u holds %lu KeyIDs, its limit (kernel.keys.%s = %u): no KeyID handed out\n",
+				      from_kuid(&init_user_ns, uid), n,
+				      uid_eq(uid, GLOBAL_ROOT_UID) ?
+				      "mktme_root_maxkeyids" : "mktme_maxkeyids",
+				      limit);
+		return -EDQUOT;
+	}
+	return xa_err(xa_store(&pool->users, __kuid_val(uid),
+			       xa_mk_value(n + 1), GFP_KERNEL));
+}
+
+static void mktme_user_uncharge(struct mktme_keyid_pool *pool, kuid_t uid)
+{
+	unsigned long n = mktme_user_count(pool, uid);
+
+	if (WARN_ON_ONCE(!n))
+		return;
+	/* Replacing an entry allocates nothing: this cannot fail. */
+	if (n == 1)
+		xa_erase(&pool->users, __kuid_val(uid));
+	else
+		xa_store(&pool->users, __kuid_val(uid), xa_mk_value(n - 1),
+			 GFP_KERNEL);
+}
+
+unsigned int __mktme_user_keyids(struct mktme_keyid_pool *pool, kuid_t uid)
+{
+	unsigned int n;
+
+	mutex_lock(&pool->lock);
+	n = mktme_user_count(pool, uid);
+	mutex_unlock(&pool->lock);
+	return n;
+}
+
+int __mktme_keyid_alloc_user(struct mktme_keyid_pool *pool, kuid_t uid)
 {
 	unsigned int keyid;
+	int ret;
 
 	if (!pool->backend)
 		return -ENODEV;
 
 	mutex_lock(&pool->lock);
+	/* The user's limit first: over it, nothing is taken or programmed. */
+	ret = mktme_user_charge(pool, uid);
+	if (ret) {
+		mutex_unlock(&pool->lock);
+		return ret;
+	}
 	keyid = find_first_zero_bit(pool->busy, pool->nr_keyids + 1);
 	if (keyid > pool->nr_keyids) {
 		/*
@@ -105,12 +192,14 @@ int __mktme_keyid_alloc(struct mktme_keyid_pool *pool)
 				goto found;
 			}
 		}
+		mktme_user_uncharge(pool, uid);
 		mutex_unlock(&pool->lock);
 		return -ENOKEY;
 	}
 	__set_bit(keyid, pool->busy);
 found:
-	pool->info[keyid].refs = 1;
+	refcount_set(&pool->info[keyid].refs, 1);
+	pool->info[keyid].uid = uid;
 	atomic_inc(&pool->in_use);
 	mutex_unlock(&pool->lock);
 	return keyid;
@@ -122,8 +211,7 @@ void __mktme_keyid_get(struct mktme_keyid_pool *pool, unsigned int keyid)
 		return;
 	mutex_lock(&pool->lock);
 	/* The caller's own reference (or its key's) keeps refs above zero. */
-	if (!WARN_ON_ONCE(!pool->info[keyid].refs))
-		pool->info[keyid].refs++;
+	WARN_ON_ONCE(!refcount_inc_not_zero(&pool->info[keyid].refs));
 	mutex_unlock(&pool->lock);
 }
 
@@ -133,12 +221,14 @@ void __mktme_keyid_put(struct mktme_keyid_pool *pool, unsigned int keyid)
 	if (WARN_ON_ONCE(!keyid || keyid > pool->nr_keyids))
 		return;
 	mutex_lock(&pool->lock);
-	if (WARN_ON_ONCE(!pool->info[keyid].refs))
+	if (WARN_ON_ONCE(!refcount_read(&pool->info[keyid].refs)))
 		goto out;
-	if (--pool->info[keyid].refs)
+	if (!refcount_dec_and_test(&pool->info[keyid].refs))
 		goto out;
 
 	atomic_dec(&pool->in_use);
+	/* Nobody holds it: whatever becomes of it, its user is free of it. */
+	mktme_user_uncharge(pool, pool->info[keyid].uid);
 	/*
 	 * The last holder is gone and no page carries the KeyID any more
 	 * (every region holds a reference until its last page is freed):
@@ -164,7 +254,7 @@ int __mktme_keyid_program(struct mktme_keyid_pool *pool, unsigned int keyid,
 	if (WARN_ON_ONCE(!keyid || keyid > pool->nr_keyids))
 		return -EINVAL;
 	mutex_lock(&pool->lock);
-	if (WARN_ON_ONCE(!pool->info[keyid].refs)) {
+	if (WARN_ON_ONCE(!refcount_read(&pool->info[keyid].refs))) {
 		ret = -EINVAL;
 		goto out;
 	}
@@ -182,14 +272,53 @@ out:
 /* The live pool, set up by core.c for the selected backend. */
 static struct mktme_keyid_pool mktme_pool;
 
+/*
+ * kernel.keys.mktme_maxkeyids and kernel.keys.mktme_root_maxkeyids, next to
+ * the key quotas (kernel.keys.maxkeys, root_maxkeys): 0 to nr_keyids.
+ * Lowering a limit takes no KeyID away; it refuses the next ones.
+ */
+static struct ctl_table mktme_keyid_sysctls[] = {
+	{
+		.procname	= "mktme_maxkeyids",
+		.data		= &mktme_pool.max_user,
+		.maxlen		= sizeof(unsigned int),
+		.mode		= 0644,
+		.proc_handler	= proc_douintvec_minmax,
+		.extra1		= SYSCTL_ZERO,
+		.extra2		= &mktme_pool.nr_keyids,
+	},
+	{
+		.procname	= "mktme_root_maxkeyids",
+		.data		= &mktme_pool.max_root,
+		.maxlen		= sizeof(unsigned int),
+		.mode		= 0644,
+		.proc_handler	= proc_douintvec_minmax,
+		.extra1		= SYSCTL_ZERO,
+		.extra2		= &mktme_pool.nr_keyids,
+	},
+};
+
 int mktme_keyids_init(const struct mktme_backend *b)
 {
-	return mktme_pool_init(&mktme_pool, b);
+	int ret = mktme_pool_init(&mktme_pool, b);
+
+	if (ret)
+		return ret;
+	/* Without the files the defaults still hold: fail closed, not off. */
+	if (!register_sysctl("kernel/keys", mktme_keyid_sysctls))
+		pr_warn("kernel.keys.mktme_*maxkeyids: not registered; defaults %u (root %u)\n",
+			mktme_pool.max_user, mktme_pool.max_root);
+	return 0;
 }
 
-int mktme_keyid_alloc(void)
+int mktme_keyid_alloc(kuid_t uid)
 {
-	return __mktme_keyid_alloc(&mktme_pool);
+	return __mktme_keyid_alloc_user(&mktme_pool, uid);
+}
+
+unsigned int mktme_user_keyids(kuid_t uid)
+{
+	return __mktme_user_keyids(&mktme_pool, uid);
 }
 
 void mktme_keyid_get(unsigned int keyid)
@@ -219,9 +348,41 @@ unsigned int mktme_keyids_quarantined(void)
 	return atomic_read(&mktme_pool.nr_quarantined);
 }
 
+enum mktme_busy mktme_busy(void)
+{
+	if (atomic_long_read(&mktme_pages_mapped))
+		return MKTME_BUSY_PAGES;
+	/*
+	 * The emulated key table is kernel memory: it is in a hibernation
+	 * image and survives anything a CPU does. A hardware key table is
+	 * not, and keys are not kept to be programmed again.
+	 */
+	if (mktme_pool.backend && mktme_pool.backend->encrypts &&
+	    atomic_read(&mktme_pool.in_use))
+		return MKTME_BUSY_KEYS;
+	return MKTME_IDLE;
+}
+
 bool mktme_active(void)
 {
-	return atomic_read(&mktme_pool.in_use) != 0;
+	return mktme_busy() != MKTME_IDLE;
+}
+
+void mktme_report_busy(const char *what)
+{
+	switch (mktme_busy()) {
+	case MKTME_BUSY_PAGES:
+		pr_notice_ratelimited("%s refused: %ld pages of /dev/mktme regions exist\n",
+				      what, atomic_long_read(&mktme_pages_mapped));
+		break;
+	case MKTME_BUSY_KEYS:
+		pr_notice_ratelimited("%s refused: %d KeyIDs hold live keys that the %s backend would lose and cannot program again\n",
+				      what, atomic_read(&mktme_pool.in_use),
+				      mktme_pool.backend->name);
+		break;
+	case MKTME_IDLE:
+		break;
+	}
 }
 
 void mktme_keyids_show(struct seq_file *m)
@@ -242,10 +403,11 @@ void mktme_keyids_show(struct seq_file *m)
 		else if (test_bit(keyid, pool->busy))
 			state = "in-use";
 		if (info->last_cmd == KEYID_NEVER)
-			seq_printf(m, "%u %u %s - -\n", keyid, info->refs,
-				   state);
+			seq_printf(m, "%u %u %s - -\n", keyid,
+				   refcount_read(&info->refs), state);
 		else
-			seq_printf(m, "%u %u %s %s %s\n", keyid, info->refs,
+			seq_printf(m, "%u %u %s %s %s\n", keyid,
+				   refcount_read(&info->refs),
 				   state, mktme_cmd_name(info->last_cmd),
 				   mktme_alg_name(info->last_alg));
 	}

@@ -12,6 +12,29 @@
  *   pte.c          KeyID <-> page-table entry bits, for both layouts
  *   dev.c          /dev/mktme
  *   core.c         boot parameter, backend selection, sysfs, debugfs
+ *
+ * Lock order, outer to inner (lockdep_assert_held() marks the functions
+ * that rely on a lock their caller took):
+ *
+ *   mmap_lock (faults: read; mmap: write)
+ *     -> region lock (r->lock: the binding; mmap reads it, never across
+ *        the LSM hook)
+ *     -> region publish mutex (r->publish: which page backs an offset;
+ *        never across allocation, zeroing, freeing or memcg charging)
+ *   keyring->sem -> key_construction_mutex (add_key) -> (LSM hook)
+ *     -> pool mutex
+ *   key->sem (read: SET_KEY; write: revoke) -> (LSM hook) -> r->lock
+ *     -> pool mutex
+ *   pool mutex (mktme_keyid_pool.lock; also the per-user KeyID counts)
+ *     -> programming mutex (program.c)
+ *     -> hw: cpus_read_lock() -> IPIs; emulated: emu->lock (spinlock)
+ *   per-node block spinlock (blocks.c): innermost, nothing sleeps under it
+ *   per-CPU KeyID alias (alias.c): preemption off, no lock inside
+ *
+ * Never: r->lock and r->publish together; mmap_lock under key->sem or the
+ * pool mutex; the pool mutex under cpus_read_lock() (CPU hotplug and PM
+ * callbacks read mktme_busy() without a lock). ->release takes no region
+ * lock: no mapping, and so no fault, is left.
  */
 #ifndef _ARCH_X86_MM_MKTME_H
 #define _ARCH_X86_MM_MKTME_H
@@ -19,9 +42,13 @@
 #include <linux/types.h>
 #include <linux/atomic.h>
 #include <linux/gfp_types.h>
+#include <linux/mktme.h>
 #include <linux/nodemask.h>
 #include <linux/mutex.h>
+#include <linux/refcount.h>
 #include <linux/spinlock.h>
+#include <linux/uidgid.h>
+#include <linux/xarray.h>
 #include <asm/pgtable_types.h>
 #include <uapi/linux/mktme.h>
 
@@ -155,14 +182,28 @@ unsigned int mktme_default_alg(const struct mktme_backend *b);
  * alloc, get and put might sleep (put reprograms); call them from process
  * context. A caller of mktme_keyid_get() must already hold a reference
  * (to bind a key's KeyID, see mktme_key_get_keyid()).
+ *
+ * A KeyID is charged to @uid (the key's user) from alloc to the last put:
+ * -EDQUOT when @uid already holds its limit (kernel.keys.mktme_maxkeyids,
+ * or mktme_root_maxkeyids for root), checked before anything is taken.
  */
-int mktme_keyid_alloc(void);		/* KeyID >= 1, or -ENOKEY / -ENODEV */
+int mktme_keyid_alloc(kuid_t uid);	/* KeyID >= 1, or -errno */
 void mktme_keyid_get(unsigned int keyid);
 void mktme_keyid_put(unsigned int keyid);
 unsigned int mktme_keyids_in_use(void);	/* referenced, quarantine excluded */
 unsigned int mktme_keyids_quarantined(void);
-/* Any KeyID in use. Lockless: safe from CPU hotplug and PM callbacks. */
-bool mktme_active(void);
+unsigned int mktme_user_keyids(kuid_t uid);	/* charged to @uid now */
+/*
+ * What would be lost if memory were written to a hibernation image, or if a
+ * package lost its key table: pages of regions (plaintext on the emulated
+ * backend, ciphertext no KeyID decrypts after resume on hw), or, on a
+ * backend that encrypts, live keys that cannot be programmed again (their
+ * bytes are not kept). Lockless: safe from CPU hotplug and PM callbacks.
+ * mktme_active() (linux/mktme.h) is mktme_busy() != MKTME_IDLE, and
+ * mktme_report_busy() logs which of the two refused @what.
+ */
+enum mktme_busy { MKTME_IDLE, MKTME_BUSY_PAGES, MKTME_BUSY_KEYS };
+enum mktme_busy mktme_busy(void);
 /*
  * Program a KeyID the caller holds a reference on, and record the command
  * for debugfs: what key.c uses, instead of mktme_program_keyid().
@@ -181,17 +222,28 @@ struct mktme_keyid_pool {
 	unsigned long *busy;		/* bit n: KeyID n allocated or quarantined */
 	unsigned long *quarantined;	/* bit n: KeyID n failed reprogramming */
 	struct mktme_keyid_info {
-		unsigned int refs;
+		refcount_t refs;	/* 0: free or quarantined */
+		kuid_t uid;		/* charged for it while refs > 0 */
 		u8 last_cmd;		/* last successful command, 0xff: none */
 		u8 last_alg;
 	} *info;			/* indexed by KeyID, [0] unused */
 	atomic_t in_use;
 	atomic_t nr_quarantined;
+	struct xarray users;		/* kuid -> KeyIDs charged (value) */
+	unsigned int max_user;		/* per user other than root */
+	unsigned int max_root;		/* for GLOBAL_ROOT_UID */
 };
 int mktme_pool_init(struct mktme_keyid_pool *pool,
 		    const struct mktme_backend *b);
 void mktme_pool_destroy(struct mktme_keyid_pool *pool);
-int __mktme_keyid_alloc(struct mktme_keyid_pool *pool);
+int __mktme_keyid_alloc_user(struct mktme_keyid_pool *pool, kuid_t uid);
+/* For root, whose default limit is every KeyID: the pool's own tests. */
+static inline int __mktme_keyid_alloc(struct mktme_keyid_pool *pool)
+{
+	return __mktme_keyid_alloc_user(pool, GLOBAL_ROOT_UID);
+}
+unsigned int __mktme_user_keyids(struct mktme_keyid_pool *pool, kuid_t uid);
+unsigned int mktme_user_limit(struct mktme_keyid_pool *pool, kuid_t uid);
 void __mktme_keyid_get(struct mktme_keyid_pool *pool, unsigned int keyid);
 void __mktme_keyid_put(struct mktme_keyid_pool *pool, unsigned int keyid);
 int __mktme_keyid_program(struct mktme_keyid_pool *pool, unsigned int keyid,

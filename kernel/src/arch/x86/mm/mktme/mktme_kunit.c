@@ -780,11 +780,97 @@ static void mktme_pool_clear_alg_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&pool->nr_quarantined), 0);
 }
 
+/*
+ * The per-user limit: a quarter of the KeyIDs, at least one, for a user
+ * other than root; every KeyID for root unless set lower. Charged to the
+ * user at allocation, whoever else holds references, and uncharged at the
+ * last put, quarantine included.
+ */
+static void mktme_pool_user_limit_test(struct kunit *test)
+{
+	struct pool_fixture *f = test->priv;
+	struct mktme_keyid_pool *pool = &f->pool;
+	kuid_t alice = KUIDT_INIT(1000), bob = KUIDT_INIT(65534);
+	kuid_t root = GLOBAL_ROOT_UID;
+
+	KUNIT_EXPECT_EQ(test, pool->max_user, 1U);
+	KUNIT_EXPECT_EQ(test, pool->max_root, 3U);
+	KUNIT_EXPECT_EQ(test, mktme_user_limit(pool, alice), 1U);
+	KUNIT_EXPECT_EQ(test, mktme_user_limit(pool, root), 3U);
+
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc_user(pool, alice), 1);
+	/* Over the limit: refused before anything is taken. */
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc_user(pool, alice), -EDQUOT);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 1);
+	KUNIT_EXPECT_EQ(test, __mktme_user_keyids(pool, alice), 1U);
+	/* Another user is not affected, nor is root. */
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc_user(pool, bob), 2);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc_user(pool, root), 3);
+	/* Exhausted: -ENOKEY, and the refused one is not charged. */
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc_user(pool, root), -ENOKEY);
+	KUNIT_EXPECT_EQ(test, __mktme_user_keyids(pool, root), 1U);
+
+	/* A region's reference does not move the charge; the last put does. */
+	__mktme_keyid_get(pool, 1);
+	__mktme_keyid_put(pool, 1);
+	KUNIT_EXPECT_EQ(test, __mktme_user_keyids(pool, alice), 1U);
+	__mktme_keyid_put(pool, 1);
+	KUNIT_EXPECT_EQ(test, __mktme_user_keyids(pool, alice), 0U);
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc_user(pool, alice), 1);
+
+	/* A quarantined KeyID is nobody's. */
+	mktme_emu_inject(&f->emu, 1000, 0);
+	__mktme_keyid_put(pool, 1);
+	mktme_emu_inject(&f->emu, 0, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->nr_quarantined), 1);
+	KUNIT_EXPECT_EQ(test, __mktme_user_keyids(pool, alice), 0U);
+	/* Out of quarantine for alice: charged to her again. */
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc_user(pool, alice), 1);
+	KUNIT_EXPECT_EQ(test, __mktme_user_keyids(pool, alice), 1U);
+
+	/* Limits as the sysctls set them: 0 refuses all; root can be capped. */
+	__mktme_keyid_put(pool, 1);
+	pool->max_user = 0;
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc_user(pool, alice), -EDQUOT);
+	__mktme_keyid_put(pool, 3);
+	pool->max_root = 0;
+	KUNIT_EXPECT_EQ(test, __mktme_keyid_alloc_user(pool, root), -EDQUOT);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 1);
+
+	__mktme_keyid_put(pool, 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&pool->in_use), 0);
+	KUNIT_EXPECT_EQ(test, __mktme_user_keyids(pool, bob), 0U);
+	KUNIT_EXPECT_TRUE(test, xa_empty(&pool->users));
+}
+
+/* A part with 3 KeyIDs or fewer still lets a user have one. */
+static void mktme_pool_user_limit_default_test(struct kunit *test)
+{
+	struct pool_fixture *f = test->priv;
+	struct mktme_keyid_pool *pool = &f->pool;
+	static const struct { unsigned int nr, user; } cases[] = {
+		{ 1, 1 }, { 3, 1 }, { 4, 1 }, { 8, 2 }, { 31, 7 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		mktme_pool_destroy(pool);
+		KUNIT_ASSERT_EQ(test, mktme_emu_init(&f->emu, cases[i].nr,
+						     BOTH), 0);
+		KUNIT_ASSERT_EQ(test, mktme_pool_init(pool, &f->emu.backend),
+				0);
+		KUNIT_EXPECT_EQ(test, pool->max_user, cases[i].user);
+		KUNIT_EXPECT_EQ(test, pool->max_root, cases[i].nr);
+	}
+}
+
 static struct kunit_case mktme_keyid_cases[] = {
 	KUNIT_CASE(mktme_pool_exhaustion_test),
 	KUNIT_CASE(mktme_pool_refs_test),
 	KUNIT_CASE(mktme_pool_quarantine_test),
 	KUNIT_CASE(mktme_pool_clear_alg_test),
+	KUNIT_CASE(mktme_pool_user_limit_test),
+	KUNIT_CASE(mktme_pool_user_limit_default_test),
 	{}
 };
 

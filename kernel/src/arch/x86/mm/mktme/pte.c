@@ -16,7 +16,7 @@
  *
  * Emulated: bits 52..56. The CPU ignores bits 58:52 of a present leaf
  * entry (Intel SDM vol. 3A, section 4.5, formats of the paging-structure
- * entries; QEMU TCG ignores them too, DESIGN.md 2.2), and 6.12's
+ * entries; QEMU TCG ignores them too), and 6.12's
  * arch/x86/include/asm/pgtable_types.h uses two of them: bit 57
  * (_PAGE_BIT_SOFTW4, _PAGE_DEVMAP) and bit 58 (_PAGE_BIT_SOFTW5,
  * _PAGE_SAVED_DIRTY for shadow stacks); 59..62 are protection keys and 63
@@ -77,10 +77,11 @@ int mktme_pte_layout(const struct mktme_backend *b, unsigned int phys_bits,
 	if (bits > 15 || max_phys_bits > __PHYSICAL_MASK_SHIFT)
 		return -EINVAL;
 	/*
-	 * keyid_shift = MAXPHYADDR - keyid_bits (DESIGN.md 2.1). 6.12 has
-	 * already done that subtraction on x86_phys_bits; if the two
-	 * disagree, something else changed x86_phys_bits and we cannot know
-	 * where the KeyID is.
+	 * keyid_shift = MAXPHYADDR - keyid_bits (TME-MK architecture
+	 * specification: the KeyID bits are the top of the physical
+	 * address). 6.12 has already done that subtraction on
+	 * x86_phys_bits; if the two disagree, something else changed
+	 * x86_phys_bits and we cannot know where the KeyID is.
 	 */
 	if (phys_bits + bits != max_phys_bits)
 		return -EINVAL;
