@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -472,4 +473,20 @@ long guest_cgroup_stat(const char *dir, const char *field)
 	free(s);
 	cr_assert_geq(v, 0, "no %s in %s", field, path);
 	return v;
+}
+
+bool guest_kernel_log_has(const char *needle)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	char *buf;
+	bool found;
+
+	cr_assert_gt(len, 0, "klogctl: %s", strerror(errno));
+	buf = calloc(1, len + 1);
+	cr_assert_not_null(buf);
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	cr_assert_geq(len, 0, "klogctl: %s", strerror(errno));
+	found = strstr(buf, needle) != NULL;
+	free(buf);
+	return found;
 }

@@ -138,5 +138,7 @@ char *guest_cgroup_self(void);
 void guest_cgroup_enter(const char *dir);
 /* A field of @dir/memory.stat (bytes), asserted. */
 long guest_cgroup_stat(const char *dir, const char *field);
+/* Whether the kernel log (the whole ring buffer) holds @needle, asserted readable. */
+bool guest_kernel_log_has(const char *needle);
 
 #endif

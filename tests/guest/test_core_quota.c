@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/klog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -131,22 +130,6 @@ static void hoard_end(struct hoard *h, long base)
 	cr_assert_eq(mktme_wait_keyids(base), base, "the hoarder's KeyIDs did not come back");
 }
 
-static bool kernel_log_has(const char *needle)
-{
-	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
-	char *buf;
-	bool found;
-
-	cr_assert_gt(len, 0, "klogctl: %s", strerror(errno));
-	buf = calloc(1, len + 1);
-	cr_assert_not_null(buf);
-	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
-	cr_assert_geq(len, 0, "klogctl: %s", strerror(errno));
-	found = strstr(buf, needle) != NULL;
-	free(buf);
-	return found;
-}
-
 Test(core_quota, the_defaults_are_a_quarter_for_users_and_all_for_root)
 {
 	long nr = mktme_sysfs("nr_keyids");
@@ -174,7 +157,7 @@ Test(core_quota, an_unprivileged_user_cannot_take_every_keyid)
 		     strerror(h.err));
 	cr_assert_eq(h.taken, limit, "uid %d took %d KeyIDs, the limit is %ld", NOBODY, h.taken, limit);
 	cr_assert_eq(mktme_sysfs("keyids_in_use"), base + limit, "the refused key took a KeyID");
-	cr_assert(kernel_log_has("uid 65534 holds"), "no kernel log line for the refusal");
+	cr_assert(guest_kernel_log_has("uid 65534 holds"), "no kernel log line for the refusal");
 
 	/* Root still gets one, and so does another user. */
 	calls = mktme_debugfs("program_calls");
@@ -218,7 +201,7 @@ Test(core_quota, the_limits_can_be_set)
 	k = mktme_key_add_ok("core-quota-root-1", PAYLOAD_CPU_128);
 	cr_assert_eq(mktme_key_add("core-quota-root-2", PAYLOAD_CPU_128), -1);
 	cr_assert_eq(errno, EDQUOT, "root over its limit: %s", strerror(errno));
-	cr_assert(kernel_log_has("mktme_root_maxkeyids"));
+	cr_assert(guest_kernel_log_has("mktme_root_maxkeyids"));
 	mktme_key_drop(k);
 	cr_assert_eq(mktme_wait_keyids(base), base);
 }

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -476,22 +475,6 @@ static bool disk_listed(void)
 	return listed;
 }
 
-static bool kernel_log_has(const char *needle)
-{
-	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
-	char *buf;
-	bool found;
-
-	cr_assert_gt(len, 0, "klogctl: %s", strerror(errno));
-	buf = calloc(1, len + 1);
-	cr_assert_not_null(buf);
-	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
-	cr_assert_geq(len, 0, "klogctl: %s", strerror(errno));
-	found = strstr(buf, needle) != NULL;
-	free(buf);
-	return found;
-}
-
 /*
  * Hibernation is refused while pages of a region exist: the image would
  * hold their plaintext (emulated) or ciphertext no KeyID decrypts after
@@ -524,7 +507,7 @@ Test(core_secret, hibernation_refused_while_pages_of_a_region_exist)
 	/* Safe to try only because it is not offered: refused before anything freezes. */
 	err = guest_write_str("/sys/power/state", "disk");
 	cr_assert_eq(err, -EPERM, "echo disk > /sys/power/state: %s", strerror(-err));
-	cr_assert(kernel_log_has("hibernation refused: 1 pages of /dev/mktme regions exist"),
+	cr_assert(guest_kernel_log_has("hibernation refused: 1 pages of /dev/mktme regions exist"),
 		  "no kernel log line saying why hibernation was refused");
 
 	/* The page outlives the key, and so does the refusal: after a key GC pass. */
