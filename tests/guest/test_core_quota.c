@@ -5,12 +5,13 @@
  * ENOKEY. Now a user other than root holds at most kernel.keys.mktme_maxkeyids
  * KeyIDs (default: a quarter of them, at least one), root at most
  * kernel.keys.mktme_root_maxkeyids (default: all); the next add_key() fails
- * with EDQUOT, takes nothing, and says so in the kernel log. Main boot: 31
- * emulated KeyIDs. (A "root" in a user namespace would count as the kuid it
- * maps to, key->uid; the guest kernel has no CONFIG_USER_NS to show it.)
+ * with EDQUOT, takes nothing, and says so in the kernel log. A "root" in a
+ * user namespace is the user it maps to. Main boot: 31 emulated KeyIDs.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,11 @@ struct hoard {
 	int err;		/* errno of the first add_key() refused */
 };
 
-/* As @uid, add mktme keys until one is refused. */
-static struct hoard hoard_start(uid_t uid)
+/*
+ * As @uid (and, with @userns, as root of a user namespace mapped to @uid),
+ * add mktme keys until one is refused.
+ */
+static struct hoard hoard_start(uid_t uid, bool userns)
 {
 	struct hoard h = { 0 };
 	int go[2], report[2], res[2];
@@ -86,6 +90,20 @@ static struct hoard hoard_start(uid_t uid)
 		close(report[0]);
 		if (setgid(uid) || setuid(uid))
 			_exit(20);
+		if (userns) {
+			char map[32];
+			int fd;
+
+			if (unshare(CLONE_NEWUSER))
+				_exit(21);
+			snprintf(map, sizeof(map), "0 %u 1", uid);
+			fd = open("/proc/self/uid_map", O_WRONLY);
+			if (fd < 0 || write(fd, map, strlen(map)) != (ssize_t)strlen(map))
+				_exit(22);
+			close(fd);
+			if (getuid() != 0)
+				_exit(23);
+		}
 		for (; n < 64; n++) {
 			char name[32];
 
@@ -109,7 +127,8 @@ static struct hoard hoard_start(uid_t uid)
 	if (read(report[0], res, sizeof(res)) != sizeof(res)) {
 		int st = guest_wait_child(h.pid);
 
-		cr_assert_fail("hoarder died before reporting: status %#x (20 setuid)", st);
+		cr_assert_fail("hoarder died before reporting: status %#x (20 setuid, 21 unshare, "
+			       "22 uid_map, 23 not root in its namespace)", st);
 	}
 	close(report[0]);
 	h.go = go[1];
@@ -152,7 +171,7 @@ Test(core_quota, an_unprivileged_user_cannot_take_every_keyid)
 	struct hoard h, h2;
 	key_serial_t k;
 
-	h = hoard_start(NOBODY);
+	h = hoard_start(NOBODY, false);
 	cr_assert_eq(h.err, EDQUOT, "uid %d's key %d refused with %s, want EDQUOT", NOBODY, h.taken + 1,
 		     strerror(h.err));
 	cr_assert_eq(h.taken, limit, "uid %d took %d KeyIDs, the limit is %ld", NOBODY, h.taken, limit);
@@ -163,7 +182,7 @@ Test(core_quota, an_unprivileged_user_cannot_take_every_keyid)
 	calls = mktme_debugfs("program_calls");
 	k = mktme_key_add_ok("core-quota-root", PAYLOAD_CPU_128);
 	cr_assert_eq(mktme_debugfs("program_calls"), calls + 1);
-	h2 = hoard_start(1000);
+	h2 = hoard_start(1000, false);
 	cr_assert_eq(h2.taken, limit, "uid 1000 took %d, want %ld", h2.taken, limit);
 	cr_assert_eq(h2.err, EDQUOT);
 
@@ -172,8 +191,20 @@ Test(core_quota, an_unprivileged_user_cannot_take_every_keyid)
 	hoard_end(&h, base);
 
 	/* Its KeyIDs are uncharged with its keys: it may take them again. */
-	h = hoard_start(NOBODY);
+	h = hoard_start(NOBODY, false);
 	cr_assert_eq(h.taken, limit, "after release uid %d took %d, want %ld", NOBODY, h.taken, limit);
+	hoard_end(&h, base);
+}
+
+Test(core_quota, root_of_a_user_namespace_counts_as_the_user_it_maps_to)
+{
+	long base = mktme_sysfs("keyids_in_use");
+	long limit = guest_read_long(MAXKEYIDS);
+	struct hoard h = hoard_start(NOBODY, true);
+
+	cr_assert_eq(h.err, EDQUOT, "refused with %s", strerror(h.err));
+	cr_assert_eq(h.taken, limit, "root in a user namespace took %d KeyIDs, the limit is %ld", h.taken,
+		     limit);
 	hoard_end(&h, base);
 }
 
@@ -184,14 +215,14 @@ Test(core_quota, the_limits_can_be_set)
 	key_serial_t k;
 
 	set_limit(MAXKEYIDS, 2);
-	h = hoard_start(NOBODY);
+	h = hoard_start(NOBODY, false);
 	cr_assert_eq(h.taken, 2);
 	cr_assert_eq(h.err, EDQUOT);
 	/* Lowering it takes nothing away; it refuses the next one. */
 	set_limit(MAXKEYIDS, 0);
 	cr_assert_eq(mktme_sysfs("keyids_in_use"), base + 2);
 	hoard_end(&h, base);
-	h = hoard_start(NOBODY);
+	h = hoard_start(NOBODY, false);
 	cr_assert_eq(h.taken, 0, "limit 0: took %d", h.taken);
 	cr_assert_eq(h.err, EDQUOT);
 	hoard_end(&h, base);
