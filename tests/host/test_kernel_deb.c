@@ -78,13 +78,14 @@ Test(kernel_deb, debian_config_keeps_every_mktme_option)
 	configure(&r, NULL);
 	cr_assert_eq(r.status, 0, "exit %d\n%s%s", r.status, r.out, r.err);
 	run_result_free(&r);
-	/* Every CONFIG_MKTME* of the guest's fragment, its KUnit suite aside, is set as there. */
+	/* Every CONFIG_MKTME* of the guest's fragment, its test-only options aside, is set as there. */
 	f = fopen("kernel/config/mktme.fragment", "r");
 	cr_assert_not_null(f);
 	while (fgets(line, sizeof(line), f)) {
 		char *eq = strchr(line, '=');
 
-		if (strncmp(line, "CONFIG_MKTME", 12) || !eq || !strncmp(line, "CONFIG_MKTME_KUNIT_TEST=", 24))
+		if (strncmp(line, "CONFIG_MKTME", 12) || !eq || !strncmp(line, "CONFIG_MKTME_KUNIT_TEST=", 24) ||
+		    !strncmp(line, "CONFIG_MKTME_EMULATE=", 21))
 			continue;
 		*eq = '\0';
 		eq[1 + strcspn(eq + 1, "\n")] = '\0';
@@ -97,6 +98,10 @@ Test(kernel_deb, debian_config_keeps_every_mktme_option)
 	cr_assert_geq(n, 1, "no CONFIG_MKTME option in kernel/config/mktme.fragment?");
 	v = config_value("CONFIG_MKTME_KUNIT_TEST");
 	cr_expect_str_eq(v, "n", "KUnit suite in a production kernel: %s", v);
+	free(v);
+	/* The emulated backend encrypts nothing: never in a kernel for real machines. */
+	v = config_value("CONFIG_MKTME_EMULATE");
+	cr_expect_str_eq(v, "n", "emulated backend in a production kernel: %s", v);
 	free(v);
 	v = config_value("CONFIG_BPF_LSM");
 	cr_expect_str_eq(v, "y");

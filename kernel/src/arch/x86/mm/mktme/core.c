@@ -254,7 +254,11 @@ static int __init mktme_init(void)
 			pr_err("mktme=hw but TME-MK is not usable\n");
 		break;
 	case MKTME_EMULATE:
-		b = mktme_emu_probe();
+		/* It encrypts nothing: only a kernel built for testing has it. */
+		if (IS_ENABLED(CONFIG_MKTME_EMULATE))
+			b = mktme_emu_probe();
+		else
+			pr_err("mktme=emulate refused: built without CONFIG_MKTME_EMULATE (the emulated backend encrypts nothing); mktme stays off\n");
 		break;
 	case MKTME_OFF:
 		break;
