@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,4 +490,78 @@ bool guest_kernel_log_has(const char *needle)
 	found = strstr(buf, needle) != NULL;
 	free(buf);
 	return found;
+}
+
+static int guest_vsh(char **out, bool with_stderr, const char *fmt, va_list ap)
+{
+	char *cmd = NULL, *buf = NULL, chunk[4096];
+	size_t len = 0, n;
+	FILE *p;
+	int st;
+
+	cr_assert_geq(vasprintf(&cmd, fmt, ap), 0, "vasprintf: %s", strerror(errno));
+	if (with_stderr) {
+		char *both = NULL;
+
+		cr_assert_geq(asprintf(&both, "%s 2>&1", cmd), 0, "asprintf: %s", strerror(errno));
+		free(cmd);
+		cmd = both;
+	}
+	fprintf(stderr, "$ %s\n", cmd);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p, "popen %s: %s", cmd, strerror(errno));
+	buf = calloc(1, 1);
+	cr_assert_not_null(buf);
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
+		if (!out) {
+			fwrite(chunk, 1, n, stderr);
+			continue;
+		}
+		buf = realloc(buf, len + n + 1);
+		cr_assert_not_null(buf);
+		memcpy(buf + len, chunk, n);
+		len += n;
+		buf[len] = '\0';
+	}
+	st = pclose(p);
+	cr_assert_neq(st, -1, "pclose %s: %s", cmd, strerror(errno));
+	free(cmd);
+	if (out) {
+		fputs(buf, stderr);
+		*out = buf;
+	} else {
+		free(buf);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+int guest_sh(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = guest_vsh(out, false, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int guest_sh_all(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = guest_vsh(out, true, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+const char *guest_ctl(void)
+{
+	static char path[4096];
+
+	if (!path[0])
+		snprintf(path, sizeof(path), "%s", guest_build_path("mktmectl/mktmectl"));
+	return path;
 }

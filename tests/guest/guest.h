@@ -141,4 +141,17 @@ long guest_cgroup_stat(const char *dir, const char *field);
 /* Whether the kernel log (the whole ring buffer) holds @needle, asserted readable. */
 bool guest_kernel_log_has(const char *needle);
 
+/*
+ * A shell command (popen(), formatted from @fmt): its exit status, or 128 +
+ * the signal that killed it. Its stdout goes into *@out if @out is given
+ * (NUL-terminated, freed by the caller), else to our stderr; guest_sh_all()
+ * takes its stderr along (" 2>&1" after the whole command). The command and
+ * what was captured are logged to stderr; the test fails if it cannot be run.
+ */
+int guest_sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int guest_sh_all(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The mktmectl of the host build, in a buffer of its own (guest_build_path()
+ * reuses one), so that it can be passed next to another path. */
+const char *guest_ctl(void);
+
 #endif

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,43 +41,11 @@ static const char *const cgroups[] = { CG, CG "/a", CG "/b", CG "/late" };
 static pid_t daemon_pid;
 static key_serial_t KA, KB;
 
-static const char *ctl(void)
-{
-	return guest_build_path("mktmectl/mktmectl");
-}
-
-/* A shell command's exit status; its stdout and stderr into @out (freed by the caller). */
-static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int sh(char **out, const char *fmt, ...)
-{
-	char cmd[4096], buf[4096];
-	size_t len = 0;
-	va_list ap;
-	FILE *p;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
-	p = popen(cmd, "r");
-	cr_assert_not_null(p, "popen %s", cmd);
-	*out = calloc(1, 1);
-	while (fgets(buf, sizeof(buf), p)) {
-		*out = realloc(*out, len + strlen(buf) + 1);
-		strcpy(*out + len, buf);
-		len += strlen(buf);
-	}
-	st = pclose(p);
-	fprintf(stderr, "$ %s\n%s", cmd, *out);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* The command must exit @want; its output is returned (freed by the caller). */
+/* The command must exit @want; its stdout and stderr are returned (freed by the caller). */
 #define RUN(want, ...)                                                                \
 	({                                                                            \
 		char *o_;                                                             \
-		int rc_ = sh(&o_, __VA_ARGS__);                                       \
+		int rc_ = guest_sh_all(&o_, __VA_ARGS__);                             \
 		cr_assert_eq(rc_, (want), "exit %d, expected %d: %s", rc_, (want), o_); \
 		o_;                                                                   \
 	})
@@ -139,9 +106,9 @@ static void cleanup(void)
 	char *o;
 
 	stop_daemon();
-	sh(&o, "%s policy unload --detach", ctl());
+	guest_sh_all(&o, "%s policy unload --detach", guest_ctl());
 	free(o);
-	sh(&o, "rm -rf " STATE_DIR);
+	guest_sh_all(&o, "rm -rf " STATE_DIR);
 	free(o);
 	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
 	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
@@ -187,7 +154,7 @@ static void start_daemon(void)
 		dup2(fd, 2);
 		fd = open("/dev/null", O_WRONLY);
 		dup2(fd, 1);
-		execl(ctl(), "mktmectl", "daemon", "--no-audit", "--policy", POLICY_FILE, (char *)NULL);
+		execl(guest_ctl(), "mktmectl", "daemon", "--no-audit", "--policy", POLICY_FILE, (char *)NULL);
 		_exit(127);
 	}
 	daemon_pid = pid;
@@ -225,19 +192,19 @@ Test(cli, assignment_survives_losing_the_pins_and_the_daemon_reapplies_it)
 {
 	char *o;
 
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
 	EXPECT_BIND(EPERM, CG "/a", KB);
-	o = RUN(0, "%s assign " CG "/a kb", ctl());
+	o = RUN(0, "%s assign " CG "/a kb", guest_ctl());
 	cr_assert(strstr(o, "stored in " STATE_FILE "; in force now (generation "), "%s", o);
 	free(o);
 	EXPECT_BIND(0, CG "/a", KB);
 
 	/* Every pin gone, as after a reboot: the assignment stays in the file. */
-	free(RUN(0, "%s policy unload --detach", ctl()));
+	free(RUN(0, "%s policy unload --detach", guest_ctl()));
 	o = state_text();
 	cr_assert(strstr(o, "{\"cgroup\":\"" CG "/a\",\"key\":\"kb\",\"id\":65536,"), "%s", o);
 	free(o);
-	o = RUN(0, "%s -j assign " CG "/a kb", ctl());
+	o = RUN(0, "%s -j assign " CG "/a kb", guest_ctl());
 	cr_assert(strstr(o, "\"changed\":false") && strstr(o, "\"in_force\":false") &&
 		  strstr(o, "\"not_in_force_because\":\"the mktme programs are not attached"), "%s", o);
 	free(o);
@@ -252,15 +219,15 @@ Test(cli, assignment_survives_losing_the_pins_and_the_daemon_reapplies_it)
 	stop_daemon();
 
 	/* Once more without a daemon: policy load reapplies it too. */
-	free(RUN(0, "%s policy unload --detach", ctl()));
-	o = RUN(0, "%s policy load " POLICY_FILE, ctl());
+	free(RUN(0, "%s policy unload --detach", guest_ctl()));
+	o = RUN(0, "%s policy load " POLICY_FILE, guest_ctl());
 	cr_assert(strstr(o, "1 assignments"), "%s", o);
 	free(o);
 	EXPECT_BIND(0, CG "/a", KB);
-	o = RUN(0, "%s -j policy show", ctl());
+	o = RUN(0, "%s -j policy show", guest_ctl());
 	cr_assert(strstr(o, "\"source\":\"assign\""), "%s", o);
 	free(o);
-	o = RUN(0, "%s unassign " CG "/a kb", ctl());
+	o = RUN(0, "%s unassign " CG "/a kb", guest_ctl());
 	cr_assert(strstr(o, "removed from " STATE_FILE "; in force now"), "%s", o);
 	free(o);
 	EXPECT_BIND(EPERM, CG "/a", KB);
@@ -270,7 +237,7 @@ Test(cli, assignment_survives_losing_the_pins_and_the_daemon_reapplies_it)
 Test(cli, assignment_waits_for_its_cgroup_after_the_daemon_starts)
 {
 	free(RUN(0, "mkdir " CG_ROOT CG "/late"));
-	free(RUN(0, "%s assign " CG "/late kb", ctl()));
+	free(RUN(0, "%s assign " CG "/late kb", guest_ctl()));
 	free(RUN(0, "rmdir " CG_ROOT CG "/late"));
 	start_daemon();
 	cr_assert(wait_log("assignments: 1 in " STATE_FILE " (0 with their cgroup, 1 waiting for it)"));
@@ -289,7 +256,7 @@ static long generation(void)
 	char *o, *g;
 	long gen = 0;
 
-	sh(&o, "%s -j policy show", ctl());
+	guest_sh_all(&o, "%s -j policy show", guest_ctl());
 	g = strstr(o, "\"generation\":");
 	if (g)
 		gen = atol(g + strlen("\"generation\":"));
@@ -302,18 +269,18 @@ Test(cli, corrupt_state_file_is_reported_and_never_half_applied)
 	char *o, *before;
 	long gen;
 
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
-	free(RUN(0, "%s assign " CG "/a kb", ctl()));
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
+	free(RUN(0, "%s assign " CG "/a kb", guest_ctl()));
 	gen = generation();
 	/* An operator's edit gone wrong. */
 	free(RUN(0, "sed -i 's/\"id\":65536/\"id\":\"x\"/' " STATE_FILE));
 	before = state_text();
-	o = RUN(1, "%s policy load " POLICY_FILE, ctl());
+	o = RUN(1, "%s policy load " POLICY_FILE, guest_ctl());
 	cr_assert(strstr(o, STATE_FILE ":2:37: corrupt state file: \"id\"") &&
 		  strstr(o, "the policy was not loaded and nothing was changed"), "%s", o);
 	free(o);
 	cr_assert_eq(generation(), gen, "the refused load changed the generation");
-	o = RUN(1, "%s assign " CG "/b ka", ctl());
+	o = RUN(1, "%s assign " CG "/b ka", guest_ctl());
 	cr_assert(strstr(o, STATE_FILE ":2:37:") && strstr(o, "othing was changed"), "%s", o);
 	free(o);
 
@@ -327,7 +294,7 @@ Test(cli, corrupt_state_file_is_reported_and_never_half_applied)
 	stop_daemon();
 
 	/* After a "reboot" nothing is in force to keep: fail closed, still enforcing the file. */
-	free(RUN(0, "%s policy unload --detach", ctl()));
+	free(RUN(0, "%s policy unload --detach", guest_ctl()));
 	start_daemon();
 	cr_assert(wait_log(STATE_FILE ":2:37: corrupt state file"));
 	cr_assert(wait_log("start: loaded " POLICY_FILE), "the daemon did not load the policy");
@@ -355,7 +322,7 @@ static void refused_all(const char *wrap, const char *missing_change, const char
 
 	cr_assert_gt(gen, 0);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		char *o = RUN(3, "%s %s %s", wrap, ctl(), cmds[i]);
+		char *o = RUN(3, "%s %s %s", wrap, guest_ctl(), cmds[i]);
 		const char *want = i == 0 ? missing_load : missing_change;
 
 		cr_assert(strstr(o, want) && strstr(o, "Nothing was changed"), "%s: no \"%s\" in: %s",
@@ -373,16 +340,16 @@ static void refused_all(const char *wrap, const char *missing_change, const char
 
 Test(cli, root_without_capabilities_is_refused_and_nothing_changes)
 {
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
-	free(RUN(0, "%s assign " CG "/a kb", ctl()));
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
+	free(RUN(0, "%s assign " CG "/a kb", guest_ctl()));
 	refused_all("setpriv --bounding-set -all --inh-caps -all --ambient-caps -all",
 		    "missing: CAP_SYS_ADMIN, CAP_BPF.", "missing: CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON.");
 }
 
 Test(cli, uid_65534_is_refused_and_nothing_changes)
 {
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
-	free(RUN(0, "%s assign " CG "/a kb", ctl()));
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
+	free(RUN(0, "%s assign " CG "/a kb", guest_ctl()));
 	chmod(POLICY_FILE, 0644);
 	refused_all("setpriv --reuid=65534 --regid=65534 --clear-groups",
 		    "missing: CAP_SYS_ADMIN, CAP_BPF.", "missing: CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON.");
@@ -393,14 +360,14 @@ Test(cli, each_operation_needs_its_own_capabilities)
 {
 	char *o;
 
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
 	/* CAP_BPF and CAP_PERFMON without CAP_SYS_ADMIN: neither assign nor load. */
 	o = RUN(3, "setpriv --bounding-set -all,+bpf,+perfmon --inh-caps -all %s assign " CG "/a kb",
-		ctl());
+		guest_ctl());
 	cr_assert(strstr(o, "missing: CAP_SYS_ADMIN."), "%s", o);
 	free(o);
 	o = RUN(3, "setpriv --bounding-set -all,+bpf,+perfmon --inh-caps -all %s policy load "
-		POLICY_FILE, ctl());
+		POLICY_FILE, guest_ctl());
 	cr_assert(strstr(o, "loading a policy needs CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON") &&
 		  strstr(o, "missing: CAP_SYS_ADMIN."), "%s", o);
 	free(o);
@@ -411,16 +378,16 @@ Test(cli, each_operation_needs_its_own_capabilities)
 	 * keeps only CAP_SYS_ADMIN).
 	 */
 	o = RUN(0, "setpriv --bounding-set -all,+sys_admin --inh-caps -all %s assign " CG "/a kb",
-		ctl());
+		guest_ctl());
 	cr_assert(strstr(o, "in force now"), "%s", o);
 	free(o);
 	EXPECT_BIND(0, CG "/a", KB);
 	free(RUN(0, "setpriv --bounding-set -all,+sys_admin --inh-caps -all %s policy load " POLICY_FILE,
-		 ctl()));
+		 guest_ctl()));
 	EXPECT_BIND(0, CG "/a", KB);
 	/* Keys need none: the policy decides. */
-	o = RUN(0, "setpriv --bounding-set -all --inh-caps -all %s -j key list", ctl());
+	o = RUN(0, "setpriv --bounding-set -all --inh-caps -all %s -j key list", guest_ctl());
 	free(o);
 	/* Checking a policy needs nothing. */
-	free(RUN(0, "setpriv --bounding-set -all --inh-caps -all %s policy check " POLICY_FILE, ctl()));
+	free(RUN(0, "setpriv --bounding-set -all --inh-caps -all %s policy check " POLICY_FILE, guest_ctl()));
 }

@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,44 +46,6 @@
 #define ETC "/tmp/mktme-etc"
 #define NOTIFY "/tmp/mktme-notify.sock"
 #define CM "/tmp/mktme-configmap"
-
-static const char *ctl(void)
-{
-	static char path[4096];
-
-	snprintf(path, sizeof(path), "%s", guest_build_path("mktmectl/mktmectl"));
-	return path;
-}
-
-/* A shell command's exit status; its stdout into @out if given (freed by the caller). */
-static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int sh(char **out, const char *fmt, ...)
-{
-	char cmd[4096], buf[4096];
-	size_t len = 0;
-	va_list ap;
-	FILE *p;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	p = popen(cmd, "r");
-	cr_assert_not_null(p, "popen %s", cmd);
-	if (out)
-		*out = calloc(1, 1);
-	while (fgets(buf, sizeof(buf), p)) {
-		if (!out) {
-			fputs(buf, stderr);
-			continue;
-		}
-		*out = realloc(*out, len + strlen(buf) + 1);
-		strcpy(*out + len, buf);
-		len += strlen(buf);
-	}
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static void write_file(const char *path, const char *text)
 {
@@ -117,7 +78,7 @@ static void stop_daemon(void)
 static void cleanup(void)
 {
 	stop_daemon();
-	sh(NULL, "%s policy unload --detach >/dev/null 2>&1; rm -rf " ETC " " CM " " NOTIFY " /tmp/mktme-strace*", ctl());
+	guest_sh(NULL, "%s policy unload --detach >/dev/null 2>&1; rm -rf " ETC " " CM " " NOTIFY " /tmp/mktme-strace*", guest_ctl());
 	rmdir(CG_ROOT CG "/late");
 	rmdir(CG_ROOT CG);
 }
@@ -168,7 +129,7 @@ static char *status_policy(void)
 {
 	char *out, *line, *copy;
 
-	sh(&out, "%s status 2>/dev/null", ctl());
+	guest_sh(&out, "%s status 2>/dev/null", guest_ctl());
 	line = strstr(out, "policy:");
 	copy = strndup(line ? line : "", line ? strcspn(line, "\n") : 0);
 	free(out);
@@ -245,7 +206,7 @@ static pid_t start_unit(const char *bset, const char *log)
 	a = unit_value("NoNewPrivileges");
 	cr_assert_str_eq(a, "yes", "the unit has NoNewPrivileges=%s; this runner always sets it", a);
 	free(a);
-	snprintf(sbindir, sizeof(sbindir), "%s", ctl());
+	snprintf(sbindir, sizeof(sbindir), "%s", guest_ctl());
 	*strrchr(sbindir, '/') = '\0';
 	a = subst(exec, "@SBINDIR@", sbindir);
 	b = subst(a, "@SYSCONFDIR@", ETC);
@@ -429,7 +390,7 @@ Test(daemon, unit_system_calls_are_in_its_filter, .timeout = 900)
 
 		dup2(fd, 2);
 		dup2(open("/dev/null", O_WRONLY), 1);
-		execlp("strace", "strace", "-f", "-qq", "-o", trace, ctl(), "daemon", "--policy", file,
+		execlp("strace", "strace", "-f", "-qq", "-o", trace, guest_ctl(), "daemon", "--policy", file,
 		       (char *)NULL);
 		_exit(127);
 	}
@@ -457,11 +418,11 @@ Test(daemon, unit_system_calls_are_in_its_filter, .timeout = 900)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "daemon under strace: status %d", st);
 
 	/* strace's own execve of the daemon aside, every call after it. */
-	cr_assert_eq(sh(&used, "sed -n 's/^[0-9]* *\\(<\\.\\.\\. \\)\\{0,1\\}\\([a-z0-9_]*\\)[( ].*/\\2/p' %s | sort -u | tr '\\n' ' '",
+	cr_assert_eq(guest_sh(&used, "sed -n 's/^[0-9]* *\\(<\\.\\.\\. \\)\\{0,1\\}\\([a-z0-9_]*\\)[( ].*/\\2/p' %s | sort -u | tr '\\n' ' '",
 			trace), 0);
 	fprintf(stderr, "daemon system calls: %s\n", used);
 	cr_assert(strstr(used, "bpf ") && strstr(used, "inotify_add_watch "), "strace saw too little: %s", used);
-	cr_assert_eq(sh(&missing,
+	cr_assert_eq(guest_sh(&missing,
 			"expand() { for t in \"$@\"; do case $t in @*) expand $(systemd-analyze syscall-filter --no-pager \"$t\" | "
 			"sed -n '2,$ { /^ *#/d; s/^ *//p; }');; *) echo \"$t\";; esac; done; }; "
 			"expand %s | sort -u >%s.allowed; for c in %s; do grep -qx \"$c\" %s.allowed || printf '%%s ' \"$c\"; done",
@@ -493,7 +454,7 @@ static double kubelet_update(const char *old, const char *new, const char *text)
 	cr_assert_eq(rename(CM "/..data_tmp", CM "/..data"), 0);
 	t = now_s();
 	if (old)
-		cr_assert_eq(sh(NULL, "rm -rf " CM "/%s", old), 0);
+		cr_assert_eq(guest_sh(NULL, "rm -rf " CM "/%s", old), 0);
 	return t;
 }
 
@@ -555,7 +516,7 @@ static pid_t start_daemon(const char *policy, const char *log)
 		dup2(fd, 1);
 		unsetenv("JOURNAL_STREAM");
 		unsetenv("NOTIFY_SOCKET");
-		execl(ctl(), "mktmectl", "daemon", "--policy", policy, (char *)NULL);
+		execl(guest_ctl(), "mktmectl", "daemon", "--policy", policy, (char *)NULL);
 		_exit(127);
 	}
 	daemon_pid = pid;

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,41 +63,6 @@ static void deep_remove(void)
 	}
 }
 
-static const char *ctl(void)
-{
-	return guest_build_path("mktmectl/mktmectl");
-}
-
-/* A shell command's exit status; its output into @out (if given, freed by the caller). */
-static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int sh(char **out, const char *fmt, ...)
-{
-	char cmd[4096], buf[4096];
-	size_t len = 0;
-	va_list ap;
-	FILE *p;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	p = popen(cmd, "r");
-	cr_assert_not_null(p, "popen %s", cmd);
-	if (out) {
-		*out = calloc(1, 1);
-		while (fgets(buf, sizeof(buf), p)) {
-			*out = realloc(*out, len + strlen(buf) + 1);
-			strcpy(*out + len, buf);
-			len += strlen(buf);
-		}
-	} else {
-		while (fgets(buf, sizeof(buf), p))
-			fputs(buf, stderr);
-	}
-	st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -113,7 +77,7 @@ static void load(const char *yaml)
 	int rc;
 
 	write_file(POLICY_FILE, yaml);
-	rc = sh(NULL, "%s policy load %s >&2", ctl(), POLICY_FILE);
+	rc = guest_sh(NULL, "%s policy load %s >&2", guest_ctl(), POLICY_FILE);
 	cr_assert_eq(rc, 0, "mktmectl policy load: exit %d", rc);
 }
 
@@ -243,7 +207,7 @@ static void cleanup(void)
 		waitpid(daemon_pid, NULL, 0);
 		daemon_pid = 0;
 	}
-	sh(NULL, "%s policy unload >/dev/null 2>&1; %s unassign --all >/dev/null 2>&1", ctl(), ctl());
+	guest_sh(NULL, "%s policy unload >/dev/null 2>&1; %s unassign --all >/dev/null 2>&1", guest_ctl(), guest_ctl());
 	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
 	rmdir(CG_ROOT CG "/late");	/* made by daemon_follows_cgroups_sighup_and_streams_json */
 	deep_remove();			/* made by tasks_deeper_than_the_walk_are_decided_at_level_15 */
@@ -281,7 +245,7 @@ TestSuite(policy, .init = setup, .fini = cleanup, .timeout = 600);
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
 	(void)stats;
-	sh(NULL, "%s policy unload --detach >/dev/null 2>&1", ctl());
+	guest_sh(NULL, "%s policy unload --detach >/dev/null 2>&1", guest_ctl());
 }
 
 /* The last generation handed out, from policy show (0: none). */
@@ -290,7 +254,7 @@ static long generation(void)
 	char *out, *g;
 	long gen = 0;
 
-	sh(&out, "%s -j policy show", ctl());
+	guest_sh(&out, "%s -j policy show", guest_ctl());
 	g = strstr(out, "\"generation\":");
 	if (g)
 		gen = atol(g + strlen("\"generation\":"));
@@ -308,7 +272,7 @@ static long generation(void)
 Test(policy, status_says_what_is_not_protected)
 {
 	char *out;
-	int rc = sh(&out, "%s status", ctl());
+	int rc = guest_sh(&out, "%s status", guest_ctl());
 
 	cr_assert_eq(rc, 0, "status: exit %d: %s", rc, out);
 	cr_assert(strstr(out, "memory is NOT encrypted"), "%s", out);
@@ -316,7 +280,7 @@ Test(policy, status_says_what_is_not_protected)
 	cr_assert(strstr(out, "programs:  "), "%s", out);
 	free(out);
 	load(TWO_TENANTS);
-	rc = sh(&out, "%s status", ctl());
+	rc = guest_sh(&out, "%s status", guest_ctl());
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "programs:  4 of 4 attached: mktme_create (id "), "%s", out);
 	cr_assert(strstr(out, "policy:    generation "), "%s", out);
@@ -405,7 +369,7 @@ Test(policy, tasks_deeper_than_the_walk_are_decided_at_level_15)
 	snprintf(yaml, sizeof(yaml), "version: 1\ndefault: allow\nrules:\n"
 		 "  - {cgroup: %s, keys: [ka], verdict: deny}\n", deep_cg(max + 1));
 	write_file(POLICY_FILE2, yaml);
-	rc = sh(&out, "%s policy load " POLICY_FILE2 " 2>&1", ctl());
+	rc = guest_sh(&out, "%s policy load " POLICY_FILE2 " 2>&1", guest_ctl());
 	cr_assert_eq(rc, 2, "a rule on level %d: exit %d: %s", max + 1, rc, out);
 	snprintf(want, sizeof(want), "levels deep (at most %d)", max);
 	cr_assert(strstr(out, want) && strstr(out, "left exactly as it was"), "%s", out);
@@ -493,8 +457,8 @@ Test(policy, exe_and_uid_rules)
 	load(yaml);
 	EXPECT(0, CG "/e", -1, CREATE, "ke", 0);
 	/* Another executable in the same cgroup, same key name: denied. */
-	rc = sh(&out, "sh -c 'echo $$ > " CG_ROOT CG "/e/cgroup.procs && exec %s key add ke' 2>&1",
-		ctl());
+	rc = guest_sh(&out, "sh -c 'echo $$ > " CG_ROOT CG "/e/cgroup.procs && exec %s key add ke' 2>&1",
+		guest_ctl());
 	/* Exit 1 is any runtime failure: the message says it was this denial. */
 	cr_assert_eq(rc, 1, "mktmectl key add ke from /e: exit %d: %s", rc, out);
 	cr_assert(strstr(out, "key \"ke\": denied (Operation not permitted)") &&
@@ -535,10 +499,10 @@ Test(policy, audit_mode_logs_and_never_denies)
 
 	load("version: 1\nmode: audit\ndefault: deny\n"
 	     "rules:\n  - {cgroup: " CG "/a, keys: [ka], verdict: allow}\n");
-	sh(NULL, "%s audit >/dev/null", ctl());
+	guest_sh(NULL, "%s audit >/dev/null", guest_ctl());
 	EXPECT(0, CG "/a", -1, CREATE, "kz", 0);
 	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
-	rc = sh(&out, "%s -j audit", ctl());
+	rc = guest_sh(&out, "%s -j audit", guest_ctl());
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"hook\":\"create\",\"verdict\":\"deny\",\"enforced\":false,\"ret\":0,\"reason\":\"default\",\"rule_id\":0"),
 		  "%s", out);
@@ -617,7 +581,7 @@ Test(policy, denial_is_explained_by_audit_and_counters)
 	int rc, n;
 
 	load(TWO_TENANTS);
-	sh(NULL, "%s audit >/dev/null", ctl());
+	guest_sh(NULL, "%s audit >/dev/null", guest_ctl());
 	/* The map outlives every test: only what these two calls add counts. */
 	kb0 = counter(CG "/a", "kb");
 	ka0 = counter(CG "/a", "ka");
@@ -627,7 +591,7 @@ Test(policy, denial_is_explained_by_audit_and_counters)
 	ka1 = counter(CG "/a", "ka");
 	ASSERT_COUNTED_ONCE(kb0, kb1, bind_denied, "(" CG "/a, kb)");
 	ASSERT_COUNTED_ONCE(ka0, ka1, bind_allowed, "(" CG "/a, ka)");
-	rc = sh(&out, "%s -j audit", ctl());
+	rc = guest_sh(&out, "%s -j audit", guest_ctl());
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"hook\":\"bind\",\"verdict\":\"deny\",\"enforced\":true,\"ret\":-1,\"reason\":\"default\""),
 		  "%s", out);
@@ -636,7 +600,7 @@ Test(policy, denial_is_explained_by_audit_and_counters)
 		  "%s", out);
 	cr_assert(strstr(out, "\"rule_cgroup\":\"" CG "/a\""), "%s", out);
 	free(out);
-	rc = sh(&out, "%s audit", ctl());
+	rc = guest_sh(&out, "%s audit", guest_ctl());
 	cr_assert_eq(rc, 0);
 	free(out);
 	/* bpftool shows an operator the same entry with its field names (BTF). */
@@ -644,16 +608,16 @@ Test(policy, denial_is_explained_by_audit_and_counters)
 	n = snprintf(cmd, sizeof(cmd), "bpftool map lookup pinned " PIN_DIR "/mktme_counters key hex");
 	for (size_t i = 0; i < sizeof(kbkey); i++)
 		n += snprintf(cmd + n, sizeof(cmd) - n, " %02x", ((unsigned char *)&kbkey)[i]);
-	rc = sh(&out, "%s", cmd);
+	rc = guest_sh(&out, "%s", cmd);
 	cr_assert_eq(rc, 0, "%s: %s", cmd, out);
 	snprintf(want, sizeof(want), "\"bind_denied\": %llu,", (unsigned long long)kb1.bind_denied);
 	cr_assert(strstr(out, want) && strstr(out, "\"name\": \"kb\""), "want %s: %s", want, out);
 	free(out);
-	rc = sh(&out, "bpftool map dump pinned " PIN_DIR "/mktme_rules");
+	rc = guest_sh(&out, "bpftool map dump pinned " PIN_DIR "/mktme_rules");
 	cr_assert_eq(rc, 0, "%s", out);
 	cr_assert(strstr(out, "\"verdict\": 0") && strstr(out, "\"live_limit\""), "%s", out);
 	free(out);
-	rc = sh(&out, "bpftool prog show");
+	rc = guest_sh(&out, "bpftool prog show");
 	cr_assert(strstr(out, "name mktme_create") && strstr(out, "name mktme_key_free"), "%s", out);
 	free(out);
 }
@@ -665,16 +629,16 @@ Test(policy, assignments_allow_and_survive_reloads)
 
 	load(TWO_TENANTS);
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
-	rc = sh(NULL, "%s assign " CG "/a kb >&2", ctl());
+	rc = guest_sh(NULL, "%s assign " CG "/a kb >&2", guest_ctl());
 	cr_assert_eq(rc, 0);
 	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
 	load(TWO_TENANTS);
 	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
-	rc = sh(&out, "%s -j policy show", ctl());
+	rc = guest_sh(&out, "%s -j policy show", guest_ctl());
 	cr_assert_eq(rc, 0);
 	cr_assert(strstr(out, "\"source\":\"assign\""), "%s", out);
 	free(out);
-	rc = sh(NULL, "%s unassign " CG "/a kb >&2", ctl());
+	rc = guest_sh(NULL, "%s unassign " CG "/a kb >&2", guest_ctl());
 	cr_assert_eq(rc, 0);
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
 }
@@ -688,13 +652,13 @@ Test(policy, bad_policy_changes_nothing)
 	load(TWO_TENANTS);
 	gen = generation();
 	write_file(POLICY_FILE2, "version: 1\ndefault: allow\nrules:\n  - {cgroup: /no/such/cgroup, keys: [k], verdict: allow}\n");
-	rc = sh(&out, "%s policy load " POLICY_FILE2 " 2>&1", ctl());
+	rc = guest_sh(&out, "%s policy load " POLICY_FILE2 " 2>&1", guest_ctl());
 	cr_assert_eq(rc, 2, "%s", out);
 	cr_assert(strstr(out, POLICY_FILE2 ":4:14: cgroup: /no/such/cgroup does not exist"), "%s", out);
 	cr_assert(strstr(out, "left exactly as it was"), "%s", out);
 	free(out);
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
-	rc = sh(&out, "%s -j policy show", ctl());
+	rc = guest_sh(&out, "%s -j policy show", guest_ctl());
 	snprintf(want, sizeof(want), "\"generation\":%ld,", gen);
 	cr_assert(gen > 0 && strstr(out, want), "generation %ld: %s", gen, out);
 	free(out);
@@ -726,7 +690,7 @@ Test(policy, reload_under_load_gives_no_wrong_decision)
 	}
 	close(stop[0]);
 	for (int i = 0; i < 10; i++) {
-		int rc = sh(NULL, "%s policy load %s >/dev/null", ctl(), i % 2 ? POLICY_FILE : POLICY_FILE2);
+		int rc = guest_sh(NULL, "%s policy load %s >/dev/null", guest_ctl(), i % 2 ? POLICY_FILE : POLICY_FILE2);
 
 		cr_assert_eq(rc, 0, "reload %d", i);
 	}
@@ -748,7 +712,7 @@ static pid_t start_daemon_out(const char *log, const char *out)
 		dup2(fd, 2);
 		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
-		execl(ctl(), "mktmectl", "daemon", "--policy", POLICY_FILE, (char *)NULL);
+		execl(guest_ctl(), "mktmectl", "daemon", "--policy", POLICY_FILE, (char *)NULL);
 		_exit(127);
 	}
 	daemon_pid = pid;
@@ -821,7 +785,7 @@ Test(policy, daemon_kill_9_leaves_enforcement_and_restart_adopts)
 	d = start_daemon(log2);
 	cr_assert(wait_log(log2, "adopted the programs"), "the new daemon did not adopt the pins");
 	cr_assert(wait_log(log2, "ready: watching"));
-	sh(&out, "bpftool prog show | grep -c 'name mktme_create'");
+	guest_sh(&out, "bpftool prog show | grep -c 'name mktme_create'");
 	cr_assert_str_eq(out, "1\n", "programs attached once, not twice");
 	free(out);
 	kill(d, SIGTERM);
@@ -899,20 +863,20 @@ Test(policy, key_add_user_list_rm)
 	char *out;
 
 	/* type=user: the key material comes on stdin, never on the command line. */
-	cr_assert_eq(sh(&out, "echo 00112233445566778899aabbccddeeff ffeeddccbbaa99887766554433221100 | "
-			"%s key add t-user --type user --algorithm aes-xts-128 2>&1", ctl()), 0,
+	cr_assert_eq(guest_sh(&out, "echo 00112233445566778899aabbccddeeff ffeeddccbbaa99887766554433221100 | "
+			"%s key add t-user --type user --algorithm aes-xts-128 2>&1", guest_ctl()), 0,
 		     "key add --type user: %s", out);
 	free(out);
-	cr_assert_eq(sh(&out, "%s -j key list", ctl()), 0);
+	cr_assert_eq(guest_sh(&out, "%s -j key list", guest_ctl()), 0);
 	cr_assert(strstr(out, "\"t-user\""), "key list does not show t-user: %s", out);
 	cr_assert(strstr(out, "00112233") == NULL, "key list shows key material: %s", out);
 	free(out);
 
-	cr_assert_eq(sh(NULL, "%s key rm t-user", ctl()), 0);
-	cr_assert_eq(sh(&out, "%s -j key list", ctl()), 0);
+	cr_assert_eq(guest_sh(NULL, "%s key rm t-user", guest_ctl()), 0);
+	cr_assert_eq(guest_sh(&out, "%s -j key list", guest_ctl()), 0);
 	cr_assert(strstr(out, "\"t-user\"") == NULL, "t-user still listed after rm: %s", out);
 	free(out);
-	cr_assert_neq(sh(&out, "%s key rm t-user 2>&1", ctl()), 0, "removing a missing key succeeded");
+	cr_assert_neq(guest_sh(&out, "%s key rm t-user 2>&1", guest_ctl()), 0, "removing a missing key succeeded");
 	cr_assert(strstr(out, "Nothing was removed"), "rm of a missing key says: %s", out);
 	free(out);
 }
@@ -925,7 +889,7 @@ Test(policy, non_root_cannot_load_or_unload)
 	chmod(POLICY_FILE, 0644);
 	for (size_t i = 0; i < 3; i++) {
 		char *out;
-		int rc = sh(&out, "setpriv --reuid=65534 --regid=65534 --clear-groups %s %s 2>&1", ctl(),
+		int rc = guest_sh(&out, "setpriv --reuid=65534 --regid=65534 --clear-groups %s %s 2>&1", guest_ctl(),
 			    cmds[i]);
 
 		cr_assert_eq(rc, 3, "%s: exit %d: %s", cmds[i], rc, out);
