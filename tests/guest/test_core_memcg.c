@@ -191,6 +191,39 @@ Test(SUITE, a_cgroup_limit_holds_for_2m_faults)
 }
 
 /*
+ * A region bound to @k, opened inside a fresh CG (so that CG pays for its
+ * pages), by this process, which then goes back to @home: the faults and
+ * their page tables come from outside CG.
+ */
+static int region_paid_by_cg(key_serial_t k, const char *home)
+{
+	int fd;
+
+	cg_make(NULL);
+	guest_cgroup_enter(CG);
+	fd = mktme_region(k);
+	guest_cgroup_enter(home);
+	return fd;
+}
+
+/*
+ * Unmap and close the region: its charge must go back to within half a
+ * MiB (per-CPU stock) of @base. Then drop @k and remove CG.
+ */
+static void release_uncharges(int fd, char *p, size_t len, key_serial_t k, long base)
+{
+	long cur;
+
+	cr_assert_eq(munmap(p, len), 0);
+	close(fd);
+	cur = wait_current_below(base + MiB / 2);
+	cr_assert_leq(cur, base + MiB / 2, "memory.current %ld after the region was released, %ld before",
+		      cur, base);
+	mktme_key_drop(k);
+	cr_assert_eq(rmdir(CG), 0, "rmdir %s: %s", CG, strerror(errno));
+}
+
+/*
  * Charged while held, to memory.current and memory.stat "kernel", and gone
  * with the region. The faults come from outside the cgroup: the opener's
  * cgroup pays.
@@ -203,10 +236,7 @@ Test(SUITE, pages_show_in_memory_stat_and_are_uncharged_at_release)
 	int fd;
 	char *p;
 
-	cg_make(NULL);
-	guest_cgroup_enter(CG);
-	fd = mktme_region(k);
-	guest_cgroup_enter(home);
+	fd = region_paid_by_cg(k, home);
 	base = cg_long("memory.current");
 	kernel0 = guest_cgroup_stat(CG, "kernel");
 
@@ -221,12 +251,7 @@ Test(SUITE, pages_show_in_memory_stat_and_are_uncharged_at_release)
 	}
 	cr_assert_geq(kernel - kernel0, 8 * MiB, "memory.stat kernel grew by %ld for 8 MiB", kernel - kernel0);
 
-	cr_assert_eq(munmap(p, 8 * MiB), 0);
-	close(fd);
-	cur = wait_current_below(base + MiB / 2);
-	cr_assert_leq(cur, base + MiB / 2, "memory.current %ld, %ld before the region", cur, base);
-	mktme_key_drop(k);
-	cr_assert_eq(rmdir(CG), 0);
+	release_uncharges(fd, p, 8 * MiB, k, base);
 	free(home);
 }
 
@@ -247,10 +272,7 @@ Test(SUITE, xarray_nodes_of_sparse_offsets_are_charged)
 	int fd;
 	char *p;
 
-	cg_make(NULL);
-	guest_cgroup_enter(CG);
-	fd = mktme_region(k);
-	guest_cgroup_enter(home);
+	fd = region_paid_by_cg(k, home);
 	p = mmap(NULL, N * gib, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
 	cr_assert_neq(p, MAP_FAILED, "mmap %d GiB: %s", N, strerror(errno));
 	cr_assert_eq(madvise(p, N * gib, MADV_NOHUGEPAGE), 0);
@@ -263,12 +285,7 @@ Test(SUITE, xarray_nodes_of_sparse_offsets_are_charged)
 	cr_assert_geq(cur - base, (long)(N * PAGE_SZ) + 2 * MiB,
 		      "memory.current grew by %ld bytes for %d pages at sparse offsets: nodes not charged?",
 		      cur - base, N);
-	cr_assert_eq(munmap(p, N * gib), 0);
-	close(fd);
-	cur = wait_current_below(base + MiB / 2);
-	cr_assert_leq(cur, base + MiB / 2, "memory.current %ld after release, %ld before", cur, base);
-	mktme_key_drop(k);
-	cr_assert_eq(rmdir(CG), 0);
+	release_uncharges(fd, p, N * gib, k, base);
 	free(home);
 }
 #endif
