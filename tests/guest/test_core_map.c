@@ -211,6 +211,99 @@ Test(core_map, anonymous_memory_is_keyid_0)
 	close(fd);
 }
 
+#define HUGE_SZ		(2UL << 20)
+#define PTE_PSE		(1ULL << 7)	/* in a PMD: a 2 MiB leaf */
+
+/* A 2 MiB-aligned stretch of @len of fresh anonymous address space. */
+static char *anon_aligned(size_t len, int flags)
+{
+	char *p = mmap(NULL, len + HUGE_SZ, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *a;
+
+	cr_assert_neq(p, MAP_FAILED, "mmap: %s", strerror(errno));
+	a = (char *)(((uintptr_t)p + HUGE_SZ - 1) & ~(HUGE_SZ - 1));
+	if (a > p)
+		munmap(p, a - p);
+	munmap(a + len, p + HUGE_SZ - a);
+	if (flags)
+		cr_assert_eq(mmap(a, len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | flags, -1, 0), a,
+			     "mmap flags %#x: %s", flags, strerror(errno));
+	return a;
+}
+
+/* A 2 MiB leaf of ordinary memory, seen at two addresses inside it. */
+static void assert_plain_2m(char *p, const char *what)
+{
+	struct mktme_pte_query q;
+	int fd = mktme_open();
+
+	for (size_t off = 0; off < HUGE_SZ; off += HUGE_SZ - PAGE_SZ) {
+		cr_assert_eq(mktme_query(fd, p + off, &q), 0);
+		cr_assert_eq(q.level, MKTME_PTE_2M, "%s +%zu: level %u, want 2M", what, off, q.level);
+		cr_assert_eq(q.keyid, 0u, "%s: keyid %u", what, q.keyid);
+		cr_assert_eq(q.flags & (MKTME_PTE_F_PRESENT | MKTME_PTE_F_USER | MKTME_PTE_F_WRITE |
+					MKTME_PTE_F_SPECIAL),
+			     MKTME_PTE_F_PRESENT | MKTME_PTE_F_USER | MKTME_PTE_F_WRITE,
+			     "%s: flags %#x", what, q.flags);
+		cr_assert(q.entry & PTE_PSE, "%s: entry %#llx has no PSE", what,
+			  (unsigned long long)q.entry);
+	}
+	close(fd);
+}
+
+/*
+ * An anonymous transparent huge page is reported as the 2 MiB leaf it is,
+ * and reading it does not split it: the page walker splits a huge PMD it is
+ * let into (split_huge_pmd()), which the query must never do.
+ */
+Test(core_map, anonymous_thp_is_one_2m_leaf_and_stays_one)
+{
+	char *thp = guest_read_file("/sys/kernel/mm/transparent_hugepage/enabled", NULL);
+	char *p;
+
+	cr_assert_not_null(thp, "no THP in the guest kernel: %s", strerror(errno));
+	cr_assert_null(strstr(thp, "[never]"), "THP is off: %s", thp);
+	free(thp);
+	p = anon_aligned(HUGE_SZ, 0);
+	cr_assert_eq(madvise(p, HUGE_SZ, MADV_HUGEPAGE), 0, "MADV_HUGEPAGE: %s", strerror(errno));
+	p[0] = 1;
+	assert_plain_2m(p, "THP");
+	assert_plain_2m(p, "THP, queried again");
+	munmap(p, HUGE_SZ);
+}
+
+static long hugepages_before = -1;
+
+static void hugepages_restore(void)
+{
+	char n[32];
+
+	if (hugepages_before < 0)
+		return;
+	snprintf(n, sizeof(n), "%ld", hugepages_before);
+	guest_write_str("/proc/sys/vm/nr_hugepages", n);
+}
+
+/* A hugetlb page is walked through its own path (the hugetlb VMA lock). */
+Test(core_map, hugetlb_page_is_one_2m_leaf, .fini = hugepages_restore)
+{
+	char n[32];
+	char *p;
+
+	hugepages_before = guest_read_long("/proc/sys/vm/nr_hugepages");
+	cr_assert_geq(hugepages_before, 0, "nr_hugepages: %s", strerror(errno));
+	snprintf(n, sizeof(n), "%ld", hugepages_before + 1);
+	cr_assert_eq(guest_write_str("/proc/sys/vm/nr_hugepages", n), 0);
+	cr_assert_eq(guest_read_long("/proc/sys/vm/nr_hugepages"), hugepages_before + 1,
+		     "the guest could not reserve one 2 MiB hugetlb page");
+	p = anon_aligned(HUGE_SZ, MAP_HUGETLB);
+	p[0] = 1;
+	assert_plain_2m(p, "hugetlb");
+	munmap(p, HUGE_SZ);
+}
+
 Test(core_map, query_pte_rejects_nonzero_pad)
 {
 	int fd = mktme_open();

@@ -68,6 +68,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/pagewalk.h>
 #include <linux/pfn_t.h>
 #include <linux/pgtable.h>
 #include <linux/sched/signal.h>
@@ -541,80 +542,126 @@ static u64 mktme_level_pfn_mask(u32 level)
 }
 
 /*
+ * The leaf entry mapping one address, found by the kernel's page walker
+ * (mm/pagewalk.c) under mmap_read_lock. The walk never changes a mapping,
+ * which the walker would by default: a pmd_entry() that lets it descend into
+ * a huge PMD, or a pud_entry() into a huge PUD, makes it split them
+ * (split_huge_pmd(), split_huge_pud()), and that zaps a VM_PFNMAP 2 MiB
+ * mapping. So both stop at a leaf (ACTION_CONTINUE), and the PTE is read in
+ * pmd_entry() itself, with no pte_entry(), as the pagemap reader does
+ * (pagemap_pmd_range() in fs/proc/task_mmu.c).
+ */
+struct mktme_walk {
+	u32 level;		/* MKTME_PTE_*, NONE until a leaf is found */
+	u64 entry;		/* its raw value */
+};
+
+/*
+ * A leaf at PUD level has _PAGE_PSE, or is not present at all (PROT_NONE,
+ * migration or swap entries): an entry pointing to a PMD table is present
+ * without _PAGE_PSE. Called only for an entry that is not pud_none().
+ */
+static int mktme_walk_pud(pud_t *pud, unsigned long addr, unsigned long next,
+			  struct mm_walk *walk)
+{
+	struct mktme_walk *w = walk->private;
+	pud_t val = pudp_get(pud);
+
+	if (pud_present(val) && !pud_leaf(val))
+		return 0;
+	w->level = MKTME_PTE_1G;
+	w->entry = pud_val(val);
+	walk->action = ACTION_CONTINUE;
+	return 0;
+}
+
+static int mktme_walk_pmd(pmd_t *pmd, unsigned long addr, unsigned long next,
+			  struct mm_walk *walk)
+{
+	struct mktme_walk *w = walk->private;
+	spinlock_t *ptl;
+	pte_t *pte, val;
+
+	walk->action = ACTION_CONTINUE;
+	/* A 2 MiB leaf, a PROT_NONE one, or a migration entry. */
+	ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	if (ptl) {
+		w->level = MKTME_PTE_2M;
+		w->entry = pmd_val(pmdp_get(pmd));
+		spin_unlock(ptl);
+		return 0;
+	}
+	/*
+	 * A PTE table can go away under mmap_read_lock (khugepaged's
+	 * retract_page_tables() frees it after RCU): pte_offset_map_lock()
+	 * checks the PMD again and fails if it no longer points to one; the
+	 * walker then looks at the PMD again.
+	 */
+	pte = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	if (!pte) {
+		walk->action = ACTION_AGAIN;
+		return 0;
+	}
+	val = ptep_get(pte);
+	if (!pte_none(val)) {
+		w->level = MKTME_PTE_4K;
+		w->entry = pte_val(val);
+	}
+	pte_unmap_unlock(pte, ptl);
+	return 0;
+}
+
+#ifdef CONFIG_HUGETLB_PAGE
+/*
+ * A hugetlb VMA's entries (PMDs or PUDs, possibly shared between processes)
+ * come here instead, with its vma lock held (walk_hugetlb_range()), so that
+ * huge_pmd_unshare() cannot free the table under us.
+ */
+static int mktme_walk_hugetlb(pte_t *pte, unsigned long hmask,
+			      unsigned long addr, unsigned long next,
+			      struct mm_walk *walk)
+{
+	struct mktme_walk *w = walk->private;
+	pte_t val = huge_ptep_get(walk->mm, addr, pte);
+
+	if (huge_pte_none(val))
+		return 0;
+	w->level = ~hmask + 1 >= PUD_SIZE ? MKTME_PTE_1G : MKTME_PTE_2M;
+	w->entry = pte_val(val);
+	return 0;
+}
+#else
+#define mktme_walk_hugetlb NULL
+#endif
+
+static const struct mm_walk_ops mktme_walk_ops = {
+	.pud_entry	= mktme_walk_pud,
+	.pmd_entry	= mktme_walk_pmd,
+	.hugetlb_entry	= mktme_walk_hugetlb,
+	.walk_lock	= PGWALK_RDLOCK,
+};
+
+/*
  * The leaf entry mapping @addr in @mm: its level and raw value, or
- * MKTME_PTE_NONE. Page tables are only walked under a VMA: under
- * mmap_read_lock they can be freed only for detached VMAs (munmap()
- * downgrades the lock before free_pgtables()), and a hugetlb VMA's shared
- * PMD tables only with its vma lock (huge_pmd_unshare()).
+ * MKTME_PTE_NONE. Only under a VMA, walked as a VMA (walk_page_range()
+ * would skip a VM_PFNMAP one: walk_page_test()); under mmap_read_lock,
+ * page tables are freed only for detached VMAs (munmap() downgrades the
+ * lock before free_pgtables()).
  */
 static u32 mktme_walk(struct mm_struct *mm, unsigned long addr, u64 *entry)
 {
+	struct mktme_walk w = { .level = MKTME_PTE_NONE };
 	struct vm_area_struct *vma;
-	pgd_t *pgd;
-	p4d_t *p4d, p4dval;
-	pud_t *pud, pudval;
-	pmd_t *pmd, pmdval;
-	pte_t *pte;
-	spinlock_t *ptl;
-	u32 level = MKTME_PTE_NONE;
-	bool hugetlb;
 
 	vma = vma_lookup(mm, addr);
 	if (!vma)
 		return MKTME_PTE_NONE;
-	hugetlb = is_vm_hugetlb_page(vma);
-	if (hugetlb)
-		hugetlb_vma_lock_read(vma);
-
-	pgd = pgd_offset(mm, addr);
-	if (pgd_none(READ_ONCE(*pgd)) || pgd_bad(READ_ONCE(*pgd)))
-		goto out;
-	p4d = p4d_offset(pgd, addr);
-	p4dval = READ_ONCE(*p4d);
-	if (p4d_none(p4dval) || p4d_bad(p4dval))
-		goto out;
-
-	/*
-	 * A leaf at PUD or PMD level has _PAGE_PSE, or is not present at all
-	 * (PROT_NONE, migration or swap entries): a table entry always is.
-	 */
-	pud = pud_offset(p4d, addr);
-	pudval = READ_ONCE(*pud);
-	if (pud_none(pudval))
-		goto out;
-	if ((pud_val(pudval) & (_PAGE_PSE | _PAGE_PRESENT)) != _PAGE_PRESENT) {
-		*entry = pud_val(pudval);
-		level = MKTME_PTE_1G;
-		goto out;
-	}
-
-	pmd = pmd_offset(pud, addr);
-	pmdval = READ_ONCE(*pmd);
-	if (pmd_none(pmdval))
-		goto out;
-	if ((pmd_val(pmdval) & (_PAGE_PSE | _PAGE_PRESENT)) != _PAGE_PRESENT) {
-		*entry = pmd_val(pmdval);
-		level = MKTME_PTE_2M;
-		goto out;
-	}
-
-	/*
-	 * A PTE table can go away under mmap_read_lock (khugepaged's
-	 * retract_page_tables() frees it after RCU): pte_offset_map_lock()
-	 * checks the PMD again and fails if it no longer points to one.
-	 */
-	pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!pte)
-		goto out;
-	if (!pte_none(ptep_get(pte))) {
-		*entry = pte_val(ptep_get(pte));
-		level = MKTME_PTE_4K;
-	}
-	pte_unmap_unlock(pte, ptl);
-out:
-	if (hugetlb)
-		hugetlb_vma_unlock_read(vma);
-	return level;
+	addr &= PAGE_MASK;
+	if (walk_page_range_vma(vma, addr, addr + PAGE_SIZE, &mktme_walk_ops,
+				&w))
+		return MKTME_PTE_NONE;
+	*entry = w.entry;
+	return w.level;
 }
 
 static long mktme_query_pte(struct file *file, void __user *uarg)
