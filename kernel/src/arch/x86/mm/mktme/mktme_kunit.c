@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit tests for the keys side of the mktme core: the KEY_PROGRAM operand
- * layout, the operand checks (the emulated backend's conformance table),
- * the retrying programmer, the KeyID pool and the key payload parser.
+ * layout, the emulated backend against a table written from the PCONFIG
+ * specification, the operand checks, the retrying programmer, the KeyID
+ * pool and the key payload parser.
  *
  * Every test runs against its own emulated backend and pool, never the live
  * ones, so the results do not depend on the mktme= boot parameter.
@@ -25,7 +26,6 @@
 #define CLEAR		MKTME_KEYID_CLEAR_KEY
 #define NO_ENCRYPT	MKTME_KEYID_NO_ENCRYPT
 
-#define GP		MKTME_PROG_GP
 #define BAD_CMD		MKTME_INVALID_PROG_CMD
 #define BAD_KEYID	MKTME_INVALID_KEYID
 #define BAD_ALG		MKTME_INVALID_ENC_ALG
@@ -61,184 +61,182 @@ static struct kunit_suite mktme_layout_suite = {
 	.test_cases = mktme_layout_cases,
 };
 
-/* ---- operand checks: the conformance table ----------------------------- */
+/* ---- the emulated backend against the specification ------------------- */
 
-/* What to break in an otherwise valid operand. */
+/*
+ * What PCONFIG MKTME_KEY_PROGRAM answers, written down from the Intel
+ * documents and not from mktme.h or program.c, so that a mistake there
+ * (in mktme_program_check(), which the emulated backend calls, or in a
+ * constant) cannot hide itself: the operand is built byte by byte and every
+ * expected status is a number from the specification.
+ *
+ * Sources: Intel Architecture Memory Encryption Technologies Specification
+ * and the ISE reference, PCONFIG, MKTME_KEY_PROGRAM (the order of checks is
+ * the one the ISE "Operation" section gives, quoted in program.c):
+ *   operand (256-byte aligned): bytes 1:0 KEYID, 5:2 KEYID_CTRL, 63:6
+ *     reserved, 127:64 KEY_FIELD_1, 191:128 KEY_FIELD_2;
+ *   KEYID_CTRL: bits 7:0 COMMAND (0 KEYID_SET_KEY_DIRECT, 1
+ *     KEYID_SET_KEY_RANDOM, 2 KEYID_CLEAR_KEY, 3 KEYID_NO_ENCRYPT), bits
+ *     23:8 ENC_ALG (bit n is bit n of IA32_TME_CAPABILITY[15:0] and of
+ *     IA32_TME_ACTIVATE[63:48]: 0 AES-XTS-128, 1 AES-XTS-128 with integrity,
+ *     2 AES-XTS-256), bits 31:24 reserved;
+ *   return codes: 0 PROG_SUCCESS, 1 INVALID_PROG_CMD, 2 ENTROPY_ERROR,
+ *     3 INVALID_KEYID, 4 INVALID_ENC_ALG, 5 DEVICE_BUSY;
+ *   #GP(0) before any of them for non-zero reserved bytes or bits, and key
+ *     bytes beyond the key (ISE: 63:16 of each key field; for AES-XTS-256,
+ *     whose keys are 32 bytes, 63:32, our extension: see program.c). A
+ *     fault is no return code: the emulated backend answers MKTME_PROG_GP.
+ * Checks in this order: #GP, COMMAND, KEYID (0, or above the KeyIDs the
+ * platform has), ENC_ALG (exactly one bit, and an activated algorithm,
+ * for every command).
+ */
 enum {
-	V_NONE,
-	V_CTRL_RSVD,		/* keyid_ctrl bit 24 */
-	V_CTRL_RSVD_TOP,	/* keyid_ctrl bit 31 */
-	V_RSVD_FIRST,		/* reserved byte 6 */
-	V_RSVD_LAST,		/* reserved byte 63 */
-	V_KEY1_16,		/* key_field_1 byte 16 */
-	V_KEY2_63,		/* key_field_2 byte 63 */
-	V_KEY1_31,		/* key_field_1 byte 31 */
-	V_KEY2_32,		/* key_field_2 byte 32 */
-	V_KEY1_15,		/* key_field_1 byte 15: inside every key */
+	S_SUCCESS	= 0,
+	S_BAD_CMD	= 1,
+	S_BAD_KEYID	= 3,
+	S_BAD_ALG	= 4,
+	S_GP		= MKTME_PROG_GP,
 };
 
-struct check_case {
+/* IA32_TME_ACTIVATE[63:48] >> 48: the algorithms the platform activated. */
+#define A_128	0x1
+#define A_256	0x4
+#define A_BOTH	0x5
+
+struct spec_case {
 	const char *what;
-	unsigned int nr_keyids;
-	u32 activated;
-	u32 keyid;
-	u32 cmd;
-	u32 alg_bits;		/* keyid_ctrl[23:8] */
-	int violation;
-	int expect;
+	unsigned int nr_keyids;	/* KeyIDs 1..nr exist */
+	u32 activated;		/* A_* */
+	u16 keyid;		/* operand bytes 1:0 */
+	u32 ctrl;		/* operand bytes 5:2, KEYID_CTRL */
+	u8 poke;		/* operand byte made non-zero; 0 for none */
+	int status;		/* S_* */
 };
 
-static const struct check_case check_cases[] = {
-	/* KeyID edges, 31 KeyIDs (the most the emulated PTE field holds) */
-	{ "keyid 0", 31, BOTH, 0, SET_RANDOM, BIT128, V_NONE, BAD_KEYID },
-	{ "keyid 1", 31, BOTH, 1, SET_RANDOM, BIT128, V_NONE, OK },
-	{ "keyid max", 31, BOTH, 31, SET_RANDOM, BIT128, V_NONE, OK },
-	{ "keyid max+1", 31, BOTH, 32, SET_RANDOM, BIT128, V_NONE, BAD_KEYID },
-	{ "keyid 0xffff", 31, BOTH, 0xffff, CLEAR, BIT128, V_NONE, BAD_KEYID },
-	/* KeyID edges, 3 KeyIDs */
-	{ "3: keyid 3", 3, BOTH, 3, CLEAR, BIT256, V_NONE, OK },
-	{ "3: keyid 4", 3, BOTH, 4, CLEAR, BIT256, V_NONE, BAD_KEYID },
-	{ "1: keyid 1", 1, BIT128, 1, NO_ENCRYPT, BIT128, V_NONE, OK },
-	{ "1: keyid 2", 1, BIT128, 2, NO_ENCRYPT, BIT128, V_NONE, BAD_KEYID },
-	/* commands */
-	{ "direct", 31, BOTH, 5, SET_DIRECT, BIT256, V_NONE, OK },
-	{ "random", 31, BOTH, 5, SET_RANDOM, BIT256, V_NONE, OK },
-	{ "clear", 31, BOTH, 5, CLEAR, BIT128, V_NONE, OK },
-	{ "no-encrypt", 31, BOTH, 5, NO_ENCRYPT, BIT128, V_NONE, OK },
-	{ "cmd 4", 31, BOTH, 5, 4, BIT128, V_NONE, BAD_CMD },
-	{ "cmd 0xff", 31, BOTH, 5, 0xff, BIT128, V_NONE, BAD_CMD },
-	/* algorithms */
-	{ "no alg", 31, BOTH, 5, SET_RANDOM, 0, V_NONE, BAD_ALG },
-	{ "two algs", 31, BOTH, 5, SET_RANDOM, BOTH, V_NONE, BAD_ALG },
-	{ "unknown alg bit 1", 31, BOTH, 5, SET_RANDOM, BIT(1), V_NONE,
-	  BAD_ALG },
-	{ "alg bit 15", 31, BOTH, 5, SET_RANDOM, BIT(15), V_NONE, BAD_ALG },
-	{ "256 not activated", 31, BIT128, 5, SET_RANDOM, BIT256, V_NONE,
-	  BAD_ALG },
-	{ "128 not activated", 31, BIT256, 5, SET_RANDOM, BIT128, V_NONE,
-	  BAD_ALG },
-	{ "clear needs an alg", 31, BOTH, 5, CLEAR, 0, V_NONE, BAD_ALG },
-	{ "no-encrypt needs an alg", 31, BOTH, 5, NO_ENCRYPT, 0, V_NONE,
-	  BAD_ALG },
-	{ "clear, 128 not activated", 31, BIT256, 5, CLEAR, BIT128, V_NONE,
-	  BAD_ALG },
-	/* reserved fields: #GP */
-	{ "ctrl bit 24", 31, BOTH, 5, SET_RANDOM, BIT128, V_CTRL_RSVD, GP },
-	{ "ctrl bit 31", 31, BOTH, 5, CLEAR, BIT128, V_CTRL_RSVD_TOP, GP },
-	{ "rsvd byte 6", 31, BOTH, 5, SET_RANDOM, BIT128, V_RSVD_FIRST, GP },
-	{ "rsvd byte 63", 31, BOTH, 5, NO_ENCRYPT, BIT128, V_RSVD_LAST, GP },
-	/* upper key bytes */
-	{ "128: key1 byte 16", 31, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_16,
-	  GP },
-	{ "128: key2 byte 63", 31, BOTH, 5, SET_DIRECT, BIT128, V_KEY2_63,
-	  GP },
-	{ "128: key1 byte 31", 31, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_31,
-	  GP },
-	{ "128: key1 byte 15", 31, BOTH, 5, SET_DIRECT, BIT128, V_KEY1_15,
-	  OK },
-	{ "128, clear: key1 byte 16", 31, BOTH, 5, CLEAR, BIT128, V_KEY1_16,
-	  GP },
-	{ "256: key1 byte 31", 31, BOTH, 5, SET_DIRECT, BIT256, V_KEY1_31,
-	  OK },
-	{ "256: key1 byte 16", 31, BOTH, 5, SET_DIRECT, BIT256, V_KEY1_16,
-	  OK },
-	{ "256: key2 byte 32", 31, BOTH, 5, SET_DIRECT, BIT256, V_KEY2_32,
-	  GP },
-	{ "256: key2 byte 63", 31, BOTH, 5, SET_DIRECT, BIT256, V_KEY2_63,
-	  GP },
-	/* precedence: #GP, then command, then KeyID, then algorithm */
-	{ "GP before cmd", 31, BOTH, 5, 4, BIT128, V_CTRL_RSVD, GP },
-	{ "GP before keyid", 31, BOTH, 0, CLEAR, BIT128, V_RSVD_FIRST, GP },
-	{ "GP before alg", 31, BOTH, 5, CLEAR, 0, V_RSVD_LAST, GP },
-	{ "cmd before keyid", 31, BOTH, 0, 4, BIT128, V_NONE, BAD_CMD },
-	{ "cmd before alg", 31, BOTH, 5, 4, 0, V_NONE, BAD_CMD },
-	{ "keyid before alg", 31, BOTH, 32, CLEAR, 0, V_NONE, BAD_KEYID },
-	{ "keyid 0 before alg", 31, BIT128, 0, CLEAR, BIT256, V_NONE,
-	  BAD_KEYID },
-	/* no/two algs: the XTS-128 upper-byte rule applies (ISE 63:16) */
-	{ "no alg, key1 byte 16", 31, BOTH, 5, SET_DIRECT, 0, V_KEY1_16, GP },
-	{ "two algs, key1 byte 31", 31, BOTH, 5, SET_DIRECT, BOTH, V_KEY1_31,
-	  GP },
+static const struct spec_case spec_cases[] = {
+	/* KEYID: 1..nr only; 0 is the TME KeyID. */
+	{ "keyid 0", 31, A_BOTH, 0, 0x00000101, 0, S_BAD_KEYID },
+	{ "keyid 1", 31, A_BOTH, 1, 0x00000101, 0, S_SUCCESS },
+	{ "keyid 31 of 31", 31, A_BOTH, 31, 0x00000101, 0, S_SUCCESS },
+	{ "keyid 32 of 31", 31, A_BOTH, 32, 0x00000101, 0, S_BAD_KEYID },
+	{ "keyid 0xffff", 31, A_BOTH, 0xffff, 0x00000102, 0, S_BAD_KEYID },
+	{ "keyid 3 of 3", 3, A_BOTH, 3, 0x00000402, 0, S_SUCCESS },
+	{ "keyid 4 of 3", 3, A_BOTH, 4, 0x00000402, 0, S_BAD_KEYID },
+	{ "keyid 1 of 1", 1, A_128, 1, 0x00000103, 0, S_SUCCESS },
+	{ "keyid 2 of 1", 1, A_128, 2, 0x00000103, 0, S_BAD_KEYID },
+	/* COMMAND: 0..3. */
+	{ "set-key-direct", 31, A_BOTH, 5, 0x00000400, 0, S_SUCCESS },
+	{ "set-key-random", 31, A_BOTH, 5, 0x00000401, 0, S_SUCCESS },
+	{ "clear-key", 31, A_BOTH, 5, 0x00000102, 0, S_SUCCESS },
+	{ "no-encrypt", 31, A_BOTH, 5, 0x00000103, 0, S_SUCCESS },
+	{ "command 4", 31, A_BOTH, 5, 0x00000104, 0, S_BAD_CMD },
+	{ "command 0x80", 31, A_BOTH, 5, 0x00000180, 0, S_BAD_CMD },
+	{ "command 0xff", 31, A_BOTH, 5, 0x000001ff, 0, S_BAD_CMD },
+	/* ENC_ALG: one bit, activated; for every command. */
+	{ "no algorithm", 31, A_BOTH, 5, 0x00000001, 0, S_BAD_ALG },
+	{ "two algorithms", 31, A_BOTH, 5, 0x00000501, 0, S_BAD_ALG },
+	{ "xts-128 with integrity", 31, A_BOTH, 5, 0x00000201, 0, S_BAD_ALG },
+	{ "algorithm bit 15", 31, A_BOTH, 5, 0x00800001, 0, S_BAD_ALG },
+	{ "xts-256 not activated", 31, A_128, 5, 0x00000401, 0, S_BAD_ALG },
+	{ "xts-128 not activated", 31, A_256, 5, 0x00000101, 0, S_BAD_ALG },
+	{ "clear-key without algorithm", 31, A_BOTH, 5, 0x00000002, 0,
+	  S_BAD_ALG },
+	{ "no-encrypt without algorithm", 31, A_BOTH, 5, 0x00000003, 0,
+	  S_BAD_ALG },
+	{ "clear-key, xts-128 not activated", 31, A_256, 5, 0x00000102, 0,
+	  S_BAD_ALG },
+	/* Reserved bits and bytes: #GP. */
+	{ "KEYID_CTRL bit 24", 31, A_BOTH, 5, 0x01000101, 0, S_GP },
+	{ "KEYID_CTRL bit 31", 31, A_BOTH, 5, 0x80000102, 0, S_GP },
+	{ "reserved byte 6", 31, A_BOTH, 5, 0x00000101, 6, S_GP },
+	{ "reserved byte 63", 31, A_BOTH, 5, 0x00000103, 63, S_GP },
+	/* Key bytes beyond the key: #GP. */
+	{ "xts-128: KEY_FIELD_1 byte 15", 31, A_BOTH, 5, 0x00000100, 64 + 15,
+	  S_SUCCESS },
+	{ "xts-128: KEY_FIELD_1 byte 16", 31, A_BOTH, 5, 0x00000100, 64 + 16,
+	  S_GP },
+	{ "xts-128: KEY_FIELD_1 byte 31", 31, A_BOTH, 5, 0x00000100, 64 + 31,
+	  S_GP },
+	{ "xts-128: KEY_FIELD_2 byte 63", 31, A_BOTH, 5, 0x00000100, 128 + 63,
+	  S_GP },
+	{ "xts-128, clear-key: KEY_FIELD_1 byte 16", 31, A_BOTH, 5, 0x00000102,
+	  64 + 16, S_GP },
+	{ "xts-256: KEY_FIELD_1 byte 16", 31, A_BOTH, 5, 0x00000400, 64 + 16,
+	  S_SUCCESS },
+	{ "xts-256: KEY_FIELD_1 byte 31", 31, A_BOTH, 5, 0x00000400, 64 + 31,
+	  S_SUCCESS },
+	{ "xts-256: KEY_FIELD_2 byte 32", 31, A_BOTH, 5, 0x00000400, 128 + 32,
+	  S_GP },
+	{ "xts-256: KEY_FIELD_2 byte 63", 31, A_BOTH, 5, 0x00000400, 128 + 63,
+	  S_GP },
+	/* Without exactly one algorithm the 16-byte rule holds (ISE 63:16). */
+	{ "no algorithm: KEY_FIELD_1 byte 16", 31, A_BOTH, 5, 0x00000000,
+	  64 + 16, S_GP },
+	{ "two algorithms: KEY_FIELD_1 byte 31", 31, A_BOTH, 5, 0x00000500,
+	  64 + 31, S_GP },
+	/* Order: #GP, then COMMAND, then KEYID, then ENC_ALG. */
+	{ "#GP before command", 31, A_BOTH, 5, 0x01000104, 0, S_GP },
+	{ "#GP before keyid", 31, A_BOTH, 0, 0x00000102, 6, S_GP },
+	{ "#GP before algorithm", 31, A_BOTH, 5, 0x00000002, 63, S_GP },
+	{ "command before keyid", 31, A_BOTH, 0, 0x00000104, 0, S_BAD_CMD },
+	{ "command before algorithm", 31, A_BOTH, 5, 0x00000004, 0, S_BAD_CMD },
+	{ "keyid before algorithm", 31, A_BOTH, 32, 0x00000002, 0,
+	  S_BAD_KEYID },
+	{ "keyid 0 before algorithm", 31, A_128, 0, 0x00000402, 0,
+	  S_BAD_KEYID },
 };
 
-static void build_operand(struct mktme_key_program *op,
-			  const struct check_case *c)
+/* The operand of @c, byte by byte (little-endian, as the CPU reads it). */
+static void spec_operand(u8 *op, const struct spec_case *c)
 {
-	memset(op, 0, sizeof(*op));
-	op->keyid = c->keyid;
-	op->keyid_ctrl = c->cmd | (c->alg_bits << MKTME_CTRL_ALG_SHIFT);
-	/* Key bytes inside every key size are allowed to be anything. */
-	memset(op->key_field_1, 0xa5, 16);
-	memset(op->key_field_2, 0x5a, 16);
-	switch (c->violation) {
-	case V_CTRL_RSVD:
-		op->keyid_ctrl |= BIT(24);
-		break;
-	case V_CTRL_RSVD_TOP:
-		op->keyid_ctrl |= BIT(31);
-		break;
-	case V_RSVD_FIRST:
-		op->__rsvd[0] = 1;
-		break;
-	case V_RSVD_LAST:
-		op->__rsvd[57] = 0x80;
-		break;
-	case V_KEY1_16:
-		op->key_field_1[16] = 1;
-		break;
-	case V_KEY2_63:
-		op->key_field_2[63] = 1;
-		break;
-	case V_KEY1_31:
-		op->key_field_1[31] = 1;
-		break;
-	case V_KEY2_32:
-		op->key_field_2[32] = 1;
-		break;
-	case V_KEY1_15:
-		op->key_field_1[15] = 0xff;
-		break;
-	}
+	memset(op, 0, 256);
+	op[0] = c->keyid & 0xff;
+	op[1] = c->keyid >> 8;
+	op[2] = c->ctrl & 0xff;
+	op[3] = (c->ctrl >> 8) & 0xff;
+	op[4] = (c->ctrl >> 16) & 0xff;
+	op[5] = c->ctrl >> 24;
+	/* Bytes 15:0 of each key field are key in every algorithm. */
+	memset(op + 64, 0xa5, 16);
+	memset(op + 128, 0x5a, 16);
+	if (c->poke)
+		op[c->poke] = 0xff;
 }
 
-static void mktme_check_table_test(struct kunit *test)
+static void mktme_emu_spec_test(struct kunit *test)
 {
 	struct mktme_key_program *op;
 	struct mktme_emu *emu;
 	int i;
 
-	op = kunit_kzalloc(test, sizeof(*op), GFP_KERNEL);
+	/* kmalloc(256) is 256-byte aligned, as PCONFIG wants its operand. */
+	op = kunit_kzalloc(test, 256, GFP_KERNEL);
 	emu = kunit_kzalloc(test, sizeof(*emu), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, op);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, emu);
+	KUNIT_ASSERT_TRUE(test, IS_ALIGNED((unsigned long)op, 256));
 
-	for (i = 0; i < ARRAY_SIZE(check_cases); i++) {
-		const struct check_case *c = &check_cases[i];
+	for (i = 0; i < ARRAY_SIZE(spec_cases); i++) {
+		const struct spec_case *c = &spec_cases[i];
 		const struct mktme_backend *b = &emu->backend;
 		struct mktme_emu_keyid before, after;
 		int code;
 
-		build_operand(op, c);
-		KUNIT_EXPECT_EQ_MSG(test, mktme_program_check(op, c->nr_keyids,
-							      c->activated),
-				    c->expect, "check: %s", c->what);
-
-		/* The emulated backend answers the same, and changes state
-		 * only on success.
-		 */
 		KUNIT_ASSERT_EQ(test, mktme_emu_init(emu, c->nr_keyids,
 						     c->activated), 0);
+		spec_operand((u8 *)op, c);
 		before = mktme_emu_keyid_state(emu, c->keyid);
 		code = b->program(b, op);
 		after = mktme_emu_keyid_state(emu, c->keyid);
-		KUNIT_EXPECT_EQ_MSG(test, code, c->expect, "emu: %s", c->what);
+		KUNIT_EXPECT_EQ_MSG(test, code, c->status, "%s", c->what);
 		KUNIT_EXPECT_EQ_MSG(test, mktme_emu_program_calls(emu), 1UL,
-				    "emu calls: %s", c->what);
-		if (c->expect == OK) {
-			KUNIT_EXPECT_EQ_MSG(test, after.cmd, c->cmd, "%s",
-					    c->what);
-			KUNIT_EXPECT_EQ_MSG(test, BIT(after.alg), c->alg_bits,
+				    "calls: %s", c->what);
+		/* The KeyID's key table entry changes on success only. */
+		if (c->status == S_SUCCESS) {
+			KUNIT_EXPECT_EQ_MSG(test, after.cmd, c->ctrl & 0xff,
 					    "%s", c->what);
+			KUNIT_EXPECT_EQ_MSG(test, 0x100U << after.alg,
+					    c->ctrl & 0xffff00, "%s", c->what);
 			KUNIT_EXPECT_EQ_MSG(test, after.generation,
 					    before.generation + 1, "%s",
 					    c->what);
@@ -251,7 +249,25 @@ static void mktme_check_table_test(struct kunit *test)
 	}
 }
 
-/* Every command x every algorithm bit x KeyID edges, for one setup. */
+/* ---- the operand checks and the emulated backend's extras ------------- */
+
+/* A valid-looking operand: key bytes 15:0 set, everything else zero. */
+static void build_operand(struct mktme_key_program *op, u32 keyid, u32 cmd,
+			  u32 alg_bits)
+{
+	memset(op, 0, sizeof(*op));
+	op->keyid = keyid;
+	op->keyid_ctrl = cmd | (alg_bits << MKTME_CTRL_ALG_SHIFT);
+	memset(op->key_field_1, 0xa5, 16);
+	memset(op->key_field_2, 0x5a, 16);
+}
+
+/*
+ * mktme_program_check() itself, which the hw backend runs before PCONFIG
+ * too (up to 63 KeyIDs here, more than the emulated PTE field holds): every
+ * command x every algorithm bit x KeyID edges, for one setup, against the
+ * order of checks written out here.
+ */
 static void check_sweep(struct kunit *test, struct mktme_key_program *op,
 			unsigned int nr, u32 act)
 {
@@ -261,14 +277,11 @@ static void check_sweep(struct kunit *test, struct mktme_key_program *op,
 	for (cmd = 0; cmd <= 5; cmd++) {
 		for (alg = 0; alg < 16; alg++) {
 			for (e = 0; e < ARRAY_SIZE(keyids); e++) {
-				struct check_case c = {
-					.keyid = keyids[e], .cmd = cmd,
-					.alg_bits = BIT(alg),
-				};
+				u32 keyid = keyids[e];
 				bool keyid_ok;
 				int expect;
 
-				keyid_ok = c.keyid >= 1 && c.keyid <= nr;
+				keyid_ok = keyid >= 1 && keyid <= nr;
 				if (cmd > NO_ENCRYPT)
 					expect = BAD_CMD;
 				else if (!keyid_ok)
@@ -277,13 +290,13 @@ static void check_sweep(struct kunit *test, struct mktme_key_program *op,
 					expect = BAD_ALG;
 				else
 					expect = OK;
-				build_operand(op, &c);
+				build_operand(op, keyid, cmd, BIT(alg));
 				KUNIT_EXPECT_EQ_MSG(test,
 						    mktme_program_check(op, nr,
 									act),
 						    expect,
 						    "nr %u act %#x cmd %u alg %u keyid %u",
-						    nr, act, cmd, alg, c.keyid);
+						    nr, act, cmd, alg, keyid);
 			}
 		}
 	}
@@ -306,7 +319,6 @@ static void mktme_check_sweep_test(struct kunit *test)
 /* Fault injection: after the operand checks; entropy for RANDOM only. */
 static void mktme_emu_inject_test(struct kunit *test)
 {
-	struct check_case c = { .keyid = 2, .alg_bits = BIT128 };
 	struct mktme_key_program *op;
 	const struct mktme_backend *b;
 	struct mktme_emu *emu;
@@ -323,8 +335,7 @@ static void mktme_emu_inject_test(struct kunit *test)
 
 	/* Busy: any command, N times, then through. */
 	mktme_emu_inject(emu, 2, 0);
-	c.cmd = CLEAR;
-	build_operand(op, &c);
+	build_operand(op, 2, CLEAR, BIT128);
 	KUNIT_EXPECT_EQ(test, b->program(b, op), MKTME_DEVICE_BUSY);
 	KUNIT_EXPECT_EQ(test, b->program(b, op), MKTME_DEVICE_BUSY);
 	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 2).cmd, NEVER);
@@ -333,21 +344,17 @@ static void mktme_emu_inject_test(struct kunit *test)
 
 	/* An invalid operand fails its check and leaves the injection. */
 	mktme_emu_inject(emu, 1, 0);
-	c.keyid = 0;
-	build_operand(op, &c);
+	build_operand(op, 0, CLEAR, BIT128);
 	KUNIT_EXPECT_EQ(test, b->program(b, op), BAD_KEYID);
-	c.keyid = 2;
-	build_operand(op, &c);
+	build_operand(op, 2, CLEAR, BIT128);
 	KUNIT_EXPECT_EQ(test, b->program(b, op), MKTME_DEVICE_BUSY);
 	KUNIT_EXPECT_EQ(test, b->program(b, op), OK);
 
 	/* Entropy: only SET_KEY_RANDOM needs the RNG. */
 	mktme_emu_inject(emu, 0, 1);
-	c.cmd = NO_ENCRYPT;
-	build_operand(op, &c);
+	build_operand(op, 2, NO_ENCRYPT, BIT128);
 	KUNIT_EXPECT_EQ(test, b->program(b, op), OK);
-	c.cmd = SET_RANDOM;
-	build_operand(op, &c);
+	build_operand(op, 2, SET_RANDOM, BIT128);
 	KUNIT_EXPECT_EQ(test, b->program(b, op), MKTME_ENTROPY_ERROR);
 	KUNIT_EXPECT_EQ(test, mktme_emu_keyid_state(emu, 2).cmd, NO_ENCRYPT);
 	KUNIT_EXPECT_EQ(test, b->program(b, op), OK);
@@ -363,7 +370,7 @@ static void mktme_emu_inject_test(struct kunit *test)
 }
 
 static struct kunit_case mktme_emu_cases[] = {
-	KUNIT_CASE(mktme_check_table_test),
+	KUNIT_CASE(mktme_emu_spec_test),
 	KUNIT_CASE(mktme_check_sweep_test),
 	KUNIT_CASE(mktme_emu_inject_test),
 	{}
