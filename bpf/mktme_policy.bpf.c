@@ -391,3 +391,121 @@ void BPF_PROG(mktme_key_free, struct key *key)
 	mktme_uncharge(&mktme_live, o);
 	bpf_map_delete_elem(&mktme_keys, &serial);
 }
+
+/*
+ * Self-protection. The pins are root's (0600, in a 0700 directory that
+ * mktmectl checks is root's), but file modes stop neither uid 0 with every
+ * capability dropped nor the root of a user namespace that maps uid 0: both
+ * own the files. Without these programs either could open a map for writing
+ * and empty the policy slot (everything allowed), or unlink a link pin, the
+ * link's last reference, which detaches its program. Who may change
+ * enforcement is who may load it: a task with CAP_SYS_ADMIN in the initial
+ * user namespace (tools/mktmectl/caps.c checks the same before it starts).
+ * Read-only opens stay with the file modes: they change nothing.
+ *
+ * The pin directory and its ancestors on bpffs are known by device and
+ * inode number, set by mktmectl before load (read-only data: frozen once
+ * loaded). Entry 0 is the pin directory itself.
+ */
+#define MKTME_GUARD_DIRS 4
+const volatile __u32 guard_dev = 0;			/* kernel dev_t: MKDEV(major, minor) */
+const volatile __u64 guard_ino[MKTME_GUARD_DIRS] = {};	/* 0: unused */
+
+/* include/uapi/linux/capability.h */
+#define CAP_SYS_ADMIN 21
+/* include/linux/fs.h: a map opened for writing (bpf_map_new_fd, OPEN_FMODE) */
+#define FMODE_WRITE 0x2
+
+static __always_inline bool may_change_enforcement(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	const struct cred *cred = BPF_CORE_READ(t, cred);
+	__u64 eff = BPF_CORE_READ(cred, cap_effective.val);
+
+	/* Only the initial user namespace has level 0 (kernel/user_namespace.c). */
+	return (eff & (1ULL << CAP_SYS_ADMIN)) && BPF_CORE_READ(cred, user_ns, level) == 0;
+}
+
+/* Is @inode one of the guarded directories (@any) or the pin directory? */
+static __always_inline bool guarded(const struct inode *inode, bool any)
+{
+	__u64 ino;
+
+	if (!inode || !guard_ino[0] || BPF_CORE_READ(inode, i_sb, s_dev) != guard_dev)
+		return false;
+	ino = BPF_CORE_READ(inode, i_ino);
+	if (ino == guard_ino[0])
+		return true;
+	if (!any)
+		return false;
+	for (int i = 1; i < MKTME_GUARD_DIRS; i++)
+		if (guard_ino[i] && ino == guard_ino[i])
+			return true;
+	return false;
+}
+
+static __always_inline int guard_ret(bool touches)
+{
+	if (!touches || may_change_enforcement())
+		return 0;
+	return lsm_ret(1);
+}
+
+static __always_inline bool our_map(const struct bpf_map *map)
+{
+	__u32 zero = 0;
+
+	return map == (void *)&mktme_policy || map == (void *)&mktme_rules_tpl ||
+	       map == (void *)&mktme_live || map == (void *)&mktme_keys ||
+	       map == (void *)&mktme_counters || map == (void *)&mktme_assign ||
+	       map == (void *)&mktme_state || map == (void *)&mktme_stats ||
+	       map == (void *)&mktme_events ||
+	       /* the generation in force, pinned as mktme_rules */
+	       map == bpf_map_lookup_elem(&mktme_policy, &zero);
+}
+
+SEC("lsm/bpf_map")
+int BPF_PROG(mktme_map_open, struct bpf_map *map, fmode_t fmode, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_ret((fmode & FMODE_WRITE) && our_map(map));
+}
+
+SEC("lsm/inode_unlink")
+int BPF_PROG(mktme_unlink, struct inode *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_ret(guarded(dir, false));
+}
+
+SEC("lsm/inode_rmdir")
+int BPF_PROG(mktme_rmdir, struct inode *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_ret(guarded(BPF_CORE_READ(dentry, d_inode), true));
+}
+
+SEC("lsm/inode_rename")
+int BPF_PROG(mktme_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir,
+	     struct dentry *new_dentry, int ret)
+{
+	if (ret)
+		return ret;
+	/* A pin renamed away or over, or the directory (or an ancestor) moved. */
+	return guard_ret(guarded(old_dir, false) || guarded(new_dir, false) ||
+			 guarded(BPF_CORE_READ(old_dentry, d_inode), true));
+}
+
+SEC("lsm/inode_setattr")
+int BPF_PROG(mktme_setattr, struct mnt_idmap *idmap, struct dentry *dentry, struct iattr *attr,
+	     int ret)
+{
+	if (ret)
+		return ret;
+	/* chmod/chown of the directories or of a pin. */
+	return guard_ret(guarded(BPF_CORE_READ(dentry, d_inode), true) ||
+			 guarded(BPF_CORE_READ(dentry, d_parent, d_inode), false));
+}

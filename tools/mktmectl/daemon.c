@@ -443,7 +443,7 @@ int do_daemon(int argc, char **argv)
 
 static int run(const char *file, bool audit)
 {
-	bool adopted;
+	bool adopted, failed = false;
 	struct ring_buffer *rb = NULL;
 	struct follow f = { .ifd = -1, .wd_dir = -1, .wd_real = -1 };
 	struct pins p;
@@ -510,16 +510,26 @@ static int run(const char *file, bool audit)
 			{ rb ? ring_buffer__epoll_fd(rb) : -1, POLLIN, 0 },
 		};
 
-		if (poll(fds, 3, !file || watched ? REFRESH_MS : STAT_MS) < 0 && errno != EINTR)
+		if (poll(fds, 3, !file || watched ? REFRESH_MS : STAT_MS) < 0 && errno != EINTR) {
+			/* Deaf to signals and files: exit non-zero, for a restart. */
+			logp(LOG_ERR, "poll: %s; exiting", strerror(errno));
+			failed = true;
 			break;
+		}
 		if (fds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
+			ssize_t n = read(sfd, &si, sizeof(si));
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (n == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP && file)
 					follow_look(&f, WHY_SIGHUP, true);
 				else if (si.ssi_signo != SIGHUP)
 					break;
+			} else if (n >= 0 || (errno != EINTR && errno != EAGAIN)) {
+				logp(LOG_ERR, "reading the signalfd: %s; exiting",
+				     n < 0 ? strerror(errno) : "short read");
+				failed = true;
+				break;
 			}
 		}
 		if (fds[1].revents & POLLIN) {
@@ -545,7 +555,7 @@ static int run(const char *file, bool audit)
 	}
 	logp(LOG_INFO, "exiting; the programs and the policy stay pinned under %s and in force",
 	     cli.pin_dir);
-	ret = EXIT_OK;
+	ret = failed ? EXIT_RUNTIME : EXIT_OK;
 out:
 	follow_free(&f);
 	if (sfd >= 0)

@@ -45,8 +45,8 @@ static int do_add(int argc, char **argv)
 		{ "algorithm", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int type = 0, alg = 0, c;
-	char payload[512], khex[130] = "", thex[130] = "";
+	int type = 0, alg = -1, c;	/* alg -1: the kernel chooses (the platform's default) */
+	char payload[512], khex[130] = "", thex[130] = "", chosen[32] = "?";
 	key_serial_t serial;
 	const char *name;
 
@@ -72,26 +72,38 @@ static int do_add(int argc, char **argv)
 			    name, MKTME_NAME_LEN - 1);
 	if (type == 1 && scanf("%128s %128s", khex, thex) != 2)
 		return fail(EXIT_USAGE, "--type user: expected \"KEYHEX TWEAKHEX\" on standard input. Nothing was created.");
-	snprintf(payload, sizeof(payload), "type=%s algorithm=%s%s%s%s%s", name_of(type_names, type),
-		 name_of(alg_names, alg), type == 1 ? " key=" : "", khex, type == 1 ? " tweak=" : "",
-		 thex);
+	snprintf(payload, sizeof(payload), "type=%s%s%s%s%s%s%s", name_of(type_names, type),
+		 alg >= 0 ? " algorithm=" : "", alg >= 0 ? name_of(alg_names, alg) : "",
+		 type == 1 ? " key=" : "", khex, type == 1 ? " tweak=" : "", thex);
 	serial = add_key("mktme", name, payload, strlen(payload), KEY_SPEC_USER_KEYRING);
-	memset(payload, 0, sizeof(payload));
-	memset(khex, 0, sizeof(khex));
-	memset(thex, 0, sizeof(thex));
+	/* Key material: gone before anything else can fail (the compiler may not drop these). */
+	explicit_bzero(payload, sizeof(payload));
+	explicit_bzero(khex, sizeof(khex));
+	explicit_bzero(thex, sizeof(thex));
 	if (serial < 0)
 		return key_error(name, errno);
+	/* What the kernel chose: keyctl read says "keyid=N type=T alg=A". */
+	if (alg >= 0) {
+		snprintf(chosen, sizeof(chosen), "%s", name_of(alg_names, alg));
+	} else {
+		void *desc = NULL;
+		const char *a;
+
+		if (keyctl_read_alloc(serial, &desc) >= 0 && (a = strstr(desc, "alg=")))
+			snprintf(chosen, sizeof(chosen), "%.*s", (int)strcspn(a + 4, " \n"), a + 4);
+		free(desc);
+	}
 	if (cli.json) {
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "name", json_object_new_string(name));
 		json_object_object_add(o, "serial", json_object_new_int64(serial));
 		json_object_object_add(o, "type", json_object_new_string(name_of(type_names, type)));
-		json_object_object_add(o, "algorithm", json_object_new_string(name_of(alg_names, alg)));
+		json_object_object_add(o, "algorithm", json_object_new_string(chosen));
 		json_emit(o, stdout, cli.pretty);
 	} else {
 		printf("key \"%s\": serial %d (type %s, %s), in your user keyring\n", name, serial,
-		       name_of(type_names, type), name_of(alg_names, alg));
+		       name_of(type_names, type), chosen);
 	}
 	return EXIT_OK;
 }
