@@ -38,6 +38,53 @@ static int key_error(const char *name, int err)
 	}
 }
 
+/* Each line of /proc/keys for an mktme key: serial and the describe text. */
+static int for_each_key(int (*fn)(long serial, const char *uid, const char *desc, void *),
+			void *arg)
+{
+	FILE *f = fopen("/proc/keys", "r");
+	char line[1024];
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	while (!ret && fgets(line, sizeof(line), f)) {
+		char flags[16], usage[16], expiry[16], perm[16], uid[16], gid[16], type[32];
+		long serial;
+		int off = 0;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%lx %15s %15s %15s %15s %15s %15s %31s %n", &serial, flags, usage,
+			   expiry, perm, uid, gid, type, &off) < 8 || !off)
+			continue;
+		if (strcmp(type, "mktme"))
+			continue;
+		ret = fn(serial, uid, line + off, arg);
+	}
+	fclose(f);
+	return ret;
+}
+
+
+struct alg_of {
+	long serial;
+	char *out;
+	size_t len;
+};
+
+/* The algorithm in @desc ("NAME: keyid=N type=T alg=A") of the key asked for. */
+static int alg_one(long serial, const char *uid, const char *desc, void *arg)
+{
+	struct alg_of *q = arg;
+	const char *a = strstr(desc, " alg=");
+
+	(void)uid;
+	if (serial != q->serial || !a)
+		return 0;
+	snprintf(q->out, q->len, "%.*s", (int)strcspn(a + 5, " "), a + 5);
+	return 1;
+}
+
 static int do_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -82,16 +129,13 @@ static int do_add(int argc, char **argv)
 	explicit_bzero(thex, sizeof(thex));
 	if (serial < 0)
 		return key_error(name, errno);
-	/* What the kernel chose: keyctl read says "keyid=N type=T alg=A". */
+	/* What the kernel chose, as /proc/keys describes the key (its view permission suffices). */
 	if (alg >= 0) {
 		snprintf(chosen, sizeof(chosen), "%s", name_of(alg_names, alg));
 	} else {
-		void *desc = NULL;
-		const char *a;
+		struct alg_of q = { serial, chosen, sizeof(chosen) };
 
-		if (keyctl_read_alloc(serial, &desc) >= 0 && (a = strstr(desc, "alg=")))
-			snprintf(chosen, sizeof(chosen), "%.*s", (int)strcspn(a + 4, " \n"), a + 4);
-		free(desc);
+		for_each_key(alg_one, &q);
 	}
 	if (cli.json) {
 		struct json_object *o = json_object_new_object();
@@ -106,33 +150,6 @@ static int do_add(int argc, char **argv)
 		       name_of(type_names, type), chosen);
 	}
 	return EXIT_OK;
-}
-
-/* Each line of /proc/keys for an mktme key: serial and the describe text. */
-static int for_each_key(int (*fn)(long serial, const char *uid, const char *desc, void *),
-			void *arg)
-{
-	FILE *f = fopen("/proc/keys", "r");
-	char line[1024];
-	int ret = 0;
-
-	if (!f)
-		return -errno;
-	while (!ret && fgets(line, sizeof(line), f)) {
-		char flags[16], usage[16], expiry[16], perm[16], uid[16], gid[16], type[32];
-		long serial;
-		int off = 0;
-
-		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%lx %15s %15s %15s %15s %15s %15s %31s %n", &serial, flags, usage,
-			   expiry, perm, uid, gid, type, &off) < 8 || !off)
-			continue;
-		if (strcmp(type, "mktme"))
-			continue;
-		ret = fn(serial, uid, line + off, arg);
-	}
-	fclose(f);
-	return ret;
 }
 
 static int list_one(long serial, const char *uid, const char *desc, void *arg)
