@@ -299,10 +299,21 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		s.o.type = type;
 		s.o.alg = alg;
 	} else {
-		const struct mktme_pol_key_owner *o = bpf_map_lookup_elem(&mktme_keys, &serial);
+		/*
+		 * From the key itself (its payload is a struct mktme_key,
+		 * arch/x86/mm/mktme/mktme.h, in the kernel's BTF), not from
+		 * what was recorded at its creation: a key created before the
+		 * programs were attached has no record. Unreadable: unknown,
+		 * which matches deny rules only (mktme_rule_matches()).
+		 */
+		const struct mktme_key *mk = BPF_CORE_READ(key, payload.data[0]);
+		unsigned int t = MKTME_TYPE_UNKNOWN, a = MKTME_TYPE_UNKNOWN;
 
-		s.o.type = o ? o->type : MKTME_TYPE_UNKNOWN;
-		s.o.alg = o ? o->alg : MKTME_TYPE_UNKNOWN;
+		if (mk && (bpf_core_read(&t, sizeof(t), &mk->type) ||
+			   bpf_core_read(&a, sizeof(a), &mk->alg)))
+			t = a = MKTME_TYPE_UNKNOWN;
+		s.o.type = t > 7 ? MKTME_TYPE_UNKNOWN : t;
+		s.o.alg = a > 7 ? MKTME_TYPE_UNKNOWN : a;
 	}
 
 	rules = bpf_map_lookup_elem(&mktme_policy, &zero);

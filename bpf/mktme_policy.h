@@ -258,12 +258,15 @@ static __always_inline bool mktme_rule_matches(const struct mktme_pol_rule *r,
 		return false;
 	if ((r->flags & MKTME_RF_UID) && r->uid != s->uid)
 		return false;
-	/* An unknown type/alg matches only rules that do not filter on it. */
+	/*
+	 * Fail closed: an unknown type or algorithm (the key could not be
+	 * read) matches every deny rule that filters on it and no allow rule.
+	 */
 	if (r->types != MKTME_TYPES_ALL &&
-	    (s->o.type > 7 || !(r->types & (1u << s->o.type))))
+	    (s->o.type > 7 ? r->verdict != MKTME_DENY : !(r->types & (1u << s->o.type))))
 		return false;
 	if (r->algs != MKTME_ALGS_ALL &&
-	    (s->o.alg > 7 || !(r->algs & (1u << s->o.alg))))
+	    (s->o.alg > 7 ? r->verdict != MKTME_DENY : !(r->algs & (1u << s->o.alg))))
 		return false;
 	return true;
 }

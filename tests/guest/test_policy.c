@@ -934,6 +934,30 @@ Test(policy, key_add_user_list_rm)
 	cr_assert_eq(sh(NULL, "%s key rm t-default && %s key rm t-256", ctl(), ctl()), 0);
 }
 
+/*
+ * A key created while no program ran has no record of its type: the type
+ * is read from the key at every decision, so a deny on no-encrypt keys
+ * still catches it (it used to match no rule with key_types, and default
+ * allow let it through).
+ */
+Test(policy, key_types_are_read_from_the_key_itself)
+{
+	static const char payload[] = "type=no-encrypt";
+	key_serial_t kn;
+
+	sh(NULL, "%s policy unload --detach >/dev/null 2>&1", ctl());
+	kn = add_key(MKTME_KEY_TYPE, "kn", payload, strlen(payload), KEY_SPEC_SESSION_KEYRING);
+	cr_assert_gt(kn, 0, "add_key no-encrypt: %s", strerror(errno));
+	load("version: 1\ndefault: allow\nrules:\n"
+	     "  - {cgroup: " CG "/a, keys: [\"*\"], key_types: [no-encrypt], verdict: deny}\n"
+	     "  - {cgroup: " CG "/b, keys: [\"*\"], algorithms: [aes-xts-256], verdict: deny}\n");
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, kn);
+	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
+	/* KA was made before the programs too: AES-XTS-128, not denied in /b. */
+	EXPECT(0, CG "/b", -1, BIND, NULL, KA);
+	EXPECT(0, CG "/q", -1, BIND, NULL, kn);
+}
+
 Test(policy, non_root_cannot_load_or_unload)
 {
 	static const char *const cmds[] = { "policy load " POLICY_FILE, "policy unload", "assign " CG "/a kb" };
