@@ -327,6 +327,14 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 			meta = &mv->meta;
 			mode = meta->mode;
 			mktme_decide(rules, meta, &s, &kname, &kwild, name_ok, op, &d);
+		} else {
+			/*
+			 * A generation without its metadata is not one
+			 * mktmectl made (it writes the meta with the rules,
+			 * before the switch): fail closed.
+			 */
+			d.verdict = MKTME_DENY;
+			d.reason = MKTME_REASON_ERROR;
 		}
 	}
 

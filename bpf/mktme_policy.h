@@ -62,7 +62,8 @@ enum mktme_pol_reason {
 	MKTME_REASON_DEFAULT = 1,	/* no rule matched: the policy's default */
 	MKTME_REASON_QUOTA = 2,		/* rules allowed, a live-key limit did not */
 	MKTME_REASON_NO_POLICY = 3,	/* programs attached, no policy loaded */
-	MKTME_REASON_ERROR = 4,		/* could not track the key: fail closed */
+	MKTME_REASON_ERROR = 4,		/* could not track the key, or a generation without
+					 * its metadata: fail closed */
 };
 
 /* Key types and algorithms as bit masks over the uapi enum values. */

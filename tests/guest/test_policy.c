@@ -958,6 +958,43 @@ Test(policy, key_types_are_read_from_the_key_itself)
 	EXPECT(0, CG "/q", -1, BIND, NULL, kn);
 }
 
+/*
+ * A generation in the slot without its metadata entry (not one mktmectl
+ * makes; a raw bpf(2) by a capable root, or a bug) denies everything rather
+ * than allowing it as "no policy".
+ */
+Test(policy, a_generation_without_metadata_denies)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	struct mktme_pol_rule_key k;
+	struct mktme_pol_rule_val v;
+	int slot, inner;
+	__u32 zero = 0;
+
+	load("version: 1\ndefault: allow\nrules: []\n");
+	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
+	slot = bpf_obj_get("/sys/fs/bpf/mktme/v1/mktme_policy");
+	cr_assert_geq(slot, 0, "mktme_policy pin: %s", strerror(errno));
+	inner = bpf_map_create(BPF_MAP_TYPE_HASH, "no_meta", sizeof(k), sizeof(v), MKTME_RULES_ENTRIES,
+			       &opts);
+	cr_assert_geq(inner, 0, "inner map: %s", strerror(errno));
+	/* One ordinary entry, so that the map is not simply empty. */
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.kind = MKTME_KIND_KEY;
+	k.cgid = 1;
+	snprintf(k.name, sizeof(k.name), "*");
+	cr_assert_eq(bpf_map_update_elem(inner, &k, &v, BPF_NOEXIST), 0, "%s", strerror(errno));
+	cr_assert_eq(bpf_map_update_elem(slot, &zero, &inner, BPF_ANY), 0, "switch: %s", strerror(errno));
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KA);
+	EXPECT(EPERM, CG "/b", -1, CREATE, "k-no-meta", 0);
+	close(inner);
+	close(slot);
+	/* mktmectl's next generation is whole again. */
+	load("version: 1\ndefault: allow\nrules: []\n");
+	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
+}
+
 Test(policy, non_root_cannot_load_or_unload)
 {
 	static const char *const cmds[] = { "policy load " POLICY_FILE, "policy unload", "assign " CG "/a kb" };
