@@ -832,6 +832,33 @@ Test(policy, daemon_kill_9_leaves_enforcement_and_restart_adopts)
 	EXPECT(EPERM, CG "/a", -1, CREATE, "kb", 0);
 }
 
+/*
+ * The daemon keeps its file in force: a generation with the same rules but
+ * another mode (loaded by hand) is seen by the 2 s refresh and replaced by
+ * the file's. The refresh used to compare the rules only, so a change of
+ * mode (or default) alone stayed.
+ */
+Test(policy, daemon_refresh_sees_a_change_of_mode_alone)
+{
+	const char *log = "/tmp/mktme-daemon-mode.log";
+	char *out;
+
+	write_file(POLICY_FILE, TWO_TENANTS);
+	start_daemon(log);
+	cr_assert(wait_log(log, "start: loaded"), "daemon did not load the policy");
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
+	/* The same rules in audit mode, by hand: nothing denied, for now. */
+	write_file(POLICY_FILE2, "version: 1\nmode: audit\ndefault: deny\nrules:\n"
+		   "  - {cgroup: " CG "/a, keys: [ka], verdict: allow}\n"
+		   "  - {cgroup: " CG "/b, keys: [kb], verdict: allow}\n");
+	cr_assert_eq(sh(NULL, "%s policy load %s >&2", ctl(), POLICY_FILE2), 0);
+	cr_assert(wait_log(log, "cgroups changed: loaded"), "the refresh did not restore the file's mode");
+	sh(&out, "%s -j policy show", ctl());
+	cr_assert(strstr(out, "\"mode\":\"enforce\""), "%s", out);
+	free(out);
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
+}
+
 /* Does one line of @text contain both @a and @b? */
 static bool json_line_with(const char *text, const char *a, const char *b)
 {

@@ -99,20 +99,29 @@ static void log_diag(const struct diag *d)
 	free(text);
 }
 
-/* Same map contents, the meta entry (generation, time) aside. */
+/*
+ * Same map contents, the meta entry's generation and load time aside: its
+ * mode and default count (a file that changes only those is a new policy).
+ */
 static bool same_entries(const struct compiled *a, const struct compiled *b)
 {
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct compiled_entry *x = &a->e[i], *y = NULL;
+		struct mktme_pol_rule_val xv = x->val, yv;
 
-		if (x->key.kind == MKTME_KIND_META)
-			continue;
 		for (size_t j = 0; j < b->n && !y; j++)
 			if (!memcmp(&b->e[j].key, &x->key, sizeof(x->key)))
 				y = &b->e[j];
-		if (!y || memcmp(&x->val, &y->val, sizeof(x->val)))
+		if (!y)
+			return false;
+		yv = y->val;
+		if (x->key.kind == MKTME_KIND_META) {
+			xv.meta.generation = yv.meta.generation = 0;
+			xv.meta.loaded_at = yv.meta.loaded_at = 0;
+		}
+		if (memcmp(&xv, &yv, sizeof(xv)))
 			return false;
 	}
 	return true;
