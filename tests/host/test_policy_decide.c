@@ -289,7 +289,7 @@ Test(decide, unknown_type_or_algorithm_matches_deny_rules)
 {
 	load("version: 1\ndefault: allow\nrules:\n"
 	     "  - {cgroup: /vm, keys: [\"*\"], key_types: [no-encrypt], verdict: deny}\n"
-	     "  - {cgroup: /db, keys: [\"*\"], algorithms: [aes-xts-128], verdict: deny}\n");
+	     "  - {cgroup: /machines, keys: [\"*\"], algorithms: [aes-xts-128], verdict: deny}\n");
 	struct mktme_pol_subject s = subject("/vm");
 
 	s.o.type = MKTME_KEY_TYPE_CPU;
@@ -298,7 +298,7 @@ Test(decide, unknown_type_or_algorithm_matches_deny_rules)
 	assert_decision(&s, "k", MKTME_OP_BIND, MKTME_DENY, 1);
 	s.o.type = MKTME_TYPE_UNKNOWN;
 	assert_decision(&s, "k", MKTME_OP_BIND, MKTME_DENY, 1);
-	s = subject("/db");
+	s = subject("/machines");
 	s.o.alg = MKTME_ALG_AES_XTS_256;
 	assert_decision(&s, "k", MKTME_OP_MMAP, MKTME_ALLOW, 0);
 	s.o.alg = MKTME_TYPE_UNKNOWN;
