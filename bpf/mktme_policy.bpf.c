@@ -75,13 +75,23 @@ struct {
 	});
 } mktme_policy SEC(".maps");
 
+/*
+ * Live keys created in each cgroup's subtree, in the cgroup's own storage:
+ * it lives and dies with the cgroup, so no number of cgroups (a tenant's
+ * delegated subtree making thousands) can fill a shared table and leave
+ * the next limited cgroup uncountable, hence denied.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MKTME_MAX_CGROUPS);
-	__type(key, __u64);	/* cgroup id */
-	__type(value, __u64);	/* live keys created in its subtree */
+	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_live SEC(".maps");
+
+/* kernel/bpf/helpers.c: the cgroup of an id, with a reference. */
+extern struct cgroup *bpf_cgroup_from_id(u64 cgid) __ksym;
+extern void bpf_cgroup_release(struct cgroup *cgrp) __ksym;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -134,24 +144,30 @@ struct {
 
 static __always_inline __u64 live_add(void *live, __u64 cgid)
 {
-	__u64 zero = 0, *cnt;
+	struct cgroup *cg = bpf_cgroup_from_id(cgid);
+	__u64 *cnt, before = ~0ULL;	/* uncountable: a limited cgroup denies */
 
-	cnt = bpf_map_lookup_elem(live, &cgid);
-	if (!cnt) {
-		bpf_map_update_elem(live, &cgid, &zero, BPF_NOEXIST);
-		cnt = bpf_map_lookup_elem(live, &cgid);
-		if (!cnt)
-			return ~0ULL;
-	}
-	return __sync_fetch_and_add(cnt, 1);
+	if (!cg)
+		return before;
+	cnt = bpf_cgrp_storage_get(&mktme_live, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (cnt)
+		before = __sync_fetch_and_add(cnt, 1);
+	bpf_cgroup_release(cg);
+	return before;
 }
 
+/* A cgroup gone since the charge took its count with it. */
 static __always_inline void live_sub(void *live, __u64 cgid)
 {
-	__u64 *cnt = bpf_map_lookup_elem(live, &cgid);
+	struct cgroup *cg = bpf_cgroup_from_id(cgid);
+	__u64 *cnt;
 
+	if (!cg)
+		return;
+	cnt = bpf_cgrp_storage_get(&mktme_live, cg, 0, 0);
 	if (cnt && *cnt > 0)
 		__sync_fetch_and_sub(cnt, 1);
+	bpf_cgroup_release(cg);
 }
 
 static __always_inline struct mktme_pol_stats *stats(void)

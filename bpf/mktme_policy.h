@@ -32,7 +32,9 @@
 #define MKTME_MAX_ASSIGN	1024	/* runtime assignments */
 #define MKTME_RULES_ENTRIES	8192	/* entries of one generation's rules map */
 #define MKTME_MAX_LIVE_KEYS	8192	/* keys tracked (alive, created while attached) */
-#define MKTME_MAX_CGROUPS	16384	/* cgroups with a live-key count */
+#define MKTME_MAX_CGROUPS	16384	/* what the shared live-count table held, before
+					 * the counts moved into cgroup storage (a test
+					 * floods past it) */
 #define MKTME_MAX_COUNTERS	16384	/* (cgroup, key name) counters, LRU */
 #define MKTME_EVENTS_BYTES	(256 * 1024)	/* audit ring buffer */
 #define MKTME_ASSIGN_ID_BASE	0x10000	/* rule ids of assignments start here */

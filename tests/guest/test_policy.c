@@ -246,6 +246,8 @@ static void cleanup(void)
 	sh(NULL, "%s policy unload >/dev/null 2>&1; %s unassign --all >/dev/null 2>&1", ctl(), ctl());
 	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
 	rmdir(CG_ROOT CG "/late");	/* made by daemon_follows_cgroups_sighup_and_streams_json */
+	/* made by a_flood_of_cgroups_does_not_exhaust_the_live_counts */
+	sh(NULL, "[ -d " CG_ROOT CG "/flood ] && find " CG_ROOT CG "/flood -depth -type d -exec rmdir {} + 2>/dev/null");
 	deep_remove();			/* made by tasks_deeper_than_the_walk_are_decided_at_level_15 */
 	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
 		char path[256];
@@ -526,6 +528,56 @@ Test(policy, quota_reached_then_released)
 			usleep(100 * 1000);
 	}
 	cr_assert_eq(err, 0, "a key was freed, so there is room again");
+}
+
+/*
+ * A tenant with a delegated subtree makes more cgroups than the old shared
+ * live-count table held (MKTME_MAX_CGROUPS), creating and dropping one key
+ * in each. The counts used to stay in that table forever, after which a new
+ * limited cgroup could not be counted and every key in it was denied. Now
+ * each count is the cgroup's own storage.
+ */
+#define FLOOD CG "/flood"
+Test(policy, a_flood_of_cgroups_does_not_exhaust_the_live_counts, .timeout = 1500)
+{
+	enum { N = MKTME_MAX_CGROUPS + 64 };
+	pid_t pid;
+	int st;
+
+	load("version: 1\ndefault: deny\nlimits:\n  - {cgroup: " CG "/q, max_live_keys: 1}\n"
+	     "rules:\n  - {cgroup: " CG ", keys: [\"*\"], verdict: allow}\n");
+	cr_assert(mkdir(CG_ROOT FLOOD, 0755) == 0 || errno == EEXIST);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		for (int i = 0; i < N; i++) {
+			char cg[64], path[128];
+			key_serial_t k;
+
+			snprintf(cg, sizeof(cg), FLOOD "/f%d", i);
+			snprintf(path, sizeof(path), CG_ROOT "%s", cg);
+			if (mkdir(path, 0755) && errno != EEXIST)
+				_exit(110);
+			cg_enter(cg);
+			k = add_key(MKTME_KEY_TYPE, "flood", PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+				    KEY_SPEC_PROCESS_KEYRING);
+			if (k < 0) {
+				fprintf(stderr, "flood: key %d refused: %s\n", i, strerror(errno));
+				_exit(111);
+			}
+			/* Revoke gives the KeyID back at once; invalidate has the key collected. */
+			keyctl_revoke(k);
+			keyctl_invalidate(k);
+		}
+		_exit(0);
+	}
+	st = guest_wait_child(pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the flood stopped early: status %#x", st);
+	/* A limited cgroup made afterwards is still counted: one key, not two. */
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "q1", 0);
+	EXPECT(EPERM, CG "/q", -1, CREATE_KEEP, "q2", 0);
+	cr_assert_eq(sh(NULL, "find " CG_ROOT FLOOD " -mindepth 1 -depth -type d -exec rmdir {} +"), 0);
+	rmdir(CG_ROOT FLOOD);
 }
 
 Test(policy, audit_mode_logs_and_never_denies)
