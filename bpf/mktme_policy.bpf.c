@@ -75,13 +75,23 @@ struct {
 	});
 } mktme_policy SEC(".maps");
 
+/*
+ * Live keys created in each cgroup's subtree, in the cgroup's own storage:
+ * it lives and dies with the cgroup, so no number of cgroups (a tenant's
+ * delegated subtree making thousands) can fill a shared table and leave
+ * the next limited cgroup uncountable, hence denied.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MKTME_MAX_CGROUPS);
-	__type(key, __u64);	/* cgroup id */
-	__type(value, __u64);	/* live keys created in its subtree */
+	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_live SEC(".maps");
+
+/* kernel/bpf/helpers.c: the cgroup of an id, with a reference. */
+extern struct cgroup *bpf_cgroup_from_id(u64 cgid) __ksym;
+extern void bpf_cgroup_release(struct cgroup *cgrp) __ksym;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -134,24 +144,30 @@ struct {
 
 static __always_inline __u64 live_add(void *live, __u64 cgid)
 {
-	__u64 zero = 0, *cnt;
+	struct cgroup *cg = bpf_cgroup_from_id(cgid);
+	__u64 *cnt, before = ~0ULL;	/* uncountable: a limited cgroup denies */
 
-	cnt = bpf_map_lookup_elem(live, &cgid);
-	if (!cnt) {
-		bpf_map_update_elem(live, &cgid, &zero, BPF_NOEXIST);
-		cnt = bpf_map_lookup_elem(live, &cgid);
-		if (!cnt)
-			return ~0ULL;
-	}
-	return __sync_fetch_and_add(cnt, 1);
+	if (!cg)
+		return before;
+	cnt = bpf_cgrp_storage_get(&mktme_live, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (cnt)
+		before = __sync_fetch_and_add(cnt, 1);
+	bpf_cgroup_release(cg);
+	return before;
 }
 
+/* A cgroup gone since the charge took its count with it. */
 static __always_inline void live_sub(void *live, __u64 cgid)
 {
-	__u64 *cnt = bpf_map_lookup_elem(live, &cgid);
+	struct cgroup *cg = bpf_cgroup_from_id(cgid);
+	__u64 *cnt;
 
+	if (!cg)
+		return;
+	cnt = bpf_cgrp_storage_get(&mktme_live, cg, 0, 0);
 	if (cnt && *cnt > 0)
 		__sync_fetch_and_sub(cnt, 1);
+	bpf_cgroup_release(cg);
 }
 
 static __always_inline struct mktme_pol_stats *stats(void)
@@ -299,10 +315,21 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		s.o.type = type;
 		s.o.alg = alg;
 	} else {
-		const struct mktme_pol_key_owner *o = bpf_map_lookup_elem(&mktme_keys, &serial);
+		/*
+		 * From the key itself (its payload is a struct mktme_key,
+		 * arch/x86/mm/mktme/mktme.h, in the kernel's BTF), not from
+		 * what was recorded at its creation: a key created before the
+		 * programs were attached has no record. Unreadable: unknown,
+		 * which matches deny rules only (mktme_rule_matches()).
+		 */
+		const struct mktme_key *mk = BPF_CORE_READ(key, payload.data[0]);
+		unsigned int t = MKTME_TYPE_UNKNOWN, a = MKTME_TYPE_UNKNOWN;
 
-		s.o.type = o ? o->type : MKTME_TYPE_UNKNOWN;
-		s.o.alg = o ? o->alg : MKTME_TYPE_UNKNOWN;
+		if (mk && (bpf_core_read(&t, sizeof(t), &mk->type) ||
+			   bpf_core_read(&a, sizeof(a), &mk->alg)))
+			t = a = MKTME_TYPE_UNKNOWN;
+		s.o.type = t > 7 ? MKTME_TYPE_UNKNOWN : t;
+		s.o.alg = a > 7 ? MKTME_TYPE_UNKNOWN : a;
 	}
 
 	rules = bpf_map_lookup_elem(&mktme_policy, &zero);
@@ -316,6 +343,14 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 			meta = &mv->meta;
 			mode = meta->mode;
 			mktme_decide(rules, meta, &s, &kname, &kwild, name_ok, op, &d);
+		} else {
+			/*
+			 * A generation without its metadata is not one
+			 * mktmectl made (it writes the meta with the rules,
+			 * before the switch): fail closed.
+			 */
+			d.verdict = MKTME_DENY;
+			d.reason = MKTME_REASON_ERROR;
 		}
 	}
 
@@ -390,4 +425,122 @@ void BPF_PROG(mktme_key_free, struct key *key)
 		return;
 	mktme_uncharge(&mktme_live, o);
 	bpf_map_delete_elem(&mktme_keys, &serial);
+}
+
+/*
+ * Self-protection. The pins are root's (0600, in a 0700 directory that
+ * mktmectl checks is root's), but file modes stop neither uid 0 with every
+ * capability dropped nor the root of a user namespace that maps uid 0: both
+ * own the files. Without these programs either could open a map for writing
+ * and empty the policy slot (everything allowed), or unlink a link pin, the
+ * link's last reference, which detaches its program. Who may change
+ * enforcement is who may load it: a task with CAP_SYS_ADMIN in the initial
+ * user namespace (tools/mktmectl/caps.c checks the same before it starts).
+ * Read-only opens stay with the file modes: they change nothing.
+ *
+ * The pin directory and its ancestors on bpffs are known by device and
+ * inode number, set by mktmectl before load (read-only data: frozen once
+ * loaded). Entry 0 is the pin directory itself.
+ */
+#define MKTME_GUARD_DIRS 4
+const volatile __u32 guard_dev = 0;			/* kernel dev_t: MKDEV(major, minor) */
+const volatile __u64 guard_ino[MKTME_GUARD_DIRS] = {};	/* 0: unused */
+
+/* include/uapi/linux/capability.h */
+#define CAP_SYS_ADMIN 21
+/* include/linux/fs.h: a map opened for writing (bpf_map_new_fd, OPEN_FMODE) */
+#define FMODE_WRITE 0x2
+
+static __always_inline bool may_change_enforcement(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	const struct cred *cred = BPF_CORE_READ(t, cred);
+	__u64 eff = BPF_CORE_READ(cred, cap_effective.val);
+
+	/* Only the initial user namespace has level 0 (kernel/user_namespace.c). */
+	return (eff & (1ULL << CAP_SYS_ADMIN)) && BPF_CORE_READ(cred, user_ns, level) == 0;
+}
+
+/* Is @inode one of the guarded directories (@any) or the pin directory? */
+static __always_inline bool guarded(const struct inode *inode, bool any)
+{
+	__u64 ino;
+
+	if (!inode || !guard_ino[0] || BPF_CORE_READ(inode, i_sb, s_dev) != guard_dev)
+		return false;
+	ino = BPF_CORE_READ(inode, i_ino);
+	if (ino == guard_ino[0])
+		return true;
+	if (!any)
+		return false;
+	for (int i = 1; i < MKTME_GUARD_DIRS; i++)
+		if (guard_ino[i] && ino == guard_ino[i])
+			return true;
+	return false;
+}
+
+static __always_inline int guard_ret(bool touches)
+{
+	if (!touches || may_change_enforcement())
+		return 0;
+	return lsm_ret(1);
+}
+
+static __always_inline bool our_map(const struct bpf_map *map)
+{
+	__u32 zero = 0;
+
+	return map == (void *)&mktme_policy || map == (void *)&mktme_rules_tpl ||
+	       map == (void *)&mktme_live || map == (void *)&mktme_keys ||
+	       map == (void *)&mktme_counters || map == (void *)&mktme_assign ||
+	       map == (void *)&mktme_state || map == (void *)&mktme_stats ||
+	       map == (void *)&mktme_events ||
+	       /* the generation in force, pinned as mktme_rules */
+	       map == bpf_map_lookup_elem(&mktme_policy, &zero);
+}
+
+SEC("lsm/bpf_map")
+int BPF_PROG(mktme_map_open, struct bpf_map *map, fmode_t fmode, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_ret((fmode & FMODE_WRITE) && our_map(map));
+}
+
+SEC("lsm/inode_unlink")
+int BPF_PROG(mktme_unlink, struct inode *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_ret(guarded(dir, false));
+}
+
+SEC("lsm/inode_rmdir")
+int BPF_PROG(mktme_rmdir, struct inode *dir, struct dentry *dentry, int ret)
+{
+	if (ret)
+		return ret;
+	return guard_ret(guarded(BPF_CORE_READ(dentry, d_inode), true));
+}
+
+SEC("lsm/inode_rename")
+int BPF_PROG(mktme_rename, struct inode *old_dir, struct dentry *old_dentry, struct inode *new_dir,
+	     struct dentry *new_dentry, int ret)
+{
+	if (ret)
+		return ret;
+	/* A pin renamed away or over, or the directory (or an ancestor) moved. */
+	return guard_ret(guarded(old_dir, false) || guarded(new_dir, false) ||
+			 guarded(BPF_CORE_READ(old_dentry, d_inode), true));
+}
+
+SEC("lsm/inode_setattr")
+int BPF_PROG(mktme_setattr, struct mnt_idmap *idmap, struct dentry *dentry, struct iattr *attr,
+	     int ret)
+{
+	if (ret)
+		return ret;
+	/* chmod/chown of the directories or of a pin. */
+	return guard_ret(guarded(BPF_CORE_READ(dentry, d_inode), true) ||
+			 guarded(BPF_CORE_READ(dentry, d_parent, d_inode), false));
 }

@@ -32,7 +32,9 @@
 #define MKTME_MAX_ASSIGN	1024	/* runtime assignments */
 #define MKTME_RULES_ENTRIES	8192	/* entries of one generation's rules map */
 #define MKTME_MAX_LIVE_KEYS	8192	/* keys tracked (alive, created while attached) */
-#define MKTME_MAX_CGROUPS	16384	/* cgroups with a live-key count */
+#define MKTME_MAX_CGROUPS	16384	/* what the shared live-count table held, before
+					 * the counts moved into cgroup storage (a test
+					 * floods past it) */
 #define MKTME_MAX_COUNTERS	16384	/* (cgroup, key name) counters, LRU */
 #define MKTME_EVENTS_BYTES	(256 * 1024)	/* audit ring buffer */
 #define MKTME_ASSIGN_ID_BASE	0x10000	/* rule ids of assignments start here */
@@ -62,7 +64,8 @@ enum mktme_pol_reason {
 	MKTME_REASON_DEFAULT = 1,	/* no rule matched: the policy's default */
 	MKTME_REASON_QUOTA = 2,		/* rules allowed, a live-key limit did not */
 	MKTME_REASON_NO_POLICY = 3,	/* programs attached, no policy loaded */
-	MKTME_REASON_ERROR = 4,		/* could not track the key: fail closed */
+	MKTME_REASON_ERROR = 4,		/* could not track the key, or a generation without
+					 * its metadata: fail closed */
 };
 
 /* Key types and algorithms as bit masks over the uapi enum values. */
@@ -258,12 +261,15 @@ static __always_inline bool mktme_rule_matches(const struct mktme_pol_rule *r,
 		return false;
 	if ((r->flags & MKTME_RF_UID) && r->uid != s->uid)
 		return false;
-	/* An unknown type/alg matches only rules that do not filter on it. */
+	/*
+	 * Fail closed: an unknown type or algorithm (the key could not be
+	 * read) matches every deny rule that filters on it and no allow rule.
+	 */
 	if (r->types != MKTME_TYPES_ALL &&
-	    (s->o.type > 7 || !(r->types & (1u << s->o.type))))
+	    (s->o.type > 7 ? r->verdict != MKTME_DENY : !(r->types & (1u << s->o.type))))
 		return false;
 	if (r->algs != MKTME_ALGS_ALL &&
-	    (s->o.alg > 7 || !(r->algs & (1u << s->o.alg))))
+	    (s->o.alg > 7 ? r->verdict != MKTME_DENY : !(r->algs & (1u << s->o.alg))))
 		return false;
 	return true;
 }

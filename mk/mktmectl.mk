@@ -11,7 +11,7 @@ MKTMECTL_OUT := $(BUILD)/mktmectl
 MKTMECTL_CFLAGS := -Itools/mktmectl -Ibpf -Ikernel/src/include/uapi
 
 LIBPOLICY_SRCS := $(addprefix tools/mktmectl/,policy_parse.c policy_compile.c \
-	policy_print.c policy_check.c cgroup.c names.c json.c assign_state.c)
+	policy_print.c policy_check.c cgroup.c names.c json.c assign_state.c pin_dir.c)
 LIBPOLICY_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(LIBPOLICY_SRCS))
 LIBPOLICY := $(MKTMECTL_OUT)/libpolicy.a
 LIBPOLICY_LIBS := -lfyaml -ljson-c
@@ -48,7 +48,7 @@ libpolicy: $(LIBPOLICY)
 
 # Host tests of the policy layer: the library, and the shared decision header.
 POLICY_HOST_TESTS := test_policy_parse test_policy_compile test_policy_decide test_policy_output \
-	test_assign_state
+	test_assign_state test_pin_dir
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_DEPS_$(t) := $(LIBPOLICY)))
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_LDLIBS_$(t) := $(LIBPOLICY_LIBS)))
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_CFLAGS_$(t) := $(MKTMECTL_CFLAGS)))

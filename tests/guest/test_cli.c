@@ -4,9 +4,10 @@
  * assignments that outlive the pins (a reboot: `policy unload --detach`
  * takes every pin away, as a reboot does) and come back with the daemon or
  * `policy load`; a corrupt state file; and the capability checks, for root
- * without capabilities, uid 65534 and root with only some capabilities.
- * (Root in a user namespace: tests/host/test_cli.c; the guest kernel has
- * no CONFIG_USER_NS.)
+ * without capabilities, uid 65534 and root with only some capabilities;
+ * the pins as an attacker with a raw bpf(2) and file system calls meets
+ * them (root without capabilities, root of a user namespace), a pin
+ * directory squatted by another user, and a second set of programs.
  *
  * The state directory is under /tmp (the guest's /var/lib is the host's,
  * read-only). Every test starts and ends with nothing pinned.
@@ -18,10 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <linux/capability.h>
 
 #include "guest.h"
 
@@ -31,6 +37,9 @@
 #define STATE_FILE STATE_DIR "/assignments"
 #define POLICY_FILE "/tmp/mktme-cli-policy.yaml"
 #define DAEMON_LOG "/tmp/mktme-cli-daemon.log"
+#define PIN_PARENT "/sys/fs/bpf/mktme"
+#define PINS PIN_PARENT "/v1"
+#define OTHER_PINS "/sys/fs/bpf/mktme-other"
 
 #define TWO_TENANTS                                                                  \
 	"version: 1\ndefault: deny\nrules:\n"                                        \
@@ -109,6 +118,9 @@ static void cleanup(void)
 	guest_sh_all(&o, "%s policy unload --detach", guest_ctl());
 	free(o);
 	guest_sh_all(&o, "rm -rf " STATE_DIR);
+	free(o);
+	/* What the squatting test leaves: another user's directories. */
+	sh(&o, "rm -rf " OTHER_PINS "; [ -O " PIN_PARENT " ] || rm -rf " PIN_PARENT);
 	free(o);
 	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
 	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
@@ -390,4 +402,180 @@ Test(cli, each_operation_needs_its_own_capabilities)
 	free(o);
 	/* Checking a policy needs nothing. */
 	free(RUN(0, "setpriv --bounding-set -all --inh-caps -all %s policy check " POLICY_FILE, guest_ctl()));
+}
+
+/* ---- the pins, attacked directly ---------------------------------------------- */
+
+enum attacker { ROOT_WITHOUT_CAPS, USERNS_ROOT };
+
+/* What each attempt gave: 0, or the errno. */
+struct attempts {
+	int open_rw, open_ro, unlink_link, rename_pin, rename_dir, rename_parent, chmod_pin, rmdir_dir;
+};
+
+static int err_of(int ret)
+{
+	return ret < 0 ? errno : 0;
+}
+
+/* In a child: become @who, try everything that would end or change enforcement. */
+static struct attempts attack_pins(enum attacker who)
+{
+	struct attempts a;
+	int pfd[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(pfd), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		LIBBPF_OPTS(bpf_obj_get_opts, ro, .file_flags = BPF_F_RDONLY);
+		struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		struct __user_cap_data_struct none[2] = { 0 };
+		int fd;
+
+		if (who == USERNS_ROOT) {
+			/* Root of its own namespace, uid 0 mapped to uid 0: it owns the pins. */
+			if (unshare(CLONE_NEWUSER))
+				_exit(101);
+			fd = open("/proc/self/uid_map", O_WRONLY);
+			if (fd < 0 || write(fd, "0 0 1", 5) != 5)
+				_exit(102);
+			close(fd);
+		} else if (syscall(SYS_capset, &h, none)) {
+			_exit(103);
+		}
+		memset(&a, 0, sizeof(a));
+		fd = bpf_obj_get(PINS "/mktme_policy");
+		a.open_rw = err_of(fd);
+		if (fd >= 0) {
+			__u32 zero = 0;
+
+			/* What an open for writing is for: everything allowed. */
+			bpf_map_delete_elem(fd, &zero);
+			close(fd);
+		}
+		fd = bpf_obj_get_opts(PINS "/mktme_policy", &ro);
+		a.open_ro = err_of(fd);
+		if (fd >= 0)
+			close(fd);
+		a.unlink_link = err_of(unlink(PINS "/link_mktme_bind"));
+		a.rename_pin = err_of(rename(PINS "/mktme_policy", PINS "/moved"));
+		a.rename_dir = err_of(rename(PINS, PIN_PARENT "/v0"));
+		a.rename_parent = err_of(rename(PIN_PARENT, PIN_PARENT ".hidden"));
+		a.chmod_pin = err_of(chmod(PINS "/mktme_policy", 0666));
+		a.rmdir_dir = err_of(rmdir(PINS));
+		if (write(pfd[1], &a, sizeof(a)) != sizeof(a))
+			_exit(104);
+		_exit(0);
+	}
+	close(pfd[1]);
+	cr_assert_eq(read(pfd[0], &a, sizeof(a)), (ssize_t)sizeof(a),
+		     "the attacker died first: status %#x (101 unshare, 102 uid_map, 103 capset)",
+		     guest_wait_child(pid));
+	close(pfd[0]);
+	guest_wait_child(pid);
+	return a;
+}
+
+static void pins_held(enum attacker who)
+{
+	struct attempts a;
+	char *o;
+
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	EXPECT_BIND(EPERM, CG "/b", KA);
+	a = attack_pins(who);
+	cr_expect_eq(a.open_rw, EPERM, "open for writing: %s", strerror(a.open_rw));
+	cr_expect_eq(a.unlink_link, EPERM, "unlink of a link pin: %s", strerror(a.unlink_link));
+	cr_expect_eq(a.rename_pin, EPERM, "rename of a pin: %s", strerror(a.rename_pin));
+	cr_expect_eq(a.rename_dir, EPERM, "rename of the pin directory: %s", strerror(a.rename_dir));
+	cr_expect_eq(a.rename_parent, EPERM, "rename of its parent: %s", strerror(a.rename_parent));
+	cr_expect_eq(a.chmod_pin, EPERM, "chmod of a pin: %s", strerror(a.chmod_pin));
+	cr_expect_eq(a.rmdir_dir, EPERM, "rmdir of the pin directory: %s", strerror(a.rmdir_dir));
+	/* Reading changes nothing: the file modes decide (the owner may). */
+	cr_expect_eq(a.open_ro, 0, "open read-only: %s", strerror(a.open_ro));
+	/* Everything as it was: same pins, same decisions. */
+	o = RUN(0, "%s status", ctl());
+	cr_assert(strstr(o, "programs:  9 of 9 attached") && !strstr(o, "WARNING"), "%s", o);
+	free(o);
+	EXPECT_BIND(EPERM, CG "/b", KA);
+	EXPECT_BIND(0, CG "/a", KA);
+}
+
+Test(cli, root_without_capabilities_cannot_touch_the_pins)
+{
+	pins_held(ROOT_WITHOUT_CAPS);
+}
+
+Test(cli, root_of_a_user_namespace_cannot_touch_the_pins)
+{
+	pins_held(USERNS_ROOT);
+}
+
+/* The capable operator still may: unload --detach, and load again. */
+Test(cli, the_guards_let_the_operator_through)
+{
+	char *o;
+
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s policy unload --detach", ctl()));
+	o = RUN(0, "%s status", ctl());
+	cr_assert(strstr(o, "programs:  0 of 9 attached"), "%s", o);
+	free(o);
+	EXPECT_BIND(0, CG "/b", KA);
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	EXPECT_BIND(EPERM, CG "/b", KA);
+}
+
+Test(cli, a_pin_directory_squatted_by_another_user_is_refused)
+{
+	char *o;
+
+	/* Before any load (after a reboot, bpffs is empty): uid 65534 gets there first. */
+	free(RUN(0, "rm -rf " PIN_PARENT));
+	free(RUN(0, "setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'mkdir -m 0777 " PIN_PARENT
+		 " && mkdir -m 0700 " PINS "'"));
+	o = RUN(1, "%s policy load " POLICY_FILE, ctl());
+	cr_assert(strstr(o, "refusing to pin the programs under " PINS ": " PIN_PARENT
+			 " is owned by uid 65534, not root") && strstr(o, "Nothing was attached"),
+		  "%s", o);
+	free(o);
+	o = RUN(0, "%s status", ctl());
+	cr_assert(strstr(o, "programs:  0 of 9 attached"), "%s", o);
+	free(o);
+	EXPECT_BIND(0, CG "/b", KA);
+
+	/* Root's directories, but the pin directory open to others: refused too. */
+	free(RUN(0, "rm -rf " PIN_PARENT " && mkdir -m 0700 " PIN_PARENT " && mkdir -m 0755 " PINS));
+	o = RUN(1, "%s policy load " POLICY_FILE, ctl());
+	cr_assert(strstr(o, PINS " has mode 0755 (want 0700"), "%s", o);
+	free(o);
+	free(RUN(0, "rmdir " PINS));
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	EXPECT_BIND(EPERM, CG "/b", KA);
+}
+
+Test(cli, a_second_set_of_programs_is_never_attached)
+{
+	char *o;
+
+	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	/* Pins elsewhere (or renamed away by a capable root): the set still runs. */
+	o = RUN(1, "%s --bpffs-dir " OTHER_PINS " policy load " POLICY_FILE, ctl());
+	cr_assert(strstr(o, "mktme programs are already attached but not pinned under " OTHER_PINS
+			 " (link ids ") && strstr(o, "Nothing was attached"), "%s", o);
+	free(o);
+	o = RUN(1, "%s --bpffs-dir " OTHER_PINS " status", ctl());
+	cr_assert(strstr(o, "WARNING:   9 mktme program link(s) attached but not pinned under " OTHER_PINS),
+		  "%s", o);
+	free(o);
+	/* Detaching "everything" from there must not say it did. */
+	o = RUN(1, "%s --bpffs-dir " OTHER_PINS " policy unload --detach", ctl());
+	cr_assert(strstr(o, "9 mktme program link(s) not pinned there are still attached"), "%s", o);
+	free(o);
+	o = RUN(0, "%s status", ctl());
+	cr_assert(strstr(o, "programs:  9 of 9 attached") && !strstr(o, "WARNING"), "%s", o);
+	free(o);
+	EXPECT_BIND(EPERM, CG "/b", KA);
 }

@@ -585,3 +585,35 @@ Test(cli, daemon_errors_under_systemd_have_error_priority)
 
 	cr_assert(!strncmp(err, want, strlen(want)), "%s", err);
 }
+
+/* Without bpf among the LSMs nothing is attached, and the error shows the whole list. */
+Test(cli, missing_bpf_lsm_names_every_active_lsm)
+{
+	char sysfs[192], path[256], env_sysfs[224], pol[192];
+	char *argv[] = { MKTMECTL, "--bpffs-dir", nopins, "daemon", "--policy", pol, NULL };
+	char *env[] = { env_cg, env_state, env_sysfs, NULL };
+	struct run_result r;
+	FILE *f;
+
+	snprintf(sysfs, sizeof(sysfs), "%s/sys", tmp);
+	snprintf(env_sysfs, sizeof(env_sysfs), "MKTME_SYSFS=%s", sysfs);
+	snprintf(path, sizeof(path), "%s/kernel", sysfs);
+	cr_assert_eq(mkdir(sysfs, 0755) || mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/kernel/security", sysfs);
+	cr_assert_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/kernel/security/lsm", sysfs);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("lockdown,capability,landlock,yama,apparmor\n", f);
+	fclose(f);
+	snprintf(pol, sizeof(pol), "%s/policy.yaml", tmp);
+	f = fopen(pol, "w");
+	cr_assert_not_null(f);
+	fputs("version: 1\ndefault: allow\nrules: []\n", f);
+	fclose(f);
+	run_cmd(&r, argv, env, (uid_t)-1);
+	cr_assert_eq(r.status, 4, "exit %d: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "BPF LSM is NOT active (" ) &&
+		  strstr(r.err, ": lockdown,capability,landlock,yama,apparmor)"), "%s", r.err);
+	run_result_free(&r);
+}

@@ -276,9 +276,33 @@ Test(decide, key_types_and_algorithms)
 	s.o.type = MKTME_KEY_TYPE_CPU;
 	s.o.alg = MKTME_ALG_AES_XTS_128;
 	assert_decision(&s, "k", MKTME_OP_CREATE, MKTME_DENY, 0);
-	/* A key created before the programs ran: its type is unknown. */
+	/* A key of unknown type or algorithm is never allowed by a rule that filters on them. */
 	s.o.type = s.o.alg = MKTME_TYPE_UNKNOWN;
 	assert_decision(&s, "k", MKTME_OP_MMAP, MKTME_DENY, 0);
+}
+
+/*
+ * Fail closed: a key whose type or algorithm is unknown matches every deny
+ * rule that filters on them (default allow, so a miss would show as allow).
+ */
+Test(decide, unknown_type_or_algorithm_matches_deny_rules)
+{
+	load("version: 1\ndefault: allow\nrules:\n"
+	     "  - {cgroup: /vm, keys: [\"*\"], key_types: [no-encrypt], verdict: deny}\n"
+	     "  - {cgroup: /machines, keys: [\"*\"], algorithms: [aes-xts-128], verdict: deny}\n");
+	struct mktme_pol_subject s = subject("/vm");
+
+	s.o.type = MKTME_KEY_TYPE_CPU;
+	assert_decision(&s, "k", MKTME_OP_BIND, MKTME_ALLOW, 0);
+	s.o.type = MKTME_KEY_TYPE_NO_ENCRYPT;
+	assert_decision(&s, "k", MKTME_OP_BIND, MKTME_DENY, 1);
+	s.o.type = MKTME_TYPE_UNKNOWN;
+	assert_decision(&s, "k", MKTME_OP_BIND, MKTME_DENY, 1);
+	s = subject("/machines");
+	s.o.alg = MKTME_ALG_AES_XTS_256;
+	assert_decision(&s, "k", MKTME_OP_MMAP, MKTME_ALLOW, 0);
+	s.o.alg = MKTME_TYPE_UNKNOWN;
+	assert_decision(&s, "k", MKTME_OP_MMAP, MKTME_DENY, 2);
 }
 
 Test(decide, audit_mode_never_denies)

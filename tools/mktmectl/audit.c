@@ -173,9 +173,14 @@ int do_audit(int argc, char **argv)
 	if (optind != argc + 1)
 		return usage_fail("unexpected argument \"%s\"", argv[optind - 1]);
 	/*
-	 * No capability: the kernel checks none here, only bpffs permissions
-	 * on the pins (BPF_OBJ_GET) before the ring buffer is mapped.
+	 * Reading the stream consumes it (a reader advances the ring buffer's
+	 * consumer position), so it needs what every change needs: the
+	 * programs' guard refuses the pinned maps for writing to anyone
+	 * without CAP_SYS_ADMIN in the initial user namespace.
 	 */
+	ret = need_caps("reading the audit stream", NEED_SYS_ADMIN);
+	if (ret)
+		return ret;
 	ret = pins_open(&p, false);
 	if (ret)
 		return fail(ret == -EACCES || ret == -EPERM ? EXIT_PERM : EXIT_RUNTIME,

@@ -2,6 +2,7 @@
 #include "bpfobj.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,35 @@
 #include "cgroup.h"
 #include "main.h"
 #include "mktme_policy.skel.h"
+#include "pin_dir.h"
 
-const char *const prog_names[4] = { "mktme_create", "mktme_bind", "mktme_mmap", "mktme_key_free" };
+/*
+ * The decisions, the charge's release, then the guards of the pins
+ * (bpf/mktme_policy.bpf.c, "Self-protection"). Names as the kernel keeps
+ * them (BPF_OBJ_NAME_LEN: 15 characters).
+ */
+const char *const prog_names[N_PROGS] = {
+	"mktme_create", "mktme_bind", "mktme_mmap", "mktme_key_free",
+	"mktme_map_open", "mktme_unlink", "mktme_rmdir", "mktme_rename", "mktme_setattr",
+};
+
+/*
+ * Attach order: key_free first, so that no key created while the others
+ * attach is charged and then never released; the guards before the
+ * decisions, so that nothing is enforced before the pins are protected.
+ */
+static const int attach_order[N_PROGS] = { 3, 4, 5, 6, 7, 8, 0, 1, 2 };
+
+static struct bpf_program *skel_prog(struct mktme_policy_bpf *skel, int i)
+{
+	struct bpf_program *progs[N_PROGS] = {
+		skel->progs.mktme_create, skel->progs.mktme_bind, skel->progs.mktme_mmap,
+		skel->progs.mktme_key_free, skel->progs.mktme_map_open, skel->progs.mktme_unlink,
+		skel->progs.mktme_rmdir, skel->progs.mktme_rename, skel->progs.mktme_setattr,
+	};
+
+	return progs[i];
+}
 
 static int pin_path(char *buf, size_t len, const char *name)
 {
@@ -64,28 +92,43 @@ int pins_open(struct pins *p, bool lock)
 		{ &p->events, "mktme_events" },
 	};
 	struct pins init = PINS_INIT;
+	char why[PATH_MAX + 128];
+	int err;
 
 	*p = init;
 	p->locked = lock;
-	p->dir_fd = open(cli.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	p->dir_fd = open(cli.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (p->dir_fd < 0)
 		return -errno;
+	/* Pins someone else could have replaced are not ours to trust. */
+	err = pin_dir_check(cli.pin_dir, NULL, why, sizeof(why));
+	if (err)
+		goto unsafe;
 	if (lock && flock(p->dir_fd, LOCK_EX)) {
-		int err = -errno;
-
+		err = -errno;
 		pins_close(p);
 		return err;
 	}
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+		err = pin_check(p->dir_fd, maps[i].name, why, sizeof(why));
+		if (err == -ENOENT) {
+			pins_close(p);
+			return err;
+		}
+		if (err)
+			goto unsafe;
 		*maps[i].fd = obj_get(maps[i].name);
 		if (*maps[i].fd < 0) {
-			int err = *maps[i].fd == -1 ? -errno : *maps[i].fd;
-
+			err = *maps[i].fd == -1 ? -errno : *maps[i].fd;
 			pins_close(p);
 			return err;
 		}
 	}
 	return 0;
+unsafe:
+	fprintf(stderr, "mktmectl: not using the pins under %s: %s\n", cli.pin_dir, why);
+	pins_close(p);
+	return err;
 }
 
 static int mkdir_p(const char *dir)
@@ -116,11 +159,78 @@ static bool link_pinned(const char *prog)
 	return access(path, F_OK) == 0;
 }
 
+/*
+ * The kernel's LSM links running one of our programs, by link id, and how
+ * many there are. A set attached from another pin directory (or whose pins
+ * were removed) shows up here and not under ours.
+ */
+int programs_in_kernel(unsigned int *ids, size_t max, size_t *n)
+{
+	__u32 id = 0;
+
+	*n = 0;
+	while (bpf_link_get_next_id(id, &id) == 0) {
+		struct bpf_link_info li;
+		struct bpf_prog_info pi;
+		__u32 len = sizeof(li);
+		int fd = bpf_link_get_fd_by_id(id), pfd;
+		bool ours = false;
+
+		if (fd < 0)
+			continue;	/* gone meanwhile */
+		memset(&li, 0, sizeof(li));
+		if (!bpf_obj_get_info_by_fd(fd, &li, &len) && li.type == BPF_LINK_TYPE_TRACING &&
+		    li.tracing.attach_type == BPF_LSM_MAC) {
+			pfd = bpf_prog_get_fd_by_id(li.prog_id);
+			len = sizeof(pi);
+			memset(&pi, 0, sizeof(pi));
+			if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pi, &len))
+				for (int i = 0; i < N_PROGS; i++)
+					ours |= !strcmp(pi.name, prog_names[i]);
+			if (pfd >= 0)
+				close(pfd);
+		}
+		close(fd);
+		if (!ours)
+			continue;
+		if (*n < max)
+			ids[*n] = id;
+		(*n)++;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/* Our link ids in the kernel that are not pinned under the pin directory. */
+static size_t programs_foreign(char *list, size_t len)
+{
+	unsigned int in_kernel[64], prog_ids[N_PROGS], pinned[N_PROGS];
+	char names[N_PROGS][32];
+	size_t n = 0, foreign = 0, off = 0;
+
+	programs_attached(names, prog_ids, pinned);
+	if (programs_in_kernel(in_kernel, 64, &n))
+		return 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < n && i < 64; i++) {
+		bool here = false;
+
+		for (int k = 0; k < N_PROGS; k++)
+			here |= pinned[k] && pinned[k] == in_kernel[i];
+		if (here)
+			continue;
+		foreign++;
+		if (off < len)
+			off += snprintf(list + off, len - off, "%s%u", foreign > 1 ? ", " : "", in_kernel[i]);
+	}
+	return foreign;
+}
+
 int programs_ensure(bool *adopted)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	struct mktme_policy_bpf *skel = NULL;
-	struct bpf_program *progs[4];
+	struct pin_guard guard;
+	char why[PATH_MAX + 128], foreign[256];
 	int missing = 0, err, lock_fd = -1, ret = EXIT_RUNTIME;
 
 	*adopted = false;
@@ -128,13 +238,24 @@ int programs_ensure(bool *adopted)
 	if (err)
 		return fail(EXIT_RUNTIME, "cannot create %s: %s (is bpffs mounted on /sys/fs/bpf?). Nothing was changed.",
 			    cli.pin_dir, strerror(-err));
-	lock_fd = open(cli.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Squatted (another user's directory), or someone could swap the pins: refuse. */
+	err = pin_dir_check(cli.pin_dir, &guard, why, sizeof(why));
+	if (err)
+		return fail(EXIT_RUNTIME, "refusing to pin the programs under %s: %s. Whoever owns or may write it could rename or replace the pins; remove it (as root) and load again. Nothing was attached.",
+			    cli.pin_dir, why);
+	lock_fd = open(cli.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) {
 		ret = fail(EXIT_RUNTIME, "cannot lock %s: %s", cli.pin_dir, strerror(errno));
 		goto out;
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < N_PROGS; i++)
 		missing += !link_pinned(prog_names[i]);
+	/* Never a second set beside one that runs: both would decide. */
+	if (programs_foreign(foreign, sizeof(foreign))) {
+		ret = fail(EXIT_RUNTIME, "mktme programs are already attached but not pinned under %s (link ids %s): another pin directory, or pins removed by hand. Loading would run a second set beside them; detach them where they are pinned (mktmectl --bpffs-dir DIR policy unload --detach) or reboot. Nothing was attached.",
+			   cli.pin_dir, foreign);
+		goto out;
+	}
 	if (!missing) {
 		*adopted = true;
 		ret = EXIT_OK;
@@ -148,6 +269,9 @@ int programs_ensure(bool *adopted)
 		ret = fail(EXIT_RUNTIME, "cannot open the BPF object: %s", strerror(errno));
 		goto out;
 	}
+	skel->rodata->guard_dev = guard.kdev;
+	for (int i = 0; i < PIN_GUARD_DIRS; i++)
+		skel->rodata->guard_ino[i] = guard.ino[i];
 	err = mktme_policy_bpf__load(skel);
 	if (err) {
 		ret = fail(err == -ESRCH || err == -ENOENT ? EXIT_NO_LSM : EXIT_RUNTIME,
@@ -155,17 +279,14 @@ int programs_ensure(bool *adopted)
 			   strerror(-err));
 		goto out;
 	}
-	progs[0] = skel->progs.mktme_create;
-	progs[1] = skel->progs.mktme_bind;
-	progs[2] = skel->progs.mktme_mmap;
-	progs[3] = skel->progs.mktme_key_free;
-	for (int i = 0; i < 4; i++) {
+	for (int o = 0; o < N_PROGS; o++) {
+		int i = attach_order[o];
 		char name[64], path[512];
 		struct bpf_link *link;
 
 		if (link_pinned(prog_names[i]))
 			continue;
-		link = bpf_program__attach_lsm(progs[i]);
+		link = bpf_program__attach_lsm(skel_prog(skel, i));
 		if (!link) {
 			ret = fail(EXIT_RUNTIME, "cannot attach %s: %s", prog_names[i], strerror(errno));
 			goto out;
@@ -190,8 +311,10 @@ out:
 int programs_remove(void)
 {
 	static const char *const names[] = {
-		"link_mktme_create", "link_mktme_bind", "link_mktme_mmap", "link_mktme_key_free",
-		"mktme_rules", "mktme_policy", "mktme_rules_tpl", "mktme_live", "mktme_keys",
+		"link_mktme_create", "link_mktme_bind", "link_mktme_mmap",
+		/* the guards after the decisions, the key charges' release last */
+		"link_mktme_map_open", "link_mktme_unlink", "link_mktme_rmdir", "link_mktme_rename",
+		"link_mktme_setattr", "link_mktme_key_free", "mktme_rules", "mktme_policy", "mktme_rules_tpl", "mktme_live", "mktme_keys",
 		"mktme_counters", "mktme_assign", "mktme_state", "mktme_stats", "mktme_events",
 	};
 	int ret = 0;
@@ -485,11 +608,12 @@ int policy_reassign(const struct pins *p, char *err, size_t errlen)
 	return ret;
 }
 
-int programs_attached(char names[4][32], unsigned int ids[4])
+int programs_attached(char names[N_PROGS][32], unsigned int prog_ids[N_PROGS],
+		      unsigned int link_ids[N_PROGS])
 {
 	int attached = 0;
 
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < N_PROGS; i++) {
 		struct bpf_link_info li;
 		struct bpf_prog_info pi;
 		__u32 len = sizeof(li);
@@ -497,20 +621,22 @@ int programs_attached(char names[4][32], unsigned int ids[4])
 		int fd, pfd;
 
 		names[i][0] = '\0';
-		ids[i] = 0;
+		prog_ids[i] = 0;
+		link_ids[i] = 0;
 		snprintf(name, sizeof(name), "link_%s", prog_names[i]);
 		fd = obj_get(name);
 		if (fd < 0)
 			continue;
 		memset(&li, 0, sizeof(li));
 		if (!bpf_obj_get_info_by_fd(fd, &li, &len)) {
+			link_ids[i] = li.id;
 			pfd = bpf_prog_get_fd_by_id(li.prog_id);
 			if (pfd >= 0) {
 				len = sizeof(pi);
 				memset(&pi, 0, sizeof(pi));
 				if (!bpf_obj_get_info_by_fd(pfd, &pi, &len)) {
 					snprintf(names[i], 32, "%s", pi.name);
-					ids[i] = pi.id;
+					prog_ids[i] = pi.id;
 					attached++;
 				}
 				close(pfd);

@@ -9,7 +9,9 @@
  *          mktme_rules_tpl, mktme_live, mktme_keys, mktme_counters,
  *          mktme_assign, mktme_state, mktme_stats, mktme_events
  *   links  link_mktme_create, link_mktme_bind, link_mktme_mmap,
- *          link_mktme_key_free
+ *          link_mktme_key_free; the pins' guards link_mktme_map_open,
+ *          link_mktme_unlink, link_mktme_rmdir, link_mktme_rename,
+ *          link_mktme_setattr
  */
 #ifndef MKTMECTL_BPFOBJ_H
 #define MKTMECTL_BPFOBJ_H
@@ -27,8 +29,9 @@ struct pins {
 
 #define PINS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, false }
 
-/* Names of the programs, in link pin order. */
-extern const char *const prog_names[4];
+#define N_PROGS 9
+/* Names of the programs: the decisions, key_free, the guards. */
+extern const char *const prog_names[N_PROGS];
 
 /*
  * Open the pinned maps; with @lock, take the exclusive lock first (one
@@ -80,7 +83,18 @@ int assignments_read(const struct pins *p, struct assignment **a, size_t *n);
  */
 int policy_reassign(const struct pins *p, char *err, size_t errlen);
 
-/* Names of the attached programs (for status), and whether all four are. */
-int programs_attached(char names[4][32], unsigned int ids[4]);
+/*
+ * The programs attached through the pins under the pin directory: names,
+ * program ids and link ids (0: not attached). Returns how many are.
+ */
+int programs_attached(char names[N_PROGS][32], unsigned int prog_ids[N_PROGS],
+		      unsigned int link_ids[N_PROGS]);
+
+/*
+ * Every LSM link in the kernel running a program named as ours, wherever
+ * it is pinned: up to @max ids into @ids, the count into *@n. Needs
+ * CAP_SYS_ADMIN. Returns 0 or a negative errno.
+ */
+int programs_in_kernel(unsigned int *ids, size_t max, size_t *n);
 
 #endif

@@ -99,20 +99,29 @@ static void log_diag(const struct diag *d)
 	free(text);
 }
 
-/* Same map contents, the meta entry (generation, time) aside. */
+/*
+ * Same map contents, the meta entry's generation and load time aside: its
+ * mode and default count (a file that changes only those is a new policy).
+ */
 static bool same_entries(const struct compiled *a, const struct compiled *b)
 {
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++) {
 		const struct compiled_entry *x = &a->e[i], *y = NULL;
+		struct mktme_pol_rule_val xv = x->val, yv;
 
-		if (x->key.kind == MKTME_KIND_META)
-			continue;
 		for (size_t j = 0; j < b->n && !y; j++)
 			if (!memcmp(&b->e[j].key, &x->key, sizeof(x->key)))
 				y = &b->e[j];
-		if (!y || memcmp(&x->val, &y->val, sizeof(x->val)))
+		if (!y)
+			return false;
+		yv = y->val;
+		if (x->key.kind == MKTME_KIND_META) {
+			xv.meta.generation = yv.meta.generation = 0;
+			xv.meta.loaded_at = yv.meta.loaded_at = 0;
+		}
+		if (memcmp(&xv, &yv, sizeof(xv)))
 			return false;
 	}
 	return true;
@@ -443,7 +452,7 @@ int do_daemon(int argc, char **argv)
 
 static int run(const char *file, bool audit)
 {
-	bool adopted;
+	bool adopted, failed = false;
 	struct ring_buffer *rb = NULL;
 	struct follow f = { .ifd = -1, .wd_dir = -1, .wd_real = -1 };
 	struct pins p;
@@ -510,16 +519,26 @@ static int run(const char *file, bool audit)
 			{ rb ? ring_buffer__epoll_fd(rb) : -1, POLLIN, 0 },
 		};
 
-		if (poll(fds, 3, !file || watched ? REFRESH_MS : STAT_MS) < 0 && errno != EINTR)
+		if (poll(fds, 3, !file || watched ? REFRESH_MS : STAT_MS) < 0 && errno != EINTR) {
+			/* Deaf to signals and files: exit non-zero, for a restart. */
+			logp(LOG_ERR, "poll: %s; exiting", strerror(errno));
+			failed = true;
 			break;
+		}
 		if (fds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
+			ssize_t n = read(sfd, &si, sizeof(si));
 
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (n == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP && file)
 					follow_look(&f, WHY_SIGHUP, true);
 				else if (si.ssi_signo != SIGHUP)
 					break;
+			} else if (n >= 0 || (errno != EINTR && errno != EAGAIN)) {
+				logp(LOG_ERR, "reading the signalfd: %s; exiting",
+				     n < 0 ? strerror(errno) : "short read");
+				failed = true;
+				break;
 			}
 		}
 		if (fds[1].revents & POLLIN) {
@@ -545,7 +564,7 @@ static int run(const char *file, bool audit)
 	}
 	logp(LOG_INFO, "exiting; the programs and the policy stay pinned under %s and in force",
 	     cli.pin_dir);
-	ret = EXIT_OK;
+	ret = failed ? EXIT_RUNTIME : EXIT_OK;
 out:
 	follow_free(&f);
 	if (sfd >= 0)

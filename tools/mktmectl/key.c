@@ -38,64 +38,6 @@ static int key_error(const char *name, int err)
 	}
 }
 
-static int do_add(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "type", required_argument, NULL, 't' },
-		{ "algorithm", required_argument, NULL, 'a' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int type = 0, alg = 0, c;
-	char payload[512], khex[130] = "", thex[130] = "";
-	key_serial_t serial;
-	const char *name;
-
-	opts_begin();
-	while ((c = opts_next(argc, argv, "", opts)) != -1) {
-		if (c == 't' && (type = name_lookup(type_names, optarg)) >= 0)
-			continue;
-		if (c == 'a' && (alg = name_lookup(alg_names, optarg)) >= 0)
-			continue;
-		if (c == 't')
-			return usage_fail("unknown key type \"%s\" (expected one of: %s)", optarg,
-					  name_list(type_names));
-		if (c == 'a')
-			return usage_fail("unknown algorithm \"%s\" (expected one of: %s)", optarg,
-					  name_list(alg_names));
-		return opts_error(c, argv);
-	}
-	if (optind != argc)
-		return usage_fail("expected exactly one NAME");
-	name = argv[optind - 1];
-	if (!name[0] || strlen(name) >= MKTME_NAME_LEN)
-		return fail(EXIT_USAGE, "key name \"%s\": 1 to %d bytes (longer names match only \"*\" rules). Nothing was created.",
-			    name, MKTME_NAME_LEN - 1);
-	if (type == 1 && scanf("%128s %128s", khex, thex) != 2)
-		return fail(EXIT_USAGE, "--type user: expected \"KEYHEX TWEAKHEX\" on standard input. Nothing was created.");
-	snprintf(payload, sizeof(payload), "type=%s algorithm=%s%s%s%s%s", name_of(type_names, type),
-		 name_of(alg_names, alg), type == 1 ? " key=" : "", khex, type == 1 ? " tweak=" : "",
-		 thex);
-	serial = add_key("mktme", name, payload, strlen(payload), KEY_SPEC_USER_KEYRING);
-	memset(payload, 0, sizeof(payload));
-	memset(khex, 0, sizeof(khex));
-	memset(thex, 0, sizeof(thex));
-	if (serial < 0)
-		return key_error(name, errno);
-	if (cli.json) {
-		struct json_object *o = json_object_new_object();
-
-		json_object_object_add(o, "name", json_object_new_string(name));
-		json_object_object_add(o, "serial", json_object_new_int64(serial));
-		json_object_object_add(o, "type", json_object_new_string(name_of(type_names, type)));
-		json_object_object_add(o, "algorithm", json_object_new_string(name_of(alg_names, alg)));
-		json_emit(o, stdout, cli.pretty);
-	} else {
-		printf("key \"%s\": serial %d (type %s, %s), in your user keyring\n", name, serial,
-		       name_of(type_names, type), name_of(alg_names, alg));
-	}
-	return EXIT_OK;
-}
-
 /* Each line of /proc/keys for an mktme key: serial and the describe text. */
 static int for_each_key(int (*fn)(long serial, const char *uid, const char *desc, void *),
 			void *arg)
@@ -121,6 +63,93 @@ static int for_each_key(int (*fn)(long serial, const char *uid, const char *desc
 	}
 	fclose(f);
 	return ret;
+}
+
+
+struct alg_of {
+	long serial;
+	char *out;
+	size_t len;
+};
+
+/* The algorithm in @desc ("NAME: keyid=N type=T alg=A") of the key asked for. */
+static int alg_one(long serial, const char *uid, const char *desc, void *arg)
+{
+	struct alg_of *q = arg;
+	const char *a = strstr(desc, " alg=");
+
+	(void)uid;
+	if (serial != q->serial || !a)
+		return 0;
+	snprintf(q->out, q->len, "%.*s", (int)strcspn(a + 5, " "), a + 5);
+	return 1;
+}
+
+static int do_add(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' },
+		{ "algorithm", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int type = 0, alg = -1, c;	/* alg -1: the kernel chooses (the platform's default) */
+	char payload[512], khex[130] = "", thex[130] = "", chosen[32] = "?";
+	key_serial_t serial;
+	const char *name;
+
+	opts_begin();
+	while ((c = opts_next(argc, argv, "", opts)) != -1) {
+		if (c == 't' && (type = name_lookup(type_names, optarg)) >= 0)
+			continue;
+		if (c == 'a' && (alg = name_lookup(alg_names, optarg)) >= 0)
+			continue;
+		if (c == 't')
+			return usage_fail("unknown key type \"%s\" (expected one of: %s)", optarg,
+					  name_list(type_names));
+		if (c == 'a')
+			return usage_fail("unknown algorithm \"%s\" (expected one of: %s)", optarg,
+					  name_list(alg_names));
+		return opts_error(c, argv);
+	}
+	if (optind != argc)
+		return usage_fail("expected exactly one NAME");
+	name = argv[optind - 1];
+	if (!name[0] || strlen(name) >= MKTME_NAME_LEN)
+		return fail(EXIT_USAGE, "key name \"%s\": 1 to %d bytes (longer names match only \"*\" rules). Nothing was created.",
+			    name, MKTME_NAME_LEN - 1);
+	if (type == 1 && scanf("%128s %128s", khex, thex) != 2)
+		return fail(EXIT_USAGE, "--type user: expected \"KEYHEX TWEAKHEX\" on standard input. Nothing was created.");
+	snprintf(payload, sizeof(payload), "type=%s%s%s%s%s%s%s", name_of(type_names, type),
+		 alg >= 0 ? " algorithm=" : "", alg >= 0 ? name_of(alg_names, alg) : "",
+		 type == 1 ? " key=" : "", khex, type == 1 ? " tweak=" : "", thex);
+	serial = add_key("mktme", name, payload, strlen(payload), KEY_SPEC_USER_KEYRING);
+	/* Key material: gone before anything else can fail (the compiler may not drop these). */
+	explicit_bzero(payload, sizeof(payload));
+	explicit_bzero(khex, sizeof(khex));
+	explicit_bzero(thex, sizeof(thex));
+	if (serial < 0)
+		return key_error(name, errno);
+	/* What the kernel chose, as /proc/keys describes the key (its view permission suffices). */
+	if (alg >= 0) {
+		snprintf(chosen, sizeof(chosen), "%s", name_of(alg_names, alg));
+	} else {
+		struct alg_of q = { serial, chosen, sizeof(chosen) };
+
+		for_each_key(alg_one, &q);
+	}
+	if (cli.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "serial", json_object_new_int64(serial));
+		json_object_object_add(o, "type", json_object_new_string(name_of(type_names, type)));
+		json_object_object_add(o, "algorithm", json_object_new_string(chosen));
+		json_emit(o, stdout, cli.pretty);
+	} else {
+		printf("key \"%s\": serial %d (type %s, %s), in your user keyring\n", name, serial,
+		       name_of(type_names, type), chosen);
+	}
+	return EXIT_OK;
 }
 
 static int list_one(long serial, const char *uid, const char *desc, void *arg)

@@ -64,7 +64,7 @@ void note(const char *fmt, ...)
 
 int need_bpf_lsm(void)
 {
-	char path[512], buf[1024];
+	char path[512], buf[1024], list[1024];
 	FILE *f;
 	size_t n;
 
@@ -76,11 +76,14 @@ int need_bpf_lsm(void)
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	for (char *tok = strtok(buf, ",\n"); tok; tok = strtok(NULL, ",\n"))
+	buf[strcspn(buf, "\n")] = '\0';
+	/* strtok() cuts its string: the message shows the whole list. */
+	snprintf(list, sizeof(list), "%s", buf);
+	for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ","))
 		if (!strcmp(tok, "bpf"))
 			return 0;
 	return fail(EXIT_NO_LSM, "BPF LSM is NOT active (%s: %s): programs would attach and never run. Boot with lsm=...,bpf. Nothing was changed.",
-		    path, buf[0] ? strtok(buf, "\n") : "(empty)");
+		    path, list[0] ? list : "(empty)");
 }
 
 /* ---- help --------------------------------------------------------------- */

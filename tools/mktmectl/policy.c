@@ -287,10 +287,37 @@ static int do_unload(int argc, char **argv)
 		return fail(EXIT_RUNTIME, "cannot empty the policy slot: %s. The policy in force was left as it was.",
 			    strerror(errno));
 	}
-	if (detach && (ret = programs_remove())) {
-		pins_close(&p);
-		return fail(EXIT_RUNTIME, "cannot remove every pin under %s: %s", cli.pin_dir,
-			    strerror(-ret));
+	if (detach) {
+		char names[N_PROGS][32], foreign[256] = "";
+		unsigned int progs[N_PROGS], ours[N_PROGS], left[64];
+		size_t n = 0, n_foreign = 0;
+
+		programs_attached(names, progs, ours);
+		ret = programs_remove();
+		if (ret) {
+			pins_close(&p);
+			return fail(EXIT_RUNTIME, "cannot remove every pin under %s: %s", cli.pin_dir,
+				    strerror(-ret));
+		}
+		/* Ours go (the kernel frees them shortly after); any other set stays. */
+		if (!programs_in_kernel(left, 64, &n)) {
+			for (size_t i = 0; i < n && i < 64; i++) {
+				bool mine = false;
+				size_t off = strlen(foreign);
+
+				for (int k = 0; k < N_PROGS; k++)
+					mine |= ours[k] == left[i];
+				if (mine)
+					continue;
+				n_foreign++;
+				snprintf(foreign + off, sizeof(foreign) - off, "%s%u", off ? ", " : "", left[i]);
+			}
+		}
+		if (n_foreign) {
+			pins_close(&p);
+			return fail(EXIT_RUNTIME, "the pins under %s are removed, but %zu mktme program link(s) not pinned there are still attached (link ids %s): that set still enforces. Detach it where it is pinned, or reboot.",
+				    cli.pin_dir, n_foreign, foreign);
+		}
 	}
 	pins_close(&p);
 	if (cli.json) {

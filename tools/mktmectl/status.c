@@ -39,8 +39,9 @@ static char *read_line(const char *dir, const char *name, char *buf, size_t len)
 int do_status(int argc, char **argv)
 {
 	char dir[512], backend[64] = "", encrypts[16] = "", nr[32] = "", used[32] = "", lsm[1024] = "";
-	char names[4][32];
-	unsigned int ids[4];
+	char names[N_PROGS][32], foreign[256] = "";
+	unsigned int ids[N_PROGS], links[N_PROGS], in_kernel[64];
+	size_t n_kernel = 0, n_foreign = 0;
 	bool have_mktme, bpf_lsm = false, privileged = have_caps(NEED_SYS_ADMIN), loaded = false;
 	int attached = -1, ret = EXIT_OK;
 	struct pins p;
@@ -66,7 +67,21 @@ int do_status(int argc, char **argv)
 			bpf_lsm |= !strcmp(t, "bpf");
 	}
 	if (privileged) {
-		attached = programs_attached(names, ids);
+		attached = programs_attached(names, ids, links);
+		/* Links of ours that no pin here accounts for: a second set. */
+		if (!programs_in_kernel(in_kernel, 64, &n_kernel)) {
+			for (size_t i = 0; i < n_kernel && i < 64; i++) {
+				bool here = false;
+				size_t off = strlen(foreign);
+
+				for (int k = 0; k < N_PROGS; k++)
+					here |= links[k] == in_kernel[i];
+				if (here)
+					continue;
+				n_foreign++;
+				snprintf(foreign + off, sizeof(foreign) - off, "%s%u", off ? ", " : "", in_kernel[i]);
+			}
+		}
 		if (pins_open(&p, false) == 0) {
 			__u32 zero = 0;
 
@@ -90,15 +105,20 @@ int do_status(int argc, char **argv)
 		json_object_object_add(o, "keyids_in_use", have_mktme ? json_object_new_int64(atoll(used)) : NULL);
 		json_object_object_add(o, "bpf_lsm_active", json_object_new_boolean(bpf_lsm));
 		json_object_object_add(o, "lsm", json_object_new_string(lsm));
-		for (int i = 0; privileged && i < 4; i++) {
+		for (int i = 0; privileged && i < N_PROGS; i++) {
 			struct json_object *po = json_object_new_object();
 
 			json_object_object_add(po, "name", json_object_new_string(prog_names[i]));
 			json_object_object_add(po, "attached", json_object_new_boolean(ids[i] != 0));
 			json_object_object_add(po, "prog_id", ids[i] ? json_object_new_int64(ids[i]) : NULL);
+			json_object_object_add(po, "link_id", links[i] ? json_object_new_int64(links[i]) : NULL);
 			json_object_array_add(progs, po);
 		}
 		json_object_object_add(o, "programs", privileged ? progs : NULL);
+		json_object_object_add(o, "programs_complete",
+				       privileged ? json_object_new_boolean(attached == N_PROGS || attached == 0) : NULL);
+		json_object_object_add(o, "links_not_pinned_here",
+				       privileged ? json_object_new_int64((int64_t)n_foreign) : NULL);
 		if (!privileged)
 			json_object_put(progs);
 		json_object_object_add(o, "policy_loaded", privileged ? json_object_new_boolean(loaded) : NULL);
@@ -127,11 +147,15 @@ int do_status(int argc, char **argv)
 		if (!privileged) {
 			printf("programs:  unknown (reading them and the policy needs CAP_SYS_ADMIN)\n");
 		} else {
-			printf("programs:  %d of 4 attached", attached);
-			for (int i = 0; i < 4; i++)
+			printf("programs:  %d of %d attached%s", attached, N_PROGS,
+			       attached && attached < N_PROGS ? " (INCOMPLETE: enforcement cannot be trusted; load again to attach the rest)" : "");
+			for (int i = 0; i < N_PROGS; i++)
 				if (ids[i])
 					printf("%s %s (id %u)", i ? "," : ":", names[i], ids[i]);
 			printf("\n");
+			if (n_foreign)
+				printf("WARNING:   %zu mktme program link(s) attached but not pinned under %s (link ids %s): a second set decides too\n",
+				       n_foreign, cli.pin_dir, foreign);
 			if (meta)
 				printf("policy:    generation %u, mode %s%s, default %s\n", meta->generation,
 				       name_of(mode_names, meta->mode),
@@ -145,6 +169,8 @@ int do_status(int argc, char **argv)
 	}
 	if (!bpf_lsm || !have_mktme)
 		ret = EXIT_NO_LSM;
+	else if (privileged && ((attached > 0 && attached < N_PROGS) || n_foreign))
+		ret = EXIT_RUNTIME;	/* enforcement is not what the pins say */
 	if (o) {
 		json_object_object_add(o, "exit_code", json_object_new_int(ret));
 		json_emit(o, stdout, cli.pretty);
