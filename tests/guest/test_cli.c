@@ -120,7 +120,7 @@ static void cleanup(void)
 	guest_sh_all(&o, "rm -rf " STATE_DIR);
 	free(o);
 	/* What the squatting test leaves: another user's directories. */
-	sh(&o, "rm -rf " OTHER_PINS "; [ -O " PIN_PARENT " ] || rm -rf " PIN_PARENT);
+	guest_sh_all(&o, "rm -rf " OTHER_PINS "; [ -O " PIN_PARENT " ] || rm -rf " PIN_PARENT);
 	free(o);
 	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
 	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
@@ -483,7 +483,7 @@ static void pins_held(enum attacker who)
 	struct attempts a;
 	char *o;
 
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
 	EXPECT_BIND(EPERM, CG "/b", KA);
 	a = attack_pins(who);
 	cr_expect_eq(a.open_rw, EPERM, "open for writing: %s", strerror(a.open_rw));
@@ -496,7 +496,7 @@ static void pins_held(enum attacker who)
 	/* Reading changes nothing: the file modes decide (the owner may). */
 	cr_expect_eq(a.open_ro, 0, "open read-only: %s", strerror(a.open_ro));
 	/* Everything as it was: same pins, same decisions. */
-	o = RUN(0, "%s status", ctl());
+	o = RUN(0, "%s status", guest_ctl());
 	cr_assert(strstr(o, "programs:  9 of 9 attached") && !strstr(o, "WARNING"), "%s", o);
 	free(o);
 	EXPECT_BIND(EPERM, CG "/b", KA);
@@ -518,13 +518,13 @@ Test(cli, the_guards_let_the_operator_through)
 {
 	char *o;
 
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
-	free(RUN(0, "%s policy unload --detach", ctl()));
-	o = RUN(0, "%s status", ctl());
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
+	free(RUN(0, "%s policy unload --detach", guest_ctl()));
+	o = RUN(0, "%s status", guest_ctl());
 	cr_assert(strstr(o, "programs:  0 of 9 attached"), "%s", o);
 	free(o);
 	EXPECT_BIND(0, CG "/b", KA);
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
 	EXPECT_BIND(EPERM, CG "/b", KA);
 }
 
@@ -536,23 +536,23 @@ Test(cli, a_pin_directory_squatted_by_another_user_is_refused)
 	free(RUN(0, "rm -rf " PIN_PARENT));
 	free(RUN(0, "setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'mkdir -m 0777 " PIN_PARENT
 		 " && mkdir -m 0700 " PINS "'"));
-	o = RUN(1, "%s policy load " POLICY_FILE, ctl());
+	o = RUN(1, "%s policy load " POLICY_FILE, guest_ctl());
 	cr_assert(strstr(o, "refusing to pin the programs under " PINS ": " PIN_PARENT
 			 " is owned by uid 65534, not root") && strstr(o, "Nothing was attached"),
 		  "%s", o);
 	free(o);
-	o = RUN(0, "%s status", ctl());
+	o = RUN(0, "%s status", guest_ctl());
 	cr_assert(strstr(o, "programs:  0 of 9 attached"), "%s", o);
 	free(o);
 	EXPECT_BIND(0, CG "/b", KA);
 
 	/* Root's directories, but the pin directory open to others: refused too. */
 	free(RUN(0, "rm -rf " PIN_PARENT " && mkdir -m 0700 " PIN_PARENT " && mkdir -m 0755 " PINS));
-	o = RUN(1, "%s policy load " POLICY_FILE, ctl());
+	o = RUN(1, "%s policy load " POLICY_FILE, guest_ctl());
 	cr_assert(strstr(o, PINS " has mode 0755 (want 0700"), "%s", o);
 	free(o);
 	free(RUN(0, "rmdir " PINS));
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
 	EXPECT_BIND(EPERM, CG "/b", KA);
 }
 
@@ -560,21 +560,21 @@ Test(cli, a_second_set_of_programs_is_never_attached)
 {
 	char *o;
 
-	free(RUN(0, "%s policy load " POLICY_FILE, ctl()));
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
 	/* Pins elsewhere (or renamed away by a capable root): the set still runs. */
-	o = RUN(1, "%s --bpffs-dir " OTHER_PINS " policy load " POLICY_FILE, ctl());
+	o = RUN(1, "%s --bpffs-dir " OTHER_PINS " policy load " POLICY_FILE, guest_ctl());
 	cr_assert(strstr(o, "mktme programs are already attached but not pinned under " OTHER_PINS
 			 " (link ids ") && strstr(o, "Nothing was attached"), "%s", o);
 	free(o);
-	o = RUN(1, "%s --bpffs-dir " OTHER_PINS " status", ctl());
+	o = RUN(1, "%s --bpffs-dir " OTHER_PINS " status", guest_ctl());
 	cr_assert(strstr(o, "WARNING:   9 mktme program link(s) attached but not pinned under " OTHER_PINS),
 		  "%s", o);
 	free(o);
 	/* Detaching "everything" from there must not say it did. */
-	o = RUN(1, "%s --bpffs-dir " OTHER_PINS " policy unload --detach", ctl());
+	o = RUN(1, "%s --bpffs-dir " OTHER_PINS " policy unload --detach", guest_ctl());
 	cr_assert(strstr(o, "9 mktme program link(s) not pinned there are still attached"), "%s", o);
 	free(o);
-	o = RUN(0, "%s status", ctl());
+	o = RUN(0, "%s status", guest_ctl());
 	cr_assert(strstr(o, "programs:  9 of 9 attached") && !strstr(o, "WARNING"), "%s", o);
 	free(o);
 	EXPECT_BIND(EPERM, CG "/b", KA);

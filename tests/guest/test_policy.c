@@ -211,7 +211,7 @@ static void cleanup(void)
 	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
 	rmdir(CG_ROOT CG "/late");	/* made by daemon_follows_cgroups_sighup_and_streams_json */
 	/* made by a_flood_of_cgroups_does_not_exhaust_the_live_counts */
-	sh(NULL, "[ -d " CG_ROOT CG "/flood ] && find " CG_ROOT CG "/flood -depth -type d -exec rmdir {} + 2>/dev/null");
+	guest_sh(NULL, "[ -d " CG_ROOT CG "/flood ] && find " CG_ROOT CG "/flood -depth -type d -exec rmdir {} + 2>/dev/null");
 	deep_remove();			/* made by tasks_deeper_than_the_walk_are_decided_at_level_15 */
 	for (int i = sizeof(cgroups) / sizeof(cgroups[0]) - 1; i >= 0; i--) {
 		char path[256];
@@ -540,7 +540,7 @@ Test(policy, a_flood_of_cgroups_does_not_exhaust_the_live_counts, .timeout = 150
 	/* A limited cgroup made afterwards is still counted: one key, not two. */
 	EXPECT(0, CG "/q", -1, CREATE_KEEP, "q1", 0);
 	EXPECT(EPERM, CG "/q", -1, CREATE_KEEP, "q2", 0);
-	cr_assert_eq(sh(NULL, "find " CG_ROOT FLOOD " -mindepth 1 -depth -type d -exec rmdir {} +"), 0);
+	cr_assert_eq(guest_sh(NULL, "find " CG_ROOT FLOOD " -mindepth 1 -depth -type d -exec rmdir {} +"), 0);
 	rmdir(CG_ROOT FLOOD);
 }
 
@@ -867,9 +867,9 @@ Test(policy, daemon_refresh_sees_a_change_of_mode_alone)
 	write_file(POLICY_FILE2, "version: 1\nmode: audit\ndefault: deny\nrules:\n"
 		   "  - {cgroup: " CG "/a, keys: [ka], verdict: allow}\n"
 		   "  - {cgroup: " CG "/b, keys: [kb], verdict: allow}\n");
-	cr_assert_eq(sh(NULL, "%s policy load %s >&2", ctl(), POLICY_FILE2), 0);
+	cr_assert_eq(guest_sh(NULL, "%s policy load %s >&2", guest_ctl(), POLICY_FILE2), 0);
 	cr_assert(wait_log(log, "cgroups changed: loaded"), "the refresh did not restore the file's mode");
-	sh(&out, "%s -j policy show", ctl());
+	guest_sh(&out, "%s -j policy show", guest_ctl());
 	cr_assert(strstr(out, "\"mode\":\"enforce\""), "%s", out);
 	free(out);
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
@@ -964,17 +964,17 @@ Test(policy, key_add_user_list_rm)
 	 * AES-XTS-128 where activated, as the emulator's default set has it),
 	 * and mktmectl reports what it picked. With aes-xts-256 asked for, that.
 	 */
-	cr_assert_eq(sh(&out, "%s -j key add t-default", ctl()), 0, "%s", out);
+	cr_assert_eq(guest_sh(&out, "%s -j key add t-default", guest_ctl()), 0, "%s", out);
 	cr_assert(strstr(out, "\"algorithm\":\"aes-xts-128\""), "%s", out);
 	free(out);
-	cr_assert_eq(sh(&out, "%s -j key add t-256 --algorithm aes-xts-256", ctl()), 0, "%s", out);
+	cr_assert_eq(guest_sh(&out, "%s -j key add t-256 --algorithm aes-xts-256", guest_ctl()), 0, "%s", out);
 	cr_assert(strstr(out, "\"algorithm\":\"aes-xts-256\""), "%s", out);
 	free(out);
-	cr_assert_eq(sh(&out, "grep -E 't-(default|256): ' /proc/keys"), 0, "%s", out);
+	cr_assert_eq(guest_sh(&out, "grep -E 't-(default|256): ' /proc/keys"), 0, "%s", out);
 	cr_assert(strstr(out, "t-default: keyid=") && strstr(out, "alg=aes-xts-128") &&
 		  strstr(out, "alg=aes-xts-256"), "%s", out);
 	free(out);
-	cr_assert_eq(sh(NULL, "%s key rm t-default && %s key rm t-256", ctl(), ctl()), 0);
+	cr_assert_eq(guest_sh(NULL, "%s key rm t-default && %s key rm t-256", guest_ctl(), guest_ctl()), 0);
 }
 
 /*
@@ -988,7 +988,7 @@ Test(policy, key_types_are_read_from_the_key_itself)
 	static const char payload[] = "type=no-encrypt";
 	key_serial_t kn;
 
-	sh(NULL, "%s policy unload --detach >/dev/null 2>&1", ctl());
+	guest_sh(NULL, "%s policy unload --detach >/dev/null 2>&1", guest_ctl());
 	kn = add_key(MKTME_KEY_TYPE, "kn", payload, strlen(payload), KEY_SPEC_SESSION_KEYRING);
 	cr_assert_gt(kn, 0, "add_key no-encrypt: %s", strerror(errno));
 	load("version: 1\ndefault: allow\nrules:\n"
