@@ -308,7 +308,7 @@ static int mktme_hw_cpu_offline(unsigned int cpu)
 /* A step of mktme_start(): undone by mktme_hw_stop() if a later one fails. */
 static int mktme_hw_cpuhp_state;
 
-static int __init mktme_hw_start(const struct mktme_backend *b)
+static int mktme_hw_start(const struct mktme_backend *b)
 {
 	int ret;
 
@@ -323,7 +323,7 @@ static int __init mktme_hw_start(const struct mktme_backend *b)
 	return 0;
 }
 
-static void __init mktme_hw_stop(const struct mktme_backend *b)
+static void mktme_hw_stop(const struct mktme_backend *b)
 {
 	cpuhp_remove_state_nocalls(mktme_hw_cpuhp_state);
 	mktme_hw_cpuhp_state = 0;
