@@ -36,8 +36,8 @@
 #include <linux/errno.h>
 #include <linux/mktme.h>
 #include <linux/mutex.h>
-#include <linux/seq_file.h>
 #include <linux/notifier.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/suspend.h>
 #include <linux/sysctl.h>
