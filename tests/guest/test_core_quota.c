@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,13 @@ static struct hoard hoard_start(uid_t uid, bool userns)
 			char map[32];
 			int fd;
 
+			/*
+			 * setuid() left us non-dumpable, which makes our /proc
+			 * files root's (proc_pid_make_inode(), task_dump_owner()):
+			 * uid_map could not be opened for writing.
+			 */
+			if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+				_exit(22);
 			if (unshare(CLONE_NEWUSER))
 				_exit(21);
 			snprintf(map, sizeof(map), "0 %u 1", uid);

@@ -18,6 +18,14 @@
 bool mktme_active(void);
 /* Log (ratelimited) which of the two refuses @what. */
 void mktme_report_busy(const char *what);
+/*
+ * kexec: -EBUSY (logged) while a KeyID holds a key on hardware that
+ * encrypts (dirty cache lines of its KeyID, and its key, would outlive the
+ * kernel); else no KeyID is handed out until mktme_kexec_finish(), which a
+ * kexec that returns (KEXEC_JUMP) or fails later calls.
+ */
+int mktme_kexec_prepare(void);
+void mktme_kexec_finish(void);
 #else
 static inline bool mktme_active(void)
 {
@@ -25,6 +33,15 @@ static inline bool mktme_active(void)
 }
 
 static inline void mktme_report_busy(const char *what)
+{
+}
+
+static inline int mktme_kexec_prepare(void)
+{
+	return 0;
+}
+
+static inline void mktme_kexec_finish(void)
 {
 }
 #endif

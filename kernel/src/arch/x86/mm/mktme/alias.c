@@ -43,18 +43,37 @@ static int mktme_alias_pte(pte_t *pte, unsigned long addr, void *data)
 	return 0;
 }
 
+/* Freed only if mktme fails to start; the aliases use it from then on. */
+static struct vm_struct *mktme_alias_area __initdata;
+
 int __init mktme_alias_init(void)
 {
 	unsigned long size = num_possible_cpus() * PAGE_SIZE;
-	struct vm_struct *area;
 	unsigned int cpu = -1;
+	int ret;
 
-	/* Never freed: the page tables under it stay for the aliases. */
-	area = get_vm_area(size, VM_MAP);
-	if (!area)
+	mktme_alias_area = get_vm_area(size, VM_MAP);
+	if (!mktme_alias_area)
 		return -ENOMEM;
-	return apply_to_page_range(&init_mm, (unsigned long)area->addr, size,
-				   mktme_alias_pte, &cpu);
+	ret = apply_to_page_range(&init_mm,
+				  (unsigned long)mktme_alias_area->addr, size,
+				  mktme_alias_pte, &cpu);
+	if (ret)
+		mktme_alias_exit();
+	return ret;
+}
+
+/* Nothing was mapped at the aliases yet: only the area to give back. */
+void __init mktme_alias_exit(void)
+{
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu) {
+		per_cpu(mktme_alias, cpu).addr = 0;
+		per_cpu(mktme_alias, cpu).pte = NULL;
+	}
+	free_vm_area(mktme_alias_area);
+	mktme_alias_area = NULL;
 }
 
 /*

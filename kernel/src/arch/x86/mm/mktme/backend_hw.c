@@ -120,6 +120,106 @@ static int mktme_key_program(const struct mktme_key_program *prog)
  * SDM calls the key table "shared by all logical processors in a
  * platform"; programming it once per package is correct either way.
  */
+
+/*
+ * A later package failed: put the KeyID back to CLEAR_KEY on the packages
+ * that took the new key, so that no package keeps a key the caller was told
+ * did not get programmed. If even that fails the caller still gets the
+ * error, and keyid.c's CLEAR_KEY on release (or quarantine) follows.
+ */
+static void mktme_hw_rollback(const struct mktme_hw_machine *m,
+			      const struct mktme_key_program *prog,
+			      unsigned int nr_done)
+{
+	struct mktme_key_program *undo = m->undo;
+	unsigned int pkg;
+	int attempt, code;
+
+	memset(undo, 0, sizeof(*undo));
+	undo->keyid = prog->keyid;
+	undo->keyid_ctrl = MKTME_KEYID_CLEAR_KEY |
+			   (prog->keyid_ctrl & MKTME_CTRL_ALG_MASK);
+	for (pkg = 0; pkg < nr_done; pkg++) {
+		int cpu = m->lead_cpu(m->ctx, pkg);
+
+		for (attempt = 1; ; attempt++) {
+			code = m->pconfig(m->ctx, cpu, undo);
+			if (code != MKTME_DEVICE_BUSY ||
+			    attempt == MKTME_PROGRAM_ATTEMPTS)
+				break;
+			usleep_range(50, 100);
+		}
+		if (code)
+			pr_err("KeyID %u: rollback on package %u failed (%d)\n",
+			       prog->keyid, pkg, code);
+	}
+}
+
+/*
+ * Every package or none. A package whose CPUs are all offline still has
+ * its memory controller, which keeps encrypting its memory with whatever
+ * its key table holds for a KeyID, and PCONFIG can only reach that table
+ * from one of its own CPUs. Skipping it would leave the previous holder's
+ * key (or none) under a KeyID handed to a new tenant. We refuse instead:
+ * the key is not programmed anywhere, the caller gets -ENODEV and the log
+ * names the package. We do not program such a package later from the
+ * CPU-online callback, because the kernel does not keep key bytes
+ * (SET_KEY_DIRECT operands are wiped once programmed, and a SET_KEY_RANDOM
+ * key exists only inside each package), so there is nothing to replay;
+ * the hotplug callbacks below refuse to change the set of packages with an
+ * online CPU while keys are live, and so the refusal here only meets a
+ * package that was already offline when the key was asked for. A
+ * CLEAR_KEY refused this way leaves the KeyID quarantined (keyid.c), never
+ * handed out.
+ */
+int mktme_hw_program_packages(const struct mktme_hw_machine *m,
+			      const struct mktme_key_program *prog)
+{
+	unsigned int pkg, nr = m->nr_packages(m->ctx);
+	int code;
+
+	/* First make sure every package can be reached: all or nothing. */
+	for (pkg = 0; pkg < nr; pkg++) {
+		if (m->lead_cpu(m->ctx, pkg) < 0) {
+			pr_err_ratelimited("KeyID %u: package %u has no online CPU, so its key table cannot be programmed; %s refused on every package, nothing changed\n",
+					   prog->keyid, pkg,
+					   mktme_cmd_name(prog->keyid_ctrl &
+							  MKTME_CTRL_CMD_MASK));
+			return -ENODEV;
+		}
+	}
+	for (pkg = 0; pkg < nr; pkg++) {
+		code = m->pconfig(m->ctx, m->lead_cpu(m->ctx, pkg), prog);
+		if (code) {
+			mktme_hw_rollback(m, prog, pkg);
+			return code;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The machine itself: logical package IDs, online CPUs, PCONFIG by IPI.
+ * Logical package IDs run from 0 to topology_max_packages() - 1, and that
+ * count covers every package the firmware enumerated, CPUs never brought up
+ * (maxcpus=, offline) included: 6.12 arch/x86/kernel/cpu/topology.c,
+ * topology_init_possible_cpus(), counts the registered APIC IDs.
+ */
+static unsigned int mktme_hw_nr_packages(void *ctx)
+{
+	return topology_max_packages();
+}
+
+static int mktme_hw_lead_cpu(void *ctx, unsigned int pkg)
+{
+	unsigned int cpu;
+
+	for_each_online_cpu(cpu)
+		if (topology_logical_package_id(cpu) == pkg)
+			return cpu;
+	return -1;
+}
+
 struct mktme_hw_call {
 	const struct mktme_key_program *prog;
 	int code;
@@ -132,7 +232,8 @@ static void mktme_hw_pconfig(void *arg)
 	call->code = mktme_key_program(call->prog);
 }
 
-static int mktme_hw_run(unsigned int cpu, const struct mktme_key_program *prog)
+static int mktme_hw_run(void *ctx, int cpu,
+			const struct mktme_key_program *prog)
 {
 	struct mktme_hw_call call = { .prog = prog };
 	int ret;
@@ -141,56 +242,19 @@ static int mktme_hw_run(unsigned int cpu, const struct mktme_key_program *prog)
 	return ret ? ret : call.code;
 }
 
-/* Lead CPUs the current operand already ran on; under the programming mutex. */
-static struct cpumask mktme_hw_done;
 /* The rollback operand; 256-byte aligned, and never holds key bytes. */
 static struct mktme_key_program mktme_hw_undo;
 
-static bool mktme_hw_package_done(unsigned int cpu)
-{
-	unsigned int lead;
-
-	for_each_cpu(lead, &mktme_hw_done)
-		if (topology_physical_package_id(lead) ==
-		    topology_physical_package_id(cpu))
-			return true;
-	return false;
-}
-
-/*
- * A later package failed: put the KeyID back to CLEAR_KEY on the packages
- * that took the new key, so that no package keeps a key the caller was told
- * did not get programmed. If even that fails the caller still gets the
- * error, and keyid.c's CLEAR_KEY on release (or quarantine) follows.
- */
-static void mktme_hw_rollback(const struct mktme_key_program *prog)
-{
-	unsigned int lead;
-	int attempt, code;
-
-	memset(&mktme_hw_undo, 0, sizeof(mktme_hw_undo));
-	mktme_hw_undo.keyid = prog->keyid;
-	mktme_hw_undo.keyid_ctrl = MKTME_KEYID_CLEAR_KEY |
-				   (prog->keyid_ctrl & MKTME_CTRL_ALG_MASK);
-	for_each_cpu(lead, &mktme_hw_done) {
-		for (attempt = 1; ; attempt++) {
-			code = mktme_hw_run(lead, &mktme_hw_undo);
-			if (code != MKTME_DEVICE_BUSY ||
-			    attempt == MKTME_PROGRAM_ATTEMPTS)
-				break;
-			usleep_range(50, 100);
-		}
-		if (code)
-			pr_err("KeyID %u: rollback on package %d failed (%d)\n",
-			       prog->keyid, topology_physical_package_id(lead),
-			       code);
-	}
-}
+static const struct mktme_hw_machine mktme_hw_machine = {
+	.nr_packages	= mktme_hw_nr_packages,
+	.lead_cpu	= mktme_hw_lead_cpu,
+	.pconfig	= mktme_hw_run,
+	.undo		= &mktme_hw_undo,
+};
 
 static int mktme_hw_program(const struct mktme_backend *b,
 			    const struct mktme_key_program *prog)
 {
-	unsigned int cpu;
 	int code;
 
 	/* Never execute what the hardware would fault on (#GP). */
@@ -198,36 +262,27 @@ static int mktme_hw_program(const struct mktme_backend *b,
 	if (code)
 		return code;
 
+	/* The set of online CPUs stays as it is until we are done. */
 	cpus_read_lock();
-	cpumask_clear(&mktme_hw_done);
-	for_each_online_cpu(cpu) {
-		if (mktme_hw_package_done(cpu))
-			continue;
-		code = mktme_hw_run(cpu, prog);
-		if (code) {
-			mktme_hw_rollback(prog);
-			break;
-		}
-		cpumask_set_cpu(cpu, &mktme_hw_done);
-	}
+	code = mktme_hw_program_packages(&mktme_hw_machine, prog);
 	cpus_read_unlock();
 	return code;
 }
 
 /*
- * A package whose CPUs are all offline is not programmed, and keys cannot be
- * replayed into it later (they are not kept). So while pages of regions or
- * live keys exist (mktme_active(): on hw, any KeyID in use), refuse to take
- * the last CPU of a package offline, and to bring up the first CPU of a
- * package that was offline meanwhile; the log says which.
+ * Keys cannot be replayed into a package that missed them (see above). So
+ * while pages of regions or live keys exist (mktme_active(): on hw, any
+ * KeyID in use), refuse to take the last CPU of a package offline, and to
+ * bring up the first CPU of a package that was offline meanwhile; the log
+ * says which.
  */
 static bool mktme_hw_package_has_other_online(unsigned int cpu)
 {
 	unsigned int other;
 
 	for_each_online_cpu(other)
-		if (other != cpu && topology_physical_package_id(other) ==
-				    topology_physical_package_id(cpu))
+		if (other != cpu && topology_logical_package_id(other) ==
+				    topology_logical_package_id(cpu))
 			return true;
 	return false;
 }
@@ -250,10 +305,36 @@ static int mktme_hw_cpu_offline(unsigned int cpu)
 	return 0;
 }
 
+/* A step of mktme_start(): undone by mktme_hw_stop() if a later one fails. */
+static int mktme_hw_cpuhp_state;
+
+static int mktme_hw_start(const struct mktme_backend *b)
+{
+	int ret;
+
+	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "x86/mktme:online",
+					mktme_hw_cpu_online,
+					mktme_hw_cpu_offline);
+	if (ret < 0) {
+		pr_err("hw: CPU hotplug callbacks: %d\n", ret);
+		return ret;
+	}
+	mktme_hw_cpuhp_state = ret;
+	return 0;
+}
+
+static void mktme_hw_stop(const struct mktme_backend *b)
+{
+	cpuhp_remove_state_nocalls(mktme_hw_cpuhp_state);
+	mktme_hw_cpuhp_state = 0;
+}
+
 static struct mktme_backend mktme_hw_backend = {
 	.name		= "hw",
 	.encrypts	= true,
 	.program	= mktme_hw_program,
+	.start		= mktme_hw_start,
+	.stop		= mktme_hw_stop,
 };
 
 /*
@@ -293,7 +374,6 @@ const struct mktme_backend * __init mktme_hw_probe(void)
 	struct mktme_hw_enum e = { };
 	unsigned int cpu;
 	bool have_part;
-	int ret;
 
 	mktme_pconfig_enumerate();
 	if (!boot_cpu_has(X86_FEATURE_TME) ||
@@ -326,13 +406,6 @@ const struct mktme_backend * __init mktme_hw_probe(void)
 	mktme_hw_backend.nr_keyids = e.nr_keyids;
 	mktme_hw_backend.algorithms = e.algorithms;
 
-	ret = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "x86/mktme:online",
-					mktme_hw_cpu_online,
-					mktme_hw_cpu_offline);
-	if (ret < 0) {
-		pr_err("hw: CPU hotplug callbacks: %d\n", ret);
-		return NULL;
-	}
 	pr_info("hw: %u KeyIDs (%u KeyID bits), algorithms %#x\n",
 		e.nr_keyids, e.keyid_bits, e.algorithms);
 	return &mktme_hw_backend;

@@ -399,7 +399,7 @@ int __init mktme_blocks_init(void)
 				    node_state(nid, N_MEMORY) ? nid :
 								NUMA_NO_NODE);
 		if (!pool)
-			return -ENOMEM;
+			goto fail;
 		spin_lock_init(&pool->lock);
 		INIT_LIST_HEAD(&pool->partial);
 		INIT_LIST_HEAD(&pool->empty);
@@ -408,11 +408,28 @@ int __init mktme_blocks_init(void)
 
 	mktme_blocks_shrinker = shrinker_alloc(0, "mktme-blocks");
 	if (!mktme_blocks_shrinker)
-		return -ENOMEM;
+		goto fail;
 	mktme_blocks_shrinker->count_objects = mktme_blocks_count;
 	mktme_blocks_shrinker->scan_objects = mktme_blocks_scan;
 	/* Empty blocks cost a direct-map change to recreate, no I/O. */
 	mktme_blocks_shrinker->seeks = 1;
 	shrinker_register(mktme_blocks_shrinker);
 	return 0;
+
+fail:
+	mktme_blocks_exit();
+	return -ENOMEM;
+}
+
+/* mktme failed to start: no block was ever taken out of the direct map. */
+void __init mktme_blocks_exit(void)
+{
+	int nid;
+
+	shrinker_free(mktme_blocks_shrinker);
+	mktme_blocks_shrinker = NULL;
+	for_each_node(nid) {
+		kfree(mktme_node_blocks[nid]);
+		mktme_node_blocks[nid] = NULL;
+	}
 }

@@ -213,32 +213,86 @@ static void __init mktme_debugfs_init(const struct mktme_backend *b)
 		b->debugfs_init(b, dir);
 }
 
-static int __init mktme_start(const struct mktme_backend *b)
+int mktme_run_steps(const struct mktme_start_step *steps, unsigned int n,
+		    const struct mktme_backend *b)
 {
+	unsigned int i;
 	int ret;
 
-	ret = mktme_keyids_init(b);
-	if (ret)
-		return ret;
-	/* PTE encoding first: no KeyID can reach a page table before it. */
-	ret = mktme_pte_init(b);
-	if (ret)
-		return ret;
-	/* Published before the key type, whose instantiate reads it. */
-	mktme_backend = b;
-	ret = register_key_type(&key_type_mktme);
-	if (ret)
-		goto out_off;
-	ret = mktme_dev_init();
-	if (ret)
-		goto out_key_type;
+	for (i = 0; i < n; i++) {
+		ret = steps[i].start(b);
+		if (ret)
+			goto undo;
+	}
 	return 0;
 
-out_key_type:
-	unregister_key_type(&key_type_mktme);
-out_off:
-	mktme_backend = NULL;
+undo:
+	pr_err("%s backend: %s failed (%d); undoing the %u steps before it\n",
+	       b->name, steps[i].what, ret, i);
+	while (i--)
+		if (steps[i].undo)
+			steps[i].undo(b);
 	return ret;
+}
+
+static int __init mktme_backend_start(const struct mktme_backend *b)
+{
+	return b->start ? b->start(b) : 0;
+}
+
+static void __init mktme_backend_stop(const struct mktme_backend *b)
+{
+	if (b->stop)
+		b->stop(b);
+}
+
+static int __init mktme_publish(const struct mktme_backend *b)
+{
+	mktme_backend = b;
+	return 0;
+}
+
+static void __init mktme_unpublish(const struct mktme_backend *b)
+{
+	mktme_backend = NULL;
+}
+
+static int __init mktme_key_type_init(const struct mktme_backend *b)
+{
+	return register_key_type(&key_type_mktme);
+}
+
+static void __init mktme_key_type_exit(const struct mktme_backend *b)
+{
+	unregister_key_type(&key_type_mktme);
+}
+
+static int __init mktme_dev_start(const struct mktme_backend *b)
+{
+	return mktme_dev_init();
+}
+
+/*
+ * In this order: the pool and the PTE encoding before anything can hand
+ * out a KeyID or put one in a page table; the CPU hotplug callbacks (hw)
+ * and the PM notifier before the first key can be programmed; the backend
+ * published before the key type, whose instantiate reads it. The last
+ * step undoes its own partial work, so it needs no undo here.
+ */
+static const struct mktme_start_step mktme_start_steps[] __initconst = {
+	{ "KeyID pool", mktme_keyids_init, mktme_keyids_exit },
+	{ "PTE KeyID field", mktme_pte_init, mktme_pte_exit },
+	{ "backend start", mktme_backend_start, mktme_backend_stop },
+	{ "PM notifier", mktme_pm_init, mktme_pm_exit },
+	{ "publishing the backend", mktme_publish, mktme_unpublish },
+	{ "key type", mktme_key_type_init, mktme_key_type_exit },
+	{ "/dev/mktme", mktme_dev_start, NULL },
+};
+
+static int __init mktme_start(const struct mktme_backend *b)
+{
+	return mktme_run_steps(mktme_start_steps,
+			       ARRAY_SIZE(mktme_start_steps), b);
 }
 
 static int __init mktme_init(void)

@@ -853,6 +853,15 @@ int __init mktme_dev_init(void)
 		return ret;
 	ret = mktme_blocks_init();
 	if (ret)
-		return ret;
-	return misc_register(&mktme_misc);
+		goto out_alias;
+	ret = misc_register(&mktme_misc);
+	if (ret)
+		goto out_blocks;
+	return 0;
+
+out_blocks:
+	mktme_blocks_exit();
+out_alias:
+	mktme_alias_exit();
+	return ret;
 }

@@ -36,8 +36,10 @@
 #include <linux/errno.h>
 #include <linux/mktme.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/suspend.h>
 #include <linux/sysctl.h>
 #include <linux/uidgid.h>
 
@@ -85,6 +87,7 @@ void mktme_pool_destroy(struct mktme_keyid_pool *pool)
 	pool->busy = NULL;
 	pool->quarantined = NULL;
 	pool->info = NULL;
+	pool->backend = NULL;
 }
 
 /* CLEAR_KEY needs a valid, activated algorithm bit too (program.c). */
@@ -171,6 +174,12 @@ int __mktme_keyid_alloc_user(struct mktme_keyid_pool *pool, kuid_t uid)
 		return -ENODEV;
 
 	mutex_lock(&pool->lock);
+	if (pool->frozen) {
+		pr_notice_ratelimited("no KeyID handed out: %s is under way, and the %s backend's keys would not survive it\n",
+				      pool->frozen, pool->backend->name);
+		mutex_unlock(&pool->lock);
+		return -EBUSY;
+	}
 	/* The user's limit first: over it, nothing is taken or programmed. */
 	ret = mktme_user_charge(pool, uid);
 	if (ret) {
@@ -226,20 +235,26 @@ void __mktme_keyid_put(struct mktme_keyid_pool *pool, unsigned int keyid)
 	if (!refcount_dec_and_test(&pool->info[keyid].refs))
 		goto out;
 
-	atomic_dec(&pool->in_use);
 	/* Nobody holds it: whatever becomes of it, its user is free of it. */
 	mktme_user_uncharge(pool, pool->info[keyid].uid);
 	/*
 	 * The last holder is gone and no page carries the KeyID any more
 	 * (every region holds a reference until its last page is freed):
 	 * forget the key before anyone else can get this KeyID.
+	 *
+	 * in_use drops only after CLEAR_KEY: until then the key is still in
+	 * the key tables, and the lockless readers of in_use (mktme_busy()
+	 * from the CPU hotplug callbacks) must keep refusing to take a
+	 * package offline, or CLEAR_KEY could miss that package.
 	 */
 	if (mktme_keyid_clear(pool, keyid)) {
 		__set_bit(keyid, pool->quarantined);
 		atomic_inc(&pool->nr_quarantined);
+		atomic_dec(&pool->in_use);
 		pr_warn("KeyID %u: CLEAR_KEY failed, quarantined\n", keyid);
 		goto out;	/* stays busy: not handed out */
 	}
+	atomic_dec(&pool->in_use);
 	__clear_bit(keyid, pool->busy);
 out:
 	mutex_unlock(&pool->lock);
@@ -267,6 +282,78 @@ int __mktme_keyid_program(struct mktme_keyid_pool *pool, unsigned int keyid,
 out:
 	mutex_unlock(&pool->lock);
 	return ret;
+}
+
+/*
+ * Suspend to RAM and kexec, on a backend that encrypts.
+ *
+ * S3: the TME-MK key tables are in the processor, which loses power in S3.
+ * The Intel Architecture Memory Encryption Technologies Specification (rev.
+ * 1.4, 336907-004, IA32_TME_ACTIVATE: "key select", "save TME key for
+ * standby") provides for saving and restoring the TME key (KeyID 0) across
+ * standby, and says nothing of the sort for TME-MK KeyIDs; we could not
+ * verify what a part does with them, so we take them as lost, and the
+ * kernel cannot program them again (it keeps no key bytes). So suspend is
+ * refused while any KeyID is in use.
+ *
+ * kexec: 6.12 writes back and invalidates caches (WBINVD) on the way into
+ * the new kernel only when SME is active (arch/x86/kernel/
+ * machine_kexec_64.c: host_mem_enc_active; relocate_kernel_64.S), not for
+ * TME-MK. Dirty lines written through a KeyID could then be written back
+ * over memory the new kernel already uses, with the old key, and the key
+ * tables would keep the tenants' keys. Pages leave regions flushed
+ * (alias.c), so with no KeyID in use neither can happen: kexec is refused
+ * while any KeyID is in use (kernel/kexec_core.c, patch 0015).
+ *
+ * In both cases, once allowed, no KeyID is handed out until the transition
+ * is over (thaw), so that nothing programs a key between the check and the
+ * point where no task runs any more. The emulated key table is kernel
+ * memory and caches hold no KeyIDs: nothing is refused or frozen there.
+ */
+int __mktme_keyids_freeze(struct mktme_keyid_pool *pool, const char *what)
+{
+	int ret = 0;
+
+	if (!pool->backend || !pool->backend->encrypts)
+		return 0;
+	mutex_lock(&pool->lock);
+	if (atomic_read(&pool->in_use)) {
+		pr_notice("%s refused: %d KeyIDs hold keys that the %s backend would not keep; nothing changed\n",
+			  what, atomic_read(&pool->in_use), pool->backend->name);
+		ret = -EBUSY;
+	} else {
+		pool->frozen = what;
+	}
+	mutex_unlock(&pool->lock);
+	return ret;
+}
+
+void __mktme_keyids_thaw(struct mktme_keyid_pool *pool)
+{
+	if (!pool->backend)
+		return;
+	mutex_lock(&pool->lock);
+	pool->frozen = NULL;
+	mutex_unlock(&pool->lock);
+}
+
+/*
+ * PM_SUSPEND_PREPARE comes before tasks are frozen; PM_POST_SUSPEND follows
+ * it whether suspend happened or another notifier refused it (kernel/power/
+ * suspend.c, suspend_prepare(): pm_notifier_call_chain_robust()); when we
+ * refuse, we get no PM_POST_SUSPEND, and have frozen nothing.
+ */
+int __mktme_pm_notify(struct mktme_keyid_pool *pool, unsigned long action)
+{
+	switch (action) {
+	case PM_SUSPEND_PREPARE:
+		return notifier_from_errno(__mktme_keyids_freeze(pool,
+							"suspend to RAM"));
+	case PM_POST_SUSPEND:
+		__mktme_keyids_thaw(pool);
+		return NOTIFY_OK;
+	}
+	return NOTIFY_DONE;
 }
 
 /* The live pool, set up by core.c for the selected backend. */
@@ -298,6 +385,8 @@ static struct ctl_table mktme_keyid_sysctls[] = {
 	},
 };
 
+static struct ctl_table_header *mktme_keyid_sysctl_header;
+
 int mktme_keyids_init(const struct mktme_backend *b)
 {
 	int ret = mktme_pool_init(&mktme_pool, b);
@@ -305,10 +394,50 @@ int mktme_keyids_init(const struct mktme_backend *b)
 	if (ret)
 		return ret;
 	/* Without the files the defaults still hold: fail closed, not off. */
-	if (!register_sysctl("kernel/keys", mktme_keyid_sysctls))
+	mktme_keyid_sysctl_header = register_sysctl("kernel/keys",
+						    mktme_keyid_sysctls);
+	if (!mktme_keyid_sysctl_header)
 		pr_warn("kernel.keys.mktme_*maxkeyids: not registered; defaults %u (root %u)\n",
 			mktme_pool.max_user, mktme_pool.max_root);
 	return 0;
+}
+
+/* A later step of mktme_start() failed: no KeyID was handed out. */
+void mktme_keyids_exit(const struct mktme_backend *b)
+{
+	unregister_sysctl_table(mktme_keyid_sysctl_header);
+	mktme_keyid_sysctl_header = NULL;
+	mktme_pool_destroy(&mktme_pool);
+}
+
+static int mktme_pm_notify(struct notifier_block *nb, unsigned long action,
+			   void *unused)
+{
+	return __mktme_pm_notify(&mktme_pool, action);
+}
+
+static struct notifier_block mktme_pm_nb = {
+	.notifier_call = mktme_pm_notify,
+};
+
+int mktme_pm_init(const struct mktme_backend *b)
+{
+	return register_pm_notifier(&mktme_pm_nb);
+}
+
+void mktme_pm_exit(const struct mktme_backend *b)
+{
+	unregister_pm_notifier(&mktme_pm_nb);
+}
+
+int mktme_kexec_prepare(void)
+{
+	return __mktme_keyids_freeze(&mktme_pool, "kexec");
+}
+
+void mktme_kexec_finish(void)
+{
+	__mktme_keyids_thaw(&mktme_pool);
 }
 
 int mktme_keyid_alloc(kuid_t uid)

@@ -25,6 +25,8 @@
  *     -> pool mutex
  *   key->sem (read: SET_KEY; write: revoke) -> (LSM hook) -> r->lock
  *     -> pool mutex
+ *   system_transition_mutex (suspend: PM notifier; kexec: kernel_kexec())
+ *     -> pool mutex (freeze/thaw)
  *   pool mutex (mktme_keyid_pool.lock; also the per-user KeyID counts)
  *     -> programming mutex (program.c)
  *     -> hw: cpus_read_lock() -> IPIs; emulated: emu->lock (spinlock)
@@ -133,6 +135,12 @@ struct mktme_backend {
 		       const struct mktme_key_program *prog);
 	/* Optional: backend files under /sys/kernel/debug/mktme/. */
 	void (*debugfs_init)(const struct mktme_backend *b, struct dentry *dir);
+	/*
+	 * Optional: what the backend sets up when mktme starts (hw: the CPU
+	 * hotplug callbacks), and its undoing if a later step fails.
+	 */
+	int (*start)(const struct mktme_backend *b);
+	void (*stop)(const struct mktme_backend *b);
 };
 
 /* The selected backend, or NULL when mktme is off. Set once at boot. */
@@ -232,6 +240,8 @@ struct mktme_keyid_pool {
 	struct xarray users;		/* kuid -> KeyIDs charged (value) */
 	unsigned int max_user;		/* per user other than root */
 	unsigned int max_root;		/* for GLOBAL_ROOT_UID */
+	/* Non-NULL: suspend or kexec under way, no KeyID handed out. */
+	const char *frozen;
 };
 int mktme_pool_init(struct mktme_keyid_pool *pool,
 		    const struct mktme_backend *b);
@@ -249,7 +259,20 @@ void __mktme_keyid_put(struct mktme_keyid_pool *pool, unsigned int keyid);
 int __mktme_keyid_program(struct mktme_keyid_pool *pool, unsigned int keyid,
 			  unsigned int cmd, unsigned int alg,
 			  const u8 *key, const u8 *tweak, size_t key_len);
+/*
+ * On a backend that encrypts: -EBUSY (logged, "@what refused") while any
+ * KeyID is in use, else no KeyID is handed out (-EBUSY) until thaw. For
+ * suspend to RAM and kexec, whose keys the hardware does not keep (keyid.c).
+ * The emulated backend: always 0, nothing frozen.
+ */
+int __mktme_keyids_freeze(struct mktme_keyid_pool *pool, const char *what);
+void __mktme_keyids_thaw(struct mktme_keyid_pool *pool);
+/* The PM notifier's decision: PM_SUSPEND_PREPARE freezes, POST thaws. */
+int __mktme_pm_notify(struct mktme_keyid_pool *pool, unsigned long action);
 int mktme_keyids_init(const struct mktme_backend *b);	/* the live pool */
+void mktme_keyids_exit(const struct mktme_backend *b);
+int mktme_pm_init(const struct mktme_backend *b);	/* PM notifier */
+void mktme_pm_exit(const struct mktme_backend *b);
 void mktme_keyids_show(struct seq_file *m);		/* debugfs "keyids" */
 
 /* The emulated backend (backend_emu.c). */
@@ -283,6 +306,27 @@ struct mktme_hw_enum {
 	u32 algorithms;			/* activated and known to us */
 };
 int mktme_hw_decode(u64 act, u64 cap, const u64 *part, struct mktme_hw_enum *e);
+/*
+ * What programming every package needs of the machine, so that the KUnit
+ * tests can run it against a fake topology and a fake PCONFIG. Packages
+ * are 0..nr_packages() - 1; lead_cpu() is an online CPU of one, or -1 if it
+ * has none; pconfig() executes an operand on a CPU (a PCONFIG return code,
+ * or -errno); @undo is scratch for the rollback operand.
+ */
+struct mktme_hw_machine {
+	unsigned int (*nr_packages)(void *ctx);
+	int (*lead_cpu)(void *ctx, unsigned int pkg);
+	int (*pconfig)(void *ctx, int cpu, const struct mktme_key_program *prog);
+	struct mktme_key_program *undo;
+	void *ctx;
+};
+/*
+ * Execute @prog on every package or on none: -ENODEV (logged) without
+ * executing anything if a package has no online CPU; if one fails, the
+ * packages already done are put back to CLEAR_KEY and its code returned.
+ */
+int mktme_hw_program_packages(const struct mktme_hw_machine *m,
+			      const struct mktme_key_program *prog);
 
 /*
  * Parsed "mktme" key payload; see payload.c for the grammar. key_len is the
@@ -346,6 +390,7 @@ static inline pgprot_t mktme_pgprot(pgprot_t prot, unsigned int keyid)
  * bits 52..56). Called once by core.c before any KeyID is handed out.
  */
 int mktme_pte_init(const struct mktme_backend *backend);
+void mktme_pte_exit(const struct mktme_backend *backend);	/* undo it */
 
 /* The same computation without side effects, for any CPU (KUnit). */
 struct mktme_pte_layout {
@@ -383,5 +428,21 @@ void mktme_alias_scrub(struct page *page, unsigned long nr,
 		       unsigned int keyid);
 
 int mktme_dev_init(void);		/* dev.c (K2) */
+void mktme_blocks_exit(void);		/* undo mktme_blocks_init() */
+void mktme_alias_exit(void);		/* undo mktme_alias_init() */
+
+/*
+ * mktme_start() (core.c) as a list of steps, each with its undoing: on a
+ * failure the steps already done are undone in reverse order, so that a
+ * backend that fails to start leaves nothing behind (physical_mask, CPU
+ * hotplug callbacks, the pool, ...). Not __init, for the KUnit tests.
+ */
+struct mktme_start_step {
+	const char *what;
+	int (*start)(const struct mktme_backend *b);
+	void (*undo)(const struct mktme_backend *b);	/* NULL: nothing */
+};
+int mktme_run_steps(const struct mktme_start_step *steps, unsigned int n,
+		    const struct mktme_backend *b);
 
 #endif /* _ARCH_X86_MM_MKTME_H */

@@ -41,6 +41,9 @@
 u64 mktme_keyid_mask __ro_after_init;
 unsigned int mktme_keyid_shift __ro_after_init;
 
+/* The bits mktme_pte_init() took out of physical_mask, for its undoing. */
+static u64 mktme_phys_cleared __initdata;
+
 /* Emulated KeyID field: bits 52..56, see above. */
 #define MKTME_EMU_KEYID_SHIFT		52
 #define MKTME_EMU_KEYID_MAX_BITS	5
@@ -121,9 +124,21 @@ int __init mktme_pte_init(const struct mktme_backend *b)
 	 */
 	physical_mask &= ~l.phys_clear;
 #endif
+	mktme_phys_cleared = l.phys_clear;
 	mktme_keyid_shift = l.shift;
 	mktme_keyid_mask = l.mask;
 	pr_info("KeyID in PTE bits %u..%u\n", l.shift,
 		l.shift + b->keyid_bits - 1);
 	return 0;
+}
+
+/* A later step of mktme_start() failed: no KeyID reached a page table. */
+void __init mktme_pte_exit(const struct mktme_backend *b)
+{
+#ifdef CONFIG_DYNAMIC_PHYSICAL_MASK
+	physical_mask |= mktme_phys_cleared;
+#endif
+	mktme_phys_cleared = 0;
+	mktme_keyid_mask = 0;
+	mktme_keyid_shift = 0;
 }
