@@ -102,6 +102,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_keys SEC(".maps");
 
+/*
+ * The executable of each task, recorded at exec: see struct mktme_pol_exe.
+ * Task storage goes with the task, so no number of tasks fills a table.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mktme_pol_exe);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_exe SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MKTME_MAX_COUNTERS);
@@ -181,6 +193,7 @@ static __always_inline struct mktme_pol_stats *stats(void)
 static __always_inline void fill_subject(struct mktme_pol_subject *s)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
+	struct mktme_pol_exe *e;
 	__u32 n = 0;
 
 	for (int lvl = 0; lvl < MKTME_MAX_DEPTH; lvl++) {
@@ -204,8 +217,21 @@ static __always_inline void fill_subject(struct mktme_pol_subject *s)
 	}
 	s->o.depth = n;
 	s->uid = BPF_CORE_READ(t, cred, euid.val);
-	s->exe_ino = BPF_CORE_READ(t, mm, exe_file, f_inode, i_ino);
-	s->exe_dev = BPF_CORE_READ(t, mm, exe_file, f_inode, i_sb, s_dev);
+	/*
+	 * The executable recorded at exec, never mm->exe_file: the root of a
+	 * user namespace can point that at any executable it may run
+	 * (prctl(PR_SET_MM_MAP), checkpoint_restore_ns_capable() in
+	 * kernel/sys.c). No record (exec'd before the programs ran, or the
+	 * record could not be made): unknown, matched by deny rules only.
+	 * Reading mm->exe_file once instead would trust a link the task may
+	 * already have changed before the programs were attached.
+	 */
+	e = bpf_task_storage_get(&mktme_exe, t, 0, 0);
+	if (e) {
+		s->exe_known = 1;
+		s->exe_dev = e->dev;
+		s->exe_ino = e->ino;
+	}
 }
 
 /*
@@ -314,6 +340,8 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 	if (op == MKTME_OP_CREATE) {
 		s.o.type = type;
 		s.o.alg = alg;
+		/* Created here: in the subtree of every cgroup the walk visits. */
+		s.owner_levels = s.o.depth;
 	} else {
 		/*
 		 * From the key itself (its payload is a struct mktme_key,
@@ -323,6 +351,7 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		 * which matches deny rules only (mktme_rule_matches()).
 		 */
 		const struct mktme_key *mk = BPF_CORE_READ(key, payload.data[0]);
+		const struct mktme_pol_key_owner *ko;
 		unsigned int t = MKTME_TYPE_UNKNOWN, a = MKTME_TYPE_UNKNOWN;
 
 		if (mk && (bpf_core_read(&t, sizeof(t), &mk->type) ||
@@ -330,6 +359,13 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 			t = a = MKTME_TYPE_UNKNOWN;
 		s.o.type = t > 7 ? MKTME_TYPE_UNKNOWN : t;
 		s.o.alg = a > 7 ? MKTME_TYPE_UNKNOWN : a;
+		/*
+		 * Where the key was created, as recorded at its creation: its
+		 * name is its creator's choice, so only this tells whose it
+		 * is. No record: created while the programs did not run.
+		 */
+		ko = bpf_map_lookup_elem(&mktme_keys, &serial);
+		s.owner_levels = ko ? mktme_owner_levels(ko, &s.o) : MKTME_OWNER_UNKNOWN;
 	}
 
 	rules = bpf_map_lookup_elem(&mktme_policy, &zero);
@@ -415,6 +451,53 @@ int BPF_PROG(mktme_mmap, struct file *file, const struct key *key, unsigned int 
 	return check(MKTME_OP_MMAP, key, keyid, 0, 0);
 }
 
+/*
+ * The executable at exec: bprm->file is what begin_new_exec() made the new
+ * mm's exe_file (fs/exec.c; for a script, the interpreter), and the kernel
+ * names its device as the inode's super_block does. Failing to record it
+ * leaves an old record of another executable: drop that rather than keep it.
+ */
+SEC("lsm/bprm_committed_creds")
+void BPF_PROG(mktme_exec, const struct linux_binprm *bprm)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
+	struct mktme_pol_exe *e;
+
+	e = bpf_task_storage_get(&mktme_exe, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!e)
+		return;
+	if (!inode) {
+		bpf_task_storage_delete(&mktme_exe, t);
+		return;
+	}
+	e->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->ino = BPF_CORE_READ(inode, i_ino);
+}
+
+/*
+ * Task storage is not copied on fork or clone: the new task runs its
+ * parent's executable until it execs, so it gets the parent's record (none
+ * if the parent has none, or if this fails: unknown, fail closed).
+ */
+SEC("lsm/task_alloc")
+int BPF_PROG(mktme_fork, struct task_struct *task, unsigned long clone_flags, int ret)
+{
+	struct mktme_pol_exe *pe, *ce;
+
+	if (ret)
+		return ret;
+	pe = bpf_task_storage_get(&mktme_exe, bpf_get_current_task_btf(), 0, 0);
+	if (!pe)
+		return 0;
+	ce = bpf_task_storage_get(&mktme_exe, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (ce) {
+		ce->dev = pe->dev;
+		ce->ino = pe->ino;
+	}
+	return 0;
+}
+
 SEC("lsm/key_free")
 void BPF_PROG(mktme_key_free, struct key *key)
 {
@@ -494,7 +577,7 @@ static __always_inline bool our_map(const struct bpf_map *map)
 	       map == (void *)&mktme_live || map == (void *)&mktme_keys ||
 	       map == (void *)&mktme_counters || map == (void *)&mktme_assign ||
 	       map == (void *)&mktme_state || map == (void *)&mktme_stats ||
-	       map == (void *)&mktme_events ||
+	       map == (void *)&mktme_events || map == (void *)&mktme_exe ||
 	       /* the generation in force, pinned as mktme_rules */
 	       map == bpf_map_lookup_elem(&mktme_policy, &zero);
 }

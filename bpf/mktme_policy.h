@@ -95,11 +95,15 @@ struct mktme_pol_rule_key {
 #define MKTME_RF_UID		0x02	/* uid must match */
 #define MKTME_RF_WILDCARD	0x04	/* came from "*" (shown as such) */
 #define MKTME_RF_ASSIGN		0x08	/* from `mktmectl assign`, not the file */
+#define MKTME_RF_FINAL		0x10	/* final: nearer rules cannot override it */
+#define MKTME_RF_OWNER		0x20	/* owner: subtree: the key was created in
+					 * the rule's cgroup or below it */
 
 /*
  * A rule as the programs see it. Rules of a bucket are sorted by
- * precedence by the compiler; the first one that matches wins.
- * exe_dev is the kernel's dev_t (MKDEV: major << 20 | minor).
+ * precedence by the compiler, final rules first; the first one that
+ * matches wins. exe_dev is the kernel's dev_t (MKDEV: major << 20 | minor)
+ * of the file's super_block, as /proc/self/mountinfo shows it.
  */
 struct mktme_pol_rule {
 	__u64 exe_dev;
@@ -169,11 +173,24 @@ struct mktme_pol_counter {
 	__u64 audit_would_deny;	/* audit mode: denials not enforced */
 };
 
+#define MKTME_AF_OWNER_ANY	0x01	/* assign --owner any: no owner condition */
+
 /* mktme_assign: (cgroup, key name) -> assignment, kept across reloads. */
 struct mktme_pol_assign_val {
 	__u64 assigned_at;	/* CLOCK_REALTIME seconds */
 	__u32 id;		/* rule id, >= MKTME_ASSIGN_ID_BASE */
-	__u32 pad;
+	__u32 flags;		/* MKTME_AF_* */
+};
+
+/*
+ * mktme_exe (task storage): the executable a task was last exec'd from,
+ * recorded at exec (lsm/bprm_committed_creds) and copied to every task it
+ * forks or clones (lsm/task_alloc). Not mm->exe_file, which
+ * prctl(PR_SET_MM_MAP) lets its own process change.
+ */
+struct mktme_pol_exe {
+	__u64 dev;		/* kernel dev_t of the inode's super_block */
+	__u64 ino;
 };
 
 /* mktme_state[0]: written by mktmectl only, under its lock. */
@@ -216,15 +233,25 @@ struct mktme_pol_event {
 	char key[MKTME_NAME_LEN];
 };
 
+#define MKTME_OWNER_UNKNOWN	0xff	/* owner_levels of a key with no record */
+
 /*
  * Who asks: o.cgids[0] is the task's own cgroup (or its ancestor at level
  * MKTME_MAX_DEPTH - 1 when it is deeper), then its parent, ...; o.type and
- * o.alg are the key's.
+ * o.alg are the key's. exe_known: the task has an exec record (it or an
+ * ancestor was exec'd while the programs ran); without one exe_dev and
+ * exe_ino mean nothing. owner_levels: how many cgroups, from the root
+ * down, the task's ancestry shares with the key creator's (the creator's
+ * cgroup is in the subtree of the task's ancestor at level L iff
+ * L < owner_levels), MKTME_OWNER_UNKNOWN for a key created while the
+ * programs did not run.
  */
 struct mktme_pol_subject {
 	struct mktme_pol_key_owner o;
 	__u32 uid;
-	__u32 pad;
+	__u8 exe_known;
+	__u8 owner_levels;
+	__u16 pad;
 	__u64 exe_dev;
 	__u64 exe_ino;
 };
@@ -250,14 +277,46 @@ struct mktme_pol_decision {
 #define MKTME_BUCKET_MATCH_FN static __always_inline
 #endif
 
+/*
+ * Root-down levels that the ancestries @a and @b (nearest first, as in
+ * struct mktme_pol_key_owner) share: the owner_levels of a subject.
+ */
+static __always_inline __u8 mktme_owner_levels(const struct mktme_pol_key_owner *a,
+					       const struct mktme_pol_key_owner *b)
+{
+	__u32 na = a->depth, nb = b->depth;
+	__u8 l = 0;
+
+	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
+		if (i >= (int)na || i >= (int)nb)
+			break;
+		if (a->cgids[(na - 1 - i) & (MKTME_MAX_DEPTH - 1)] !=
+		    b->cgids[(nb - 1 - i) & (MKTME_MAX_DEPTH - 1)])
+			break;
+		l = i + 1;
+	}
+	return l;
+}
+
+/*
+ * @level: the root-down level of the cgroup whose rule this is (owner).
+ * What the task or key could not tell (no exec record, no creation record,
+ * an unreadable type or algorithm) matches deny rules that ask about it and
+ * never an allow rule: fail closed.
+ */
 static __always_inline bool mktme_rule_matches(const struct mktme_pol_rule *r,
 					       const struct mktme_pol_subject *s,
-					       __u32 op)
+					       __u32 op, __u32 level)
 {
 	if (!(r->ops & (1u << op)))
 		return false;
 	if ((r->flags & MKTME_RF_EXE) &&
-	    (r->exe_dev != s->exe_dev || r->exe_ino != s->exe_ino))
+	    (s->exe_known ? r->exe_dev != s->exe_dev || r->exe_ino != s->exe_ino :
+			    r->verdict != MKTME_DENY))
+		return false;
+	if ((r->flags & MKTME_RF_OWNER) &&
+	    (s->owner_levels == MKTME_OWNER_UNKNOWN ? r->verdict != MKTME_DENY :
+						      level >= s->owner_levels))
 		return false;
 	if ((r->flags & MKTME_RF_UID) && r->uid != s->uid)
 		return false;
@@ -281,14 +340,14 @@ static __always_inline bool mktme_rule_matches(const struct mktme_pol_rule *r,
  */
 MKTME_BUCKET_MATCH_FN int mktme_bucket_match(const struct mktme_pol_rule_val *v,
 					     const struct mktme_pol_subject *s,
-					     __u32 op)
+					     __u32 op, __u32 level)
 {
 	if (!v || !s)
 		return -1;
 	for (int j = 0; j < MKTME_BUCKET_MAX; j++) {
 		if (j >= (int)v->nr)
 			break;
-		if (mktme_rule_matches(&v->r[j], s, op))
+		if (mktme_rule_matches(&v->r[j], s, op, level))
 			return j;
 	}
 	return -1;
@@ -297,7 +356,10 @@ MKTME_BUCKET_MATCH_FN int mktme_bucket_match(const struct mktme_pol_rule_val *v,
 /*
  * Nearest cgroup first: at each level, the bucket for the exact key name,
  * which the compiler already merged with that cgroup's "*" rules, else the
- * "*" bucket. The first level with a matching rule decides; none: default.
+ * "*" bucket. The farthest level whose first matching rule is final
+ * decides; else the nearest level with a matching rule; none: default.
+ * A bucket sorts its final rules first, so its first match is final iff
+ * any of its final rules matches: one match per level tells both.
  *
  * @kname and @kwild are keys the caller filled (name zero-padded, and "*");
  * this sets their cgid and kind. @name_ok is false when the key's name is
@@ -319,6 +381,7 @@ static __always_inline void mktme_decide(void *rules, const struct mktme_pol_met
 	kwild->kind = MKTME_KIND_KEY;
 	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
 		const struct mktme_pol_rule_val *v = 0;
+		bool final;
 		int j;
 
 		if (i >= (int)s->o.depth)
@@ -333,14 +396,17 @@ static __always_inline void mktme_decide(void *rules, const struct mktme_pol_met
 		}
 		if (!v)
 			continue;
-		j = mktme_bucket_match(v, s, op);
+		j = mktme_bucket_match(v, s, op, s->o.depth - 1 - i);
 		if (j < 0 || j >= MKTME_BUCKET_MAX)
+			continue;
+		final = v->r[j].flags & MKTME_RF_FINAL;
+		/* A nearer decision stands unless this one is final. */
+		if (d->reason == MKTME_REASON_RULE && !final)
 			continue;
 		d->verdict = v->r[j].verdict;
 		d->reason = MKTME_REASON_RULE;
 		d->rule_id = v->r[j].id;
 		d->rule_cgid = s->o.cgids[i];
-		return;
 	}
 }
 

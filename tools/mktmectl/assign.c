@@ -213,19 +213,37 @@ static int change(int dirfd, const struct state *s, const struct state *next, st
 	return ret ? ret : report(verb, cg, key, id, o, s->path);
 }
 
+/*
+ * --owner subtree (the default): the assignment allows only keys created
+ * in the cgroup's subtree, since a key's name is its creator's choice and
+ * any tenant of the same uid could make one under this name. --owner any:
+ * every key of that name, whoever made it (a VMM that uses its tenants'
+ * keys).
+ */
 int do_assign(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "owner", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct state s, next;
 	struct outcome o = { 0 };
 	struct pins p = PINS_INIT;
 	char cg[POLICY_MAX_PATH + 2];
 	unsigned int id;
+	bool owner_any = false;
 	long at;
 	int ret, dirfd;
 
 	opts_begin();
-	if ((ret = opts_next(argc, argv, "", (const struct option[]){ { NULL, 0, NULL, 0 } })) != -1)
-		return opts_error(ret, argv);
+	while ((ret = opts_next(argc, argv, "", opts)) != -1) {
+		if (ret != 'o')
+			return opts_error(ret, argv);
+		if (strcmp(optarg, "any") && strcmp(optarg, "subtree"))
+			return fail(EXIT_USAGE, "--owner %s: expected subtree or any. Nothing was changed.",
+				    optarg);
+		owner_any = !strcmp(optarg, "any");
+	}
 	argv += optind - 1;
 	argc -= optind - 1;
 	if ((ret = parse(argc, argv, cg, sizeof(cg))) ||
@@ -235,6 +253,19 @@ int do_assign(int argc, char **argv)
 	if ((ret = pins_or_none(&p, &o)))
 		goto out;
 	at = state_find(&s, cg, argv[1]);
+	if (at >= 0 && s.e[at].owner_any != owner_any) {
+		/* The same assignment with the other owner condition: same id. */
+		id = s.e[at].id;
+		if (state_copy(&s, at, &next) || state_add(&next, cg, argv[1], id, time(NULL))) {
+			state_free(&next);
+			ret = fail(EXIT_RUNTIME, "out of memory. Nothing was changed.");
+			goto out;
+		}
+		next.e[next.n - 1].owner_any = owner_any;
+		ret = change(dirfd, &s, &next, &p, &o, "assigned", cg, argv[1], id);
+		state_free(&next);
+		goto out;
+	}
 	if (at >= 0) {
 		struct compiled cur;
 
@@ -258,6 +289,7 @@ int do_assign(int argc, char **argv)
 		ret = fail(EXIT_RUNTIME, "out of memory. Nothing was changed.");
 		goto out;
 	}
+	next.e[next.n - 1].owner_any = owner_any;
 	ret = change(dirfd, &s, &next, &p, &o, "assigned", cg, argv[1], id);
 	state_free(&next);
 out:

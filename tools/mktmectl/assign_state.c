@@ -238,6 +238,8 @@ int state_copy(const struct state *s, long skip, struct state *out)
 			state_free(out);
 			return -ENOMEM;
 		}
+		if ((long)i != skip)
+			out->e[out->n - 1].owner_any = s->e[i].owner_any;
 	}
 	return 0;
 }
@@ -300,13 +302,14 @@ static int parse_entry(struct state *s, struct json_object *o, const char *line,
 	char norm[POLICY_MAX_PATH + 2], err[256];
 	const char *cg, *key;
 	int64_t id, at;
+	bool owner_any;
 
 	json_object_object_foreach(o, k, v) {
 		(void)v;
 		if (strcmp(k, "cgroup") && strcmp(k, "key") && strcmp(k, "id") &&
-		    strcmp(k, "assigned_at"))
+		    strcmp(k, "assigned_at") && strcmp(k, "owner"))
 			return bad(s, d, ln, col_of(line, k),
-				   "unknown field \"%s\" (expected cgroup, key, id, assigned_at)", k);
+				   "unknown field \"%s\" (expected cgroup, key, id, assigned_at, owner)", k);
 	}
 	if (!json_object_object_get_ex(o, "cgroup", &f) || !json_object_is_type(f, json_type_string))
 		return bad(s, d, ln, col_of(line, "cgroup"), "\"cgroup\": a string is required");
@@ -340,10 +343,16 @@ static int parse_entry(struct state *s, struct json_object *o, const char *line,
 	}
 	if (s->n >= MKTME_MAX_ASSIGN)
 		return bad(s, d, ln, 1, "more than %d assignments", MKTME_MAX_ASSIGN);
+	/* Only "any" is ever written: "subtree" is the default, not a spelling. */
+	owner_any = json_object_object_get_ex(o, "owner", &f);
+	if (owner_any &&
+	    (!json_object_is_type(f, json_type_string) || strcmp(json_object_get_string(f), "any")))
+		return bad(s, d, ln, col_of(line, "owner"), "\"owner\": only \"any\" is allowed");
 	if (state_add(s, norm, key, id, at)) {
 		diag_set(d, s->path, (struct pos){ 0, 0 }, "out of memory");
 		return -1;
 	}
+	s->e[s->n - 1].owner_any = owner_any;
 	return 0;
 }
 
@@ -529,6 +538,8 @@ int state_write(int dirfd, const struct state *s, struct diag *d)
 		json_object_object_add(o, "key", json_object_new_string(s->e[i].key));
 		json_object_object_add(o, "id", json_object_new_int64(s->e[i].id));
 		json_object_object_add(o, "assigned_at", json_object_new_int64(s->e[i].assigned_at));
+		if (s->e[i].owner_any)
+			json_object_object_add(o, "owner", json_object_new_string("any"));
 		fprintf(mem, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 								      JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
@@ -589,6 +600,7 @@ int state_resolve(const struct state *s, const char *cgroup_root, struct assignm
 		a[*n].cgid = id;
 		snprintf(a[*n].name, sizeof(a[*n].name), "%s", s->e[i].key);
 		a[*n].id = s->e[i].id;
+		a[*n].owner_any = s->e[i].owner_any;
 		(*n)++;
 	}
 	*out = a;

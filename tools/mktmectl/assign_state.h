@@ -7,6 +7,10 @@
  *
  *   {"mktme_assignments":1}
  *   {"cgroup":"/tenants/a","key":"shared","id":65536,"assigned_at":1767225600}
+ *   {"cgroup":"/vmm","key":"shared","id":65537,"assigned_at":1767225601,"owner":"any"}
+ *
+ * "owner" is written only for "any" (assign --owner any); without it the
+ * assignment allows only keys created in the cgroup's subtree.
  *
  * Written whole, atomically (temporary file, fsync, rename, fsync of the
  * directory), mode 0600 in a directory of mode 0700. Read only from a
@@ -33,6 +37,7 @@ struct state_entry {
 	char key[MKTME_NAME_LEN];
 	uint32_t id;			/* rule id, from MKTME_ASSIGN_ID_BASE */
 	uint64_t assigned_at;		/* CLOCK_REALTIME seconds */
+	bool owner_any;			/* "owner":"any" (absent: subtree) */
 };
 
 struct state {

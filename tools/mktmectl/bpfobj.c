@@ -23,21 +23,25 @@
 #include "pin_dir.h"
 
 /*
- * The decisions, the charge's release, then the guards of the pins
- * (bpf/mktme_policy.bpf.c, "Self-protection"). Names as the kernel keeps
- * them (BPF_OBJ_NAME_LEN: 15 characters).
+ * The decisions, the charge's release, the guards of the pins
+ * (bpf/mktme_policy.bpf.c, "Self-protection"), then the exec records
+ * (exec, fork). Names as the kernel keeps them (BPF_OBJ_NAME_LEN: 15
+ * characters).
  */
 const char *const prog_names[N_PROGS] = {
 	"mktme_create", "mktme_bind", "mktme_mmap", "mktme_key_free",
 	"mktme_map_open", "mktme_unlink", "mktme_rmdir", "mktme_rename", "mktme_setattr",
+	"mktme_exec", "mktme_fork",
 };
 
 /*
  * Attach order: key_free first, so that no key created while the others
- * attach is charged and then never released; the guards before the
- * decisions, so that nothing is enforced before the pins are protected.
+ * attach is charged and then never released; the exec records next, so
+ * that every task exec'd from then on is known to the decisions; the
+ * guards before the decisions, so that nothing is enforced before the pins
+ * are protected.
  */
-static const int attach_order[N_PROGS] = { 3, 4, 5, 6, 7, 8, 0, 1, 2 };
+static const int attach_order[N_PROGS] = { 3, 10, 9, 4, 5, 6, 7, 8, 0, 1, 2 };
 
 static struct bpf_program *skel_prog(struct mktme_policy_bpf *skel, int i)
 {
@@ -45,6 +49,7 @@ static struct bpf_program *skel_prog(struct mktme_policy_bpf *skel, int i)
 		skel->progs.mktme_create, skel->progs.mktme_bind, skel->progs.mktme_mmap,
 		skel->progs.mktme_key_free, skel->progs.mktme_map_open, skel->progs.mktme_unlink,
 		skel->progs.mktme_rmdir, skel->progs.mktme_rename, skel->progs.mktme_setattr,
+		skel->progs.mktme_exec, skel->progs.mktme_fork,
 	};
 
 	return progs[i];
@@ -314,7 +319,8 @@ int programs_remove(void)
 		"link_mktme_create", "link_mktme_bind", "link_mktme_mmap",
 		/* the guards after the decisions, the key charges' release last */
 		"link_mktme_map_open", "link_mktme_unlink", "link_mktme_rmdir", "link_mktme_rename",
-		"link_mktme_setattr", "link_mktme_key_free", "mktme_rules", "mktme_policy", "mktme_rules_tpl", "mktme_live", "mktme_keys",
+		"link_mktme_setattr", "link_mktme_exec", "link_mktme_fork", "link_mktme_key_free",
+		"mktme_rules", "mktme_policy", "mktme_rules_tpl", "mktme_live", "mktme_keys", "mktme_exe",
 		"mktme_counters", "mktme_assign", "mktme_state", "mktme_stats", "mktme_events",
 	};
 	int ret = 0;
@@ -472,6 +478,7 @@ static int map_read(const struct pins *p, struct assignment **out, size_t *n)
 		a[*n].name[sizeof(a[*n].name) - 1] = '\0';
 		a[*n].id = v.id;
 		a[*n].assigned_at = v.assigned_at;
+		a[*n].owner_any = v.flags & MKTME_AF_OWNER_ANY;
 		(*n)++;
 	}
 	*out = a;
@@ -511,7 +518,11 @@ static int map_mirror(const struct pins *p, const struct assignment *a, size_t n
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct mktme_pol_cg_key ak = assign_key(&a[i]);
-		struct mktme_pol_assign_val v = { .assigned_at = a[i].assigned_at, .id = a[i].id }, cur;
+		struct mktme_pol_assign_val v = {
+			.assigned_at = a[i].assigned_at,
+			.id = a[i].id,
+			.flags = a[i].owner_any ? MKTME_AF_OWNER_ANY : 0,
+		}, cur;
 
 		/* The daemon mirrors every 2 s: write only what differs. */
 		if (!bpf_map_lookup_elem(p->assign, &ak, &cur) && !memcmp(&cur, &v, sizeof(v)))

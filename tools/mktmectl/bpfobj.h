@@ -7,11 +7,12 @@
  *   maps   mktme_policy (one-slot map-in-map: the generation in force),
  *          mktme_rules (that generation, re-pinned at each switch),
  *          mktme_rules_tpl, mktme_live, mktme_keys, mktme_counters,
- *          mktme_assign, mktme_state, mktme_stats, mktme_events
+ *          mktme_assign, mktme_state, mktme_stats, mktme_events, mktme_exe
  *   links  link_mktme_create, link_mktme_bind, link_mktme_mmap,
  *          link_mktme_key_free; the pins' guards link_mktme_map_open,
  *          link_mktme_unlink, link_mktme_rmdir, link_mktme_rename,
- *          link_mktme_setattr
+ *          link_mktme_setattr; the exec records link_mktme_exec,
+ *          link_mktme_fork
  */
 #ifndef MKTMECTL_BPFOBJ_H
 #define MKTMECTL_BPFOBJ_H
@@ -29,7 +30,7 @@ struct pins {
 
 #define PINS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, false }
 
-#define N_PROGS 9
+#define N_PROGS 11
 /* Names of the programs: the decisions, key_free, the guards. */
 extern const char *const prog_names[N_PROGS];
 

@@ -301,7 +301,7 @@ static int do_help(int argc, char **argv);
 static const struct cmd top[] = {
 	{ "policy", NULL, policy_cmds, NULL, NULL },
 	{ "key", NULL, key_cmds, NULL, NULL },
-	{ "assign", do_assign, NULL, "CGROUP KEY",
+	{ "assign", do_assign, NULL, "[--owner subtree|any] CGROUP KEY",
 	  "allow KEY in CGROUP; kept in the state file (--state-dir), so across reloads, restarts and reboots" },
 	{ "unassign", do_unassign, NULL, "CGROUP KEY | --all", "remove one assignment, or all" },
 	{ "audit", do_audit, NULL, "[--follow]", "decisions from the audit ring buffer" },

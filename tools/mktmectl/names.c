@@ -20,6 +20,12 @@ const struct name_val verdict_names[] = {
 	{ NULL, 0 },
 };
 
+const struct name_val owner_names[] = {
+	{ "any", 0 },
+	{ "subtree", 1 },
+	{ NULL, 0 },
+};
+
 const struct name_val op_names[] = {
 	{ "create", MKTME_OP_CREATE },
 	{ "bind", MKTME_OP_BIND },

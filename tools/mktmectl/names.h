@@ -14,6 +14,7 @@ extern const struct name_val op_names[];	/* values: enum mktme_pol_op */
 extern const struct name_val type_names[];	/* values: enum mktme_key_type */
 extern const struct name_val alg_names[];	/* values: enum mktme_key_alg */
 extern const struct name_val reason_names[];
+extern const struct name_val owner_names[];	/* values: 1 for subtree */
 
 /* -1 if @name is not in @t. */
 int name_lookup(const struct name_val *t, const char *name);

@@ -53,6 +53,8 @@ struct policy_rule {
 	struct policy_key *keys;
 	size_t nr_keys;
 	uint8_t types, algs, ops, verdict;
+	bool final;		/* final: true */
+	bool owner_subtree;	/* owner: subtree */
 	bool from_assign;	/* decompiled from a runtime assignment */
 
 	/* Filled by policy_resolve(). */
@@ -96,6 +98,7 @@ struct resolve_opts {
 	bool offline;			/* look nothing up: one stand-in id per
 					 * distinct cgroup path and per distinct
 					 * executable path (policy check --offline) */
+	const char *mountinfo;		/* default /proc/self/mountinfo (tests) */
 };
 
 /* A runtime assignment (mktmectl assign), merged into every generation. */
@@ -104,6 +107,7 @@ struct assignment {
 	char name[MKTME_NAME_LEN];
 	uint32_t id;
 	uint64_t assigned_at;
+	bool owner_any;		/* assign --owner any: no owner condition */
 };
 
 struct compiled_entry {

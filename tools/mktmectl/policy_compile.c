@@ -7,10 +7,12 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "cgroup.h"
@@ -38,10 +40,78 @@ static int resolve_cgroup(const char *file, const char *root, const char *path,
 	return -1;
 }
 
-/* The kernel's dev_t, as the programs read it from the inode's super_block. */
-static uint64_t kernel_dev(dev_t dev)
+/* The kernel's dev_t (MKDEV), as the programs read it from the inode's super_block. */
+static uint64_t kernel_dev(unsigned int maj, unsigned int min)
 {
-	return ((uint64_t)major(dev) << 20) | minor(dev);
+	return ((uint64_t)maj << 20) | min;
+}
+
+/*
+ * The device of mount @mnt_id as the kernel names it: the major:minor that
+ * mountinfo shows is the super_block's s_dev (fs/proc_namespace.c,
+ * show_mountinfo()), which is what the programs compare. stat()'s st_dev
+ * is the filesystem's own answer and differs on btrfs subvolumes (each
+ * subvolume's anonymous device) and on overlayfs (a file's layer device).
+ * 0, or a negative errno (-ENOENT: no such mount in the table).
+ */
+static int mount_dev(const char *mountinfo, uint64_t mnt_id, uint64_t *dev)
+{
+	FILE *f = fopen(mountinfo ? mountinfo : "/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		uint64_t id;
+		unsigned int parent, maj, min;
+
+		if (sscanf(line, "%" SCNu64 " %u %u:%u", &id, &parent, &maj, &min) == 4 &&
+		    id == mnt_id) {
+			*dev = kernel_dev(maj, min);
+			ret = 0;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+/* An executable's (device, inode) as the programs see it at exec. */
+static int resolve_exe(const struct policy *p, struct policy_rule *r, const char *mountinfo,
+		       struct diag *d)
+{
+	struct statx stx;
+	int fd = open(r->exe, O_PATH | O_CLOEXEC), ret;
+
+	if (fd < 0 || statx(fd, "", AT_EMPTY_PATH, STATX_TYPE | STATX_INO | STATX_MNT_ID, &stx)) {
+		diag_set(d, p->file, r->exe_pos, "exe: %s: %s", r->exe, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	if (!S_ISREG(stx.stx_mode)) {
+		diag_set(d, p->file, r->exe_pos, "exe: %s is not a regular file", r->exe);
+		return -1;
+	}
+	if (!(stx.stx_mask & STATX_MNT_ID)) {
+		diag_set(d, p->file, r->exe_pos,
+			 "exe: %s: the kernel does not say which mount it is on (statx STATX_MNT_ID, Linux 5.8)",
+			 r->exe);
+		return -1;
+	}
+	ret = mount_dev(mountinfo, stx.stx_mnt_id, &r->exe_dev);
+	if (ret) {
+		diag_set(d, p->file, r->exe_pos, "exe: %s: mount %" PRIu64 " not found in %s: %s",
+			 r->exe, (uint64_t)stx.stx_mnt_id,
+			 mountinfo ? mountinfo : "/proc/self/mountinfo", strerror(-ret));
+		return -1;
+	}
+	r->exe_ino = stx.stx_ino;
+	return 0;
 }
 
 /* "/a//b/" and "/a/b" are one cgroup: compare paths by their components. */
@@ -111,23 +181,12 @@ int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *
 
 	for (size_t i = 0; i < p->nr_rules; i++) {
 		struct policy_rule *r = &p->rules[i];
-		struct stat st;
 
 		if (resolve_cgroup(p->file, root, r->cgroup, r->may_appear_later || (o && o->missing_ok),
 				   r->cgroup_pos, &r->cgid, d))
 			return -1;
-		if (!r->exe)
-			continue;
-		if (stat(r->exe, &st)) {
-			diag_set(d, p->file, r->exe_pos, "exe: %s: %s", r->exe, strerror(errno));
+		if (r->exe && resolve_exe(p, r, o ? o->mountinfo : NULL, d))
 			return -1;
-		}
-		if (!S_ISREG(st.st_mode)) {
-			diag_set(d, p->file, r->exe_pos, "exe: %s is not a regular file", r->exe);
-			return -1;
-		}
-		r->exe_dev = kernel_dev(st.st_dev);
-		r->exe_ino = st.st_ino;
 	}
 	for (size_t i = 0; i < p->nr_limits; i++) {
 		struct policy_limit *l = &p->limits[i];
@@ -162,17 +221,25 @@ static int subject_rank(const struct mktme_pol_rule *r)
 	return exe && uid ? 0 : exe ? 1 : uid ? 2 : 3;
 }
 
+/* A condition on the key beyond its name. */
 static bool filtered(const struct mktme_pol_rule *r)
 {
-	return r->types != MKTME_TYPES_ALL || r->algs != MKTME_ALGS_ALL;
+	return r->types != MKTME_TYPES_ALL || r->algs != MKTME_ALGS_ALL ||
+	       (r->flags & MKTME_RF_OWNER);
 }
 
-/* policy/REFERENCE.md, "Precedence within one cgroup". */
+/*
+ * policy/REFERENCE.md, "Precedence within one cgroup". Final rules first:
+ * mktme_decide() relies on a bucket's first match being final whenever any
+ * of its final rules matches.
+ */
 static int precedence_cmp(const struct mktme_pol_rule *a, const struct mktme_pol_rule *b)
 {
-	int ka[] = { subject_rank(a), !!(a->flags & MKTME_RF_WILDCARD), !filtered(a),
+	int ka[] = { !(a->flags & MKTME_RF_FINAL), subject_rank(a),
+		     !!(a->flags & MKTME_RF_WILDCARD), !filtered(a),
 		     a->verdict == MKTME_DENY ? 0 : 1, !!(a->flags & MKTME_RF_ASSIGN) };
-	int kb[] = { subject_rank(b), !!(b->flags & MKTME_RF_WILDCARD), !filtered(b),
+	int kb[] = { !(b->flags & MKTME_RF_FINAL), subject_rank(b),
+		     !!(b->flags & MKTME_RF_WILDCARD), !filtered(b),
 		     b->verdict == MKTME_DENY ? 0 : 1, !!(b->flags & MKTME_RF_ASSIGN) };
 
 	for (size_t i = 0; i < sizeof(ka) / sizeof(ka[0]); i++)
@@ -431,6 +498,10 @@ int policy_compile(const struct policy *p, const struct assignment *assign, size
 				it->r.flags |= MKTME_RF_UID;
 				it->r.uid = r->uid;
 			}
+			if (r->final)
+				it->r.flags |= MKTME_RF_FINAL;
+			if (r->owner_subtree)
+				it->r.flags |= MKTME_RF_OWNER;
 			if (is_wild(it))
 				it->r.flags |= MKTME_RF_WILDCARD;
 		}
@@ -441,7 +512,8 @@ int policy_compile(const struct policy *p, const struct assignment *assign, size
 		it->cgid = assign[i].cgid;
 		it->name = assign[i].name;
 		it->r.id = assign[i].id;
-		it->r.flags = MKTME_RF_ASSIGN | (is_wild(it) ? MKTME_RF_WILDCARD : 0);
+		it->r.flags = MKTME_RF_ASSIGN | (is_wild(it) ? MKTME_RF_WILDCARD : 0) |
+			      (assign[i].owner_any ? 0 : MKTME_RF_OWNER);
 		it->r.ops = MKTME_OPS_ALL;
 		it->r.verdict = MKTME_ALLOW;
 		it->r.types = MKTME_TYPES_ALL;
@@ -609,6 +681,8 @@ int policy_decompile(const struct compiled *c, const struct resolve_opts *o, str
 					r->types = mr->types;
 					r->algs = mr->algs;
 					r->from_assign = mr->flags & MKTME_RF_ASSIGN;
+					r->final = mr->flags & MKTME_RF_FINAL;
+					r->owner_subtree = mr->flags & MKTME_RF_OWNER;
 				}
 				if (add_key_name(r, k->name))
 					goto oom;

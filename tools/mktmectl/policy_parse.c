@@ -437,13 +437,20 @@ static int parse_rule(struct parser *ps, struct fy_node *n, struct pos at, struc
 		} else if (!strcmp(key, "operations")) {
 			if (want_mask(ps, val, key, op_names, kp, &r->ops))
 				return -1;
+		} else if (!strcmp(key, "owner")) {
+			if (want_word(ps, val, key, owner_names, kp, &v))
+				return -1;
+			r->owner_subtree = v;
+		} else if (!strcmp(key, "final")) {
+			if (want_bool(ps, val, key, kp, &r->final))
+				return -1;
 		} else if (!strcmp(key, "verdict")) {
 			if (want_word(ps, val, key, verdict_names, kp, &v))
 				return -1;
 			r->verdict = v;
 			req[2].seen = true;
 		} else {
-			return fail(ps, kp, "rule: unknown field \"%s\" (expected one of: cgroup, may_appear_later, exe, uid, keys, key_types, algorithms, operations, verdict)",
+			return fail(ps, kp, "rule: unknown field \"%s\" (expected one of: cgroup, may_appear_later, exe, uid, keys, key_types, algorithms, operations, owner, final, verdict)",
 				    key);
 		}
 	}

@@ -99,6 +99,10 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 			fputs(", algorithms ", out);
 			print_mask(out, alg_names, r->algs, MKTME_ALGS_ALL);
 		}
+		if (r->owner_subtree)
+			fputs(", owner subtree", out);
+		if (r->final)
+			fputs(", final", out);
 		fputc('\n', out);
 	}
 	if (c)
@@ -128,6 +132,8 @@ static struct json_object *rule_json(const struct policy *p, const struct policy
 	json_object_object_add(o, "key_types", json_mask(type_names, r->types));
 	json_object_object_add(o, "algorithms", json_mask(alg_names, r->algs));
 	json_object_object_add(o, "operations", json_mask(op_names, r->ops));
+	json_object_object_add(o, "owner", json_object_new_string(r->owner_subtree ? "subtree" : "any"));
+	json_object_object_add(o, "final", json_object_new_boolean(r->final));
 	json_object_object_add(o, "verdict", json_object_new_string(name_of(verdict_names, r->verdict)));
 	return o;
 }
