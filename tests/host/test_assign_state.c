@@ -52,6 +52,7 @@ Test(state, written_is_read_back_atomically_and_private)
 	snprintf(s.path, sizeof(s.path), "%s/%s", dir, STATE_FILE);
 	cr_assert_eq(state_add(&s, "/tenants/a", "k1", state_next_id(&s), 10), 0);
 	cr_assert_eq(state_add(&s, "/vm", "k\"2\\", state_next_id(&s), 20), 0);
+	s.e[1].owner_any = true;
 	cr_assert_eq(s.e[1].id, MKTME_ASSIGN_ID_BASE + 1);
 	cr_assert_eq(state_write(fd, &s, &d), 0, "%s", d.msg);
 	cr_assert_eq(state_read(fd, dir, &r, &d), 0, "%d:%d: %s", d.pos.line, d.pos.col, d.msg);
@@ -61,6 +62,8 @@ Test(state, written_is_read_back_atomically_and_private)
 	cr_assert_str_eq(r.e[1].key, "k\"2\\");
 	cr_assert_eq(r.e[1].id, MKTME_ASSIGN_ID_BASE + 1);
 	cr_assert_eq(r.e[1].assigned_at, 20);
+	cr_assert(r.e[1].owner_any, "--owner any was not kept");
+	cr_assert(!r.e[0].owner_any, "the default owner condition was lost");
 	cr_assert_eq(stat(dir, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0700);
 	snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
@@ -149,6 +152,11 @@ Test(state, every_corruption_names_its_line)
 	assert_corrupt(HDR "{\"cgroup\":\"/a\",\"key\":\"k\",\"id\":65536,\"assigned_at\":1,\"x\":1}\n",
 		       "2:53: corrupt state file: unknown field \"x\"");
 	assert_corrupt(HDR E1 "\0\n", "3:1: corrupt state file: a NUL byte");
+	/* "subtree" is the default, never written: only "any" may be there. */
+	assert_corrupt(HDR "{\"cgroup\":\"/a\",\"key\":\"k\",\"id\":65536,\"assigned_at\":1,\"owner\":\"subtree\"}\n",
+		       "2:53: corrupt state file: \"owner\": only \"any\"");
+	assert_corrupt(HDR "{\"cgroup\":\"/a\",\"key\":\"k\",\"id\":65536,\"assigned_at\":1,\"owner\":1}\n",
+		       "2:53: corrupt state file: \"owner\": only \"any\"");
 }
 
 Test(state, too_many_assignments_is_corrupt)

@@ -8,6 +8,8 @@
  */
 #include "policy_test.h"
 
+#include <fcntl.h>
+
 TestSuite(compile, .init = test_tree, .fini = test_tree_remove);
 
 static const struct mktme_pol_rule_val *bucket(const struct compiled *c, const char *cg,
@@ -294,6 +296,71 @@ Test(compile, too_many_map_entries)
 	free(y);
 }
 
+/* Final rules first in their bucket (mktme_decide() relies on it), whatever their rank. */
+Test(compile, final_rules_sort_first)
+{
+	struct policy p;
+	struct compiled c;
+
+	assert_ok("version: 1\nrules:\n"
+		  "  - {cgroup: /vm, exe: /bin/sh, uid: 5, keys: [k], verdict: allow}\n"
+		  "  - {cgroup: /vm, keys: [\"*\"], final: true, verdict: deny}\n"
+		  "  - {cgroup: /vm, keys: [k], owner: subtree, verdict: deny}\n",
+		  &p, &c);
+	const struct mktme_pol_rule_val *k = bucket(&c, "/vm", "k");
+	cr_assert_eq(k->nr, 3);
+	cr_assert_eq(k->r[0].id, 2);
+	cr_assert_eq(k->r[0].flags & (MKTME_RF_FINAL | MKTME_RF_WILDCARD),
+		     MKTME_RF_FINAL | MKTME_RF_WILDCARD);
+	cr_assert_eq(k->r[1].id, 1);
+	cr_assert_eq(k->r[2].id, 3);
+	cr_assert(k->r[2].flags & MKTME_RF_OWNER);
+	cr_assert(!(k->r[1].flags & (MKTME_RF_OWNER | MKTME_RF_FINAL)));
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+/*
+ * The exe's device is the kernel's name for its mount's super_block (the
+ * major:minor of mountinfo), not stat()'s st_dev: a mountinfo that names
+ * the file's mount 0:77 must give MKDEV(0, 77), whatever st_dev says.
+ */
+Test(compile, exe_device_comes_from_mountinfo)
+{
+	struct policy p;
+	struct diag d;
+	struct statx stx;
+	char mi[300];
+	FILE *f;
+
+	cr_assert_eq(statx(AT_FDCWD, "/bin/sh", 0, STATX_INO | STATX_MNT_ID, &stx), 0);
+	cr_assert(stx.stx_mask & STATX_MNT_ID);
+	snprintf(mi, sizeof(mi), "%s/mountinfo", test_dir);
+	f = fopen(mi, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
+	fprintf(f, "%llu 1 0:77 / /usr rw - btrfs /dev/sdb rw,subvol=/usr\n",
+		(unsigned long long)stx.stx_mnt_id);
+	fclose(f);
+	test_write("version: 1\nrules:\n  - {cgroup: /vm, exe: /bin/sh, keys: [k], verdict: allow}\n");
+	cr_assert_eq(policy_parse_file(test_file, &p, &d), 0);
+	struct resolve_opts o = { .cgroup_root = test_root, .mountinfo = mi };
+	cr_assert_eq(policy_resolve(&p, &o, &d), 0, "%s", d.msg);
+	cr_assert_eq(p.rules[0].exe_dev, 77, "dev %#llx", (unsigned long long)p.rules[0].exe_dev);
+	cr_assert_eq(p.rules[0].exe_ino, stx.stx_ino);
+	policy_free(&p);
+
+	/* A mount the table does not list: an error, not st_dev. */
+	f = fopen(mi, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n");
+	fclose(f);
+	cr_assert_eq(policy_parse_file(test_file, &p, &d), 0);
+	cr_assert_eq(policy_resolve(&p, &o, &d), -1, "resolved without its mount");
+	cr_assert(strstr(d.msg, "exe: /bin/sh: mount ") && strstr(d.msg, "not found in"), "%s", d.msg);
+	policy_free(&p);
+}
+
 /* ---- assignments and the way back --------------------------------------- */
 
 Test(compile, assignments_merge_after_file_rules)
@@ -303,7 +370,7 @@ Test(compile, assignments_merge_after_file_rules)
 	struct diag d;
 	struct assignment a[2] = {
 		{ .cgid = 0, .name = "k", .id = MKTME_ASSIGN_ID_BASE },
-		{ .cgid = 0, .name = "new", .id = MKTME_ASSIGN_ID_BASE + 1 },
+		{ .cgid = 0, .name = "new", .id = MKTME_ASSIGN_ID_BASE + 1, .owner_any = true },
 	};
 
 	test_write("version: 1\nrules:\n  - {cgroup: /vm, keys: [k], verdict: deny}\n");
@@ -317,7 +384,9 @@ Test(compile, assignments_merge_after_file_rules)
 	cr_assert_eq(k->r[0].id, 1, "the file's deny ranks first");
 	cr_assert_eq(k->r[1].id, MKTME_ASSIGN_ID_BASE);
 	cr_assert(k->r[1].flags & MKTME_RF_ASSIGN);
+	cr_assert(k->r[1].flags & MKTME_RF_OWNER, "assignments are owner: subtree by default");
 	cr_assert_eq(bucket(&c, "/vm", "new")->r[0].verdict, MKTME_ALLOW);
+	cr_assert(!(bucket(&c, "/vm", "new")->r[0].flags & MKTME_RF_OWNER), "--owner any");
 	cr_assert_eq(compiled_meta(&c)->nr_assign, 2);
 	cr_assert_eq(compiled_meta(&c)->generation, 7);
 	compiled_free(&c);

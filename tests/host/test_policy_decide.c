@@ -95,7 +95,17 @@ static struct mktme_pol_subject subject(const char *cg)
 	s.uid = 1000;
 	s.o.type = MKTME_KEY_TYPE_CPU;
 	s.o.alg = MKTME_ALG_AES_XTS_128;
+	/* As at create: the key is the task's own. */
+	s.owner_levels = s.o.depth;
 	return s;
+}
+
+/* A key created by a task in @cg, as bind and mmap by @s see it. */
+static void key_from(struct mktme_pol_subject *s, const char *cg)
+{
+	struct mktme_pol_subject creator = subject(cg);
+
+	s->owner_levels = mktme_owner_levels(&creator.o, &s->o);
 }
 
 static struct mktme_pol_decision decide(const struct mktme_pol_subject *s, const char *name,
@@ -209,9 +219,6 @@ Test(decide, operations)
 
 Test(decide, exe_and_uid)
 {
-	struct stat st;
-
-	cr_assert_eq(stat("/bin/sh", &st), 0);
 	load("version: 1\ndefault: allow\nrules:\n"
 	     "  - {cgroup: /vm, exe: /bin/sh, uid: 107, keys: [\"*\"], verdict: allow}\n"
 	     "  - {cgroup: /vm, uid: 107, keys: [\"*\"], operations: [create], verdict: deny}\n"
@@ -219,8 +226,10 @@ Test(decide, exe_and_uid)
 	struct mktme_pol_subject vmm = subject("/vm"), other = subject("/vm");
 
 	vmm.uid = 107;
-	vmm.exe_dev = ((uint64_t)major(st.st_dev) << 20) | minor(st.st_dev);
-	vmm.exe_ino = st.st_ino;
+	vmm.exe_known = 1;
+	vmm.exe_dev = P.rules[0].exe_dev;
+	vmm.exe_ino = P.rules[0].exe_ino;
+	other.exe_known = 1;
 	/* Subject before object: the VMM's "*" beats everyone's exact name. */
 	assert_decision(&vmm, "vm-key", MKTME_OP_CREATE, MKTME_ALLOW, 1);
 	assert_decision(&other, "vm-key", MKTME_OP_CREATE, MKTME_DENY, 3);
@@ -435,4 +444,120 @@ Test(decide, deep_tasks_walk_from_level_15)
 	assert_decision(&s, "x", MKTME_OP_BIND, MKTME_DENY, 2);
 	assert_decision(&s, "y", MKTME_OP_CREATE, MKTME_DENY, 3);
 	assert_decision(&s, "z", MKTME_OP_BIND, MKTME_ALLOW, 0);
+}
+
+/*
+ * The executable is what the task was exec'd from (the exec record), never
+ * what mm->exe_file says: a task without a record (exec'd before the
+ * programs ran) but whose mm->exe_file was pointed at the allowed binary
+ * (prctl(PR_SET_MM_MAP)) gets no exe allow, and every exe deny.
+ */
+Test(decide, no_exec_record_matches_exe_deny_rules_only)
+{
+	load("version: 1\ndefault: allow\nrules:\n"
+	     "  - {cgroup: /vm, exe: /bin/sh, keys: [\"*\"], verdict: allow}\n"
+	     "  - {cgroup: /vm, keys: [\"*\"], verdict: deny}\n"
+	     "  - {cgroup: /machines, exe: /bin/sh, keys: [\"*\"], verdict: deny}\n");
+	struct mktme_pol_subject vm = subject("/vm"), m = subject("/machines");
+
+	vm.exe_dev = m.exe_dev = P.rules[0].exe_dev;
+	vm.exe_ino = m.exe_ino = P.rules[0].exe_ino;
+	vm.exe_known = m.exe_known = 1;
+	assert_decision(&vm, "k", MKTME_OP_BIND, MKTME_ALLOW, 1);
+	assert_decision(&m, "k", MKTME_OP_BIND, MKTME_DENY, 3);
+	m.exe_ino++;
+	assert_decision(&m, "k", MKTME_OP_BIND, MKTME_ALLOW, 0);
+	/* The same (dev, inode) without a record: unknown. */
+	vm.exe_known = m.exe_known = 0;
+	assert_decision(&vm, "k", MKTME_OP_BIND, MKTME_DENY, 2);
+	assert_decision(&m, "k", MKTME_OP_BIND, MKTME_DENY, 3);
+}
+
+Test(decide, owner_levels_are_the_shared_ancestry)
+{
+	struct mktme_pol_subject a = subject("/tenants/a"), job = subject("/tenants/a/job/step"),
+				 b = subject("/tenants/b"), root = subject("/");
+
+	cr_assert_eq(mktme_owner_levels(&a.o, &a.o), 3);
+	cr_assert_eq(mktme_owner_levels(&job.o, &a.o), 3);
+	cr_assert_eq(mktme_owner_levels(&a.o, &job.o), 3);
+	cr_assert_eq(mktme_owner_levels(&b.o, &a.o), 2, "/ and /tenants");
+	cr_assert_eq(mktme_owner_levels(&root.o, &a.o), 1);
+}
+
+/*
+ * owner: subtree: a key planted under a tenant's key name by anyone outside
+ * the tenant's subtree does not get the tenant's allow; one made in the
+ * subtree (by a descendant too) does. A key of unknown creator matches the
+ * deny rules only.
+ */
+Test(decide, owner_subtree)
+{
+	load("version: 1\ndefault: allow\nrules:\n"
+	     "  - {cgroup: /tenants/a, keys: [ka], owner: subtree, verdict: allow}\n"
+	     "  - {cgroup: /tenants/a, keys: [\"*\"], verdict: deny}\n"
+	     "  - {cgroup: /vm, keys: [\"*\"], owner: subtree, verdict: deny}\n");
+	struct mktme_pol_subject a = subject("/tenants/a/job"), vm = subject("/vm");
+
+	/* create: the key is the creator's own. */
+	assert_decision(&a, "ka", MKTME_OP_CREATE, MKTME_ALLOW, 1);
+	key_from(&a, "/tenants/a/job/step");
+	assert_decision(&a, "ka", MKTME_OP_BIND, MKTME_ALLOW, 1);
+	key_from(&a, "/tenants/a");
+	assert_decision(&a, "ka", MKTME_OP_MMAP, MKTME_ALLOW, 1);
+	/* Planted by /tenants/b, or by a task in /tenants itself: not a's. */
+	key_from(&a, "/tenants/b");
+	assert_decision(&a, "ka", MKTME_OP_BIND, MKTME_DENY, 2);
+	key_from(&a, "/tenants");
+	assert_decision(&a, "ka", MKTME_OP_BIND, MKTME_DENY, 2);
+	a.owner_levels = MKTME_OWNER_UNKNOWN;
+	assert_decision(&a, "ka", MKTME_OP_BIND, MKTME_DENY, 2);
+
+	/* A deny on the subtree's own keys: others' pass, unknown ones are denied. */
+	key_from(&vm, "/vm");
+	assert_decision(&vm, "k", MKTME_OP_BIND, MKTME_DENY, 3);
+	key_from(&vm, "/machines");
+	assert_decision(&vm, "k", MKTME_OP_BIND, MKTME_ALLOW, 0);
+	vm.owner_levels = MKTME_OWNER_UNKNOWN;
+	assert_decision(&vm, "k", MKTME_OP_BIND, MKTME_DENY, 3);
+}
+
+/*
+ * final: an ancestor's final rule holds against every nearer rule; between
+ * final rules the farthest wins; a final rule that does not match passes
+ * the request on as any other.
+ */
+Test(decide, final_rules_beat_nearer_ones)
+{
+	load("version: 1\ndefault: allow\nrules:\n"
+	     "  - {cgroup: /tenants, keys: [secret], final: true, verdict: deny}\n"
+	     "  - {cgroup: /tenants/a, keys: [secret, ka], verdict: allow}\n"
+	     "  - {cgroup: /tenants/a/job, keys: [secret], verdict: allow}\n"
+	     "  - {cgroup: /, keys: [shared], operations: [bind], final: true, verdict: allow}\n"
+	     "  - {cgroup: /tenants, keys: [shared], final: true, verdict: deny}\n"
+	     "  - {cgroup: /tenants/a, keys: [\"*\"], final: true, verdict: deny}\n");
+	struct mktme_pol_subject job = subject("/tenants/a/job/step"), b = subject("/tenants/b");
+
+	assert_decision(&job, "secret", MKTME_OP_BIND, MKTME_DENY, 1);
+	assert_decision(&b, "secret", MKTME_OP_BIND, MKTME_DENY, 1);
+	struct mktme_pol_decision d = decide(&job, "secret", MKTME_OP_BIND);
+	cr_assert_eq(d.rule_cgid, test_cgid("/tenants"));
+	/* The farthest final rule wins: the root's allow for bind only. */
+	assert_decision(&job, "shared", MKTME_OP_BIND, MKTME_ALLOW, 4);
+	assert_decision(&job, "shared", MKTME_OP_MMAP, MKTME_DENY, 5);
+	assert_decision(&b, "shared", MKTME_OP_MMAP, MKTME_DENY, 5);
+	/* In its own cgroup a final "*" comes before a plain exact name. */
+	assert_decision(&job, "ka", MKTME_OP_BIND, MKTME_DENY, 6);
+	assert_decision(&b, "ka", MKTME_OP_BIND, MKTME_ALLOW, 0);
+}
+
+/* Without final the same policy is decided by the nearest rule. */
+Test(decide, without_final_the_nearest_rule_wins)
+{
+	load("version: 1\ndefault: allow\nrules:\n"
+	     "  - {cgroup: /tenants, keys: [secret], verdict: deny}\n"
+	     "  - {cgroup: /tenants/a, keys: [secret], verdict: allow}\n");
+	struct mktme_pol_subject a = subject("/tenants/a");
+
+	assert_decision(&a, "secret", MKTME_OP_BIND, MKTME_ALLOW, 2);
 }

@@ -191,7 +191,7 @@ Test(parse, rule_not_a_mapping)
 Test(parse, rule_unknown_field)
 {
 	assert_error("version: 1\nrules:\n  - cgroup: /tenants/a\n    keys: [a]\n    verdict: allow\n    users: 1\n",
-		     "6:5: rule: unknown field \"users\" (expected one of: cgroup, may_appear_later, exe, uid, keys, key_types, algorithms, operations, verdict)");
+		     "6:5: rule: unknown field \"users\" (expected one of: cgroup, may_appear_later, exe, uid, keys, key_types, algorithms, operations, owner, final, verdict)");
 }
 
 Test(parse, rule_missing_cgroup)
@@ -268,6 +268,34 @@ Test(parse, may_appear_later_not_bool)
 {
 	assert_error("version: 1\nrules:\n  - cgroup: /x\n    may_appear_later: yes\n    keys: [a]\n    verdict: allow\n",
 		     "4:23: may_appear_later: expected true or false, got \"yes\"");
+}
+
+Test(parse, owner_and_final)
+{
+	struct policy p;
+	struct compiled c;
+
+	assert_ok("version: 1\nrules:\n"
+		  "  - {cgroup: /tenants/a, keys: [a], owner: subtree, final: true, verdict: allow}\n"
+		  "  - {cgroup: /tenants/b, keys: [a], owner: any, final: false, verdict: allow}\n"
+		  "  - {cgroup: /vm, keys: [a], verdict: allow}\n", &p, &c);
+	cr_assert(p.rules[0].owner_subtree && p.rules[0].final);
+	cr_assert(!p.rules[1].owner_subtree && !p.rules[1].final);
+	cr_assert(!p.rules[2].owner_subtree && !p.rules[2].final, "file rules default to owner any");
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+Test(parse, owner_unknown_value)
+{
+	assert_error("version: 1\nrules:\n  - {cgroup: /tenants/a, keys: [a], owner: mine, verdict: allow}\n",
+		     "3:44: owner: unknown value \"mine\" (expected one of: any, subtree)");
+}
+
+Test(parse, final_not_bool)
+{
+	assert_error("version: 1\nrules:\n  - {cgroup: /tenants/a, keys: [a], final: 1, verdict: allow}\n",
+		     "3:44: final: expected true or false, got \"1\"");
 }
 
 Test(parse, exe_relative)

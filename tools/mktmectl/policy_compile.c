@@ -221,11 +221,14 @@ static int subject_rank(const struct mktme_pol_rule *r)
 	return exe && uid ? 0 : exe ? 1 : uid ? 2 : 3;
 }
 
-/* A condition on the key beyond its name. */
+/*
+ * A condition on the key's type or algorithm. Not owner: an owner condition
+ * only narrows an allow (or a deny), and ranking it first would let an
+ * assignment (owner: subtree by default) beat a deny of the file.
+ */
 static bool filtered(const struct mktme_pol_rule *r)
 {
-	return r->types != MKTME_TYPES_ALL || r->algs != MKTME_ALGS_ALL ||
-	       (r->flags & MKTME_RF_OWNER);
+	return r->types != MKTME_TYPES_ALL || r->algs != MKTME_ALGS_ALL;
 }
 
 /*
