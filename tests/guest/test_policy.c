@@ -12,12 +12,17 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/prctl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -284,7 +289,7 @@ Test(policy, status_says_what_is_not_protected)
 	load(TWO_TENANTS);
 	rc = guest_sh(&out, "%s status", guest_ctl());
 	cr_assert_eq(rc, 0);
-	cr_assert(strstr(out, "programs:  9 of 9 attached: mktme_create (id "), "%s", out);
+	cr_assert(strstr(out, "programs:  11 of 11 attached: mktme_create (id "), "%s", out);
 	cr_assert(strstr(out, "policy:    generation "), "%s", out);
 	cr_assert(strstr(out, "mode enforce, default deny"), "%s", out);
 	free(out);
@@ -443,33 +448,284 @@ Test(policy, mmap_is_checked_in_the_mapping_cgroup)
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == EPERM, "moved task mapped: %d", WEXITSTATUS(st));
 }
 
+/*
+ * An exe rule matches what the task was exec'd from, recorded at exec: so
+ * only by a task exec'd while the programs ran (this test binary was
+ * exec'd before: its children are unknown, matched by no exe allow).
+ */
 Test(policy, exe_and_uid_rules)
 {
-	char self[512], yaml[2048], *out;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char yaml[2048], *out;
 	int rc;
 
-	cr_assert_gt(n, 0);
-	self[n] = '\0';
 	snprintf(yaml, sizeof(yaml),
 		 "version: 1\ndefault: deny\nrules:\n"
 		 "  - {cgroup: " CG "/e, exe: %s, keys: [ke], verdict: allow}\n"
 		 "  - {cgroup: " CG "/u, uid: 1234, keys: [ku], verdict: allow}\n",
-		 self);
+		 guest_ctl());
 	load(yaml);
-	EXPECT(0, CG "/e", -1, CREATE, "ke", 0);
-	/* Another executable in the same cgroup, same key name: denied. */
 	rc = guest_sh(&out, "sh -c 'echo $$ > " CG_ROOT CG "/e/cgroup.procs && exec %s key add ke' 2>&1",
-		guest_ctl());
-	/* Exit 1 is any runtime failure: the message says it was this denial. */
-	cr_assert_eq(rc, 1, "mktmectl key add ke from /e: exit %d: %s", rc, out);
-	cr_assert(strstr(out, "key \"ke\": denied (Operation not permitted)") &&
-		  strstr(out, "Nothing was created"), "mktmectl key add ke from /e: %s", out);
+		      guest_ctl());
+	cr_assert_eq(rc, 0, "mktmectl key add ke from /e: exit %d: %s", rc, out);
+	free(out);
+	cr_assert_eq(guest_sh(NULL, "%s key rm ke", guest_ctl()), 0);
+	/* Another executable in the same cgroup, same key name: denied. */
+	rc = guest_sh(&out, "sh -c 'echo $$ > " CG_ROOT CG "/e/cgroup.procs && exec keyctl add mktme ke \"" PAYLOAD_CPU_128 "\" @u' 2>&1");
+	cr_assert_neq(rc, 0, "keyctl add ke from /e: allowed: %s", out);
+	cr_assert(strstr(out, "Operation not permitted"), "keyctl add ke from /e: %s", out);
 	free(out);
 	cr_assert_eq(keyctl_search(KEY_SPEC_USER_KEYRING, MKTME_KEY_TYPE, "ke", 0), -1,
 		     "the denied key is in the user keyring");
+	/* Exec'd before the programs: no record, no exe allow. */
+	EXPECT(EPERM, CG "/e", -1, CREATE, "ke", 0);
 	EXPECT(EPERM, CG "/u", -1, CREATE, "ku", 0);
 	EXPECT(0, CG "/u", 1234, CREATE, "ku", 0);
+}
+
+/* ---- the exe-link attack ----------------------------------------------- */
+
+/*
+ * Replace every mapping of our own executable by an anonymous copy (same
+ * bytes, same protection; the code runs on from the copy): the kernel
+ * refuses a new mm->exe_file while the old file is still mapped
+ * (replace_mm_exe_file() in kernel/fork.c). 0, or -1.
+ */
+static int unmap_own_exe(void)
+{
+	struct {
+		unsigned long start, end;
+		int prot;
+	} v[32];
+	char exe[PATH_MAX], line[PATH_MAX + 128];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int nv = 0;
+	FILE *f;
+
+	if (n <= 0)
+		return -1;
+	exe[n] = '\0';
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -1;
+	/* All of it first: the copies below change the table. */
+	while (nv < 32 && fgets(line, sizeof(line), f)) {
+		char perms[8];
+		int off = 0;
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &v[nv].start, &v[nv].end, perms,
+			   &off) < 3 || !off)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line + off, exe))
+			continue;
+		v[nv].prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+			     (perms[2] == 'x' ? PROT_EXEC : 0);
+		nv++;
+	}
+	fclose(f);
+	for (int i = 0; i < nv; i++) {
+		size_t len = v[i].end - v[i].start;
+		void *copy = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (copy == MAP_FAILED)
+			return -1;
+		if (!(v[i].prot & PROT_READ) && mprotect((void *)v[i].start, len, PROT_READ))
+			return -1;
+		memcpy(copy, (void *)v[i].start, len);
+		if (mprotect(copy, len, v[i].prot) ||
+		    mremap(copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)v[i].start) == MAP_FAILED)
+			return -1;
+	}
+	return nv ? 0 : -1;
+}
+
+/* prctl(PR_SET_MM_MAP) with the mm as it is, but exe_fd @fd: 0 or an errno. */
+static int set_exe_file(int fd)
+{
+	struct prctl_mm_map m = { .exe_fd = (__u32)fd };
+	unsigned long fld[53] = { 0 };
+	char buf[4096], *p, *save = NULL;
+	int sfd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	ssize_t n = sfd >= 0 ? read(sfd, buf, sizeof(buf) - 1) : -1;
+
+	if (sfd >= 0)
+		close(sfd);
+	if (n <= 0)
+		return EIO;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return EIO;
+	/* proc(5): field 3 (state) follows the command's ")". */
+	p = strtok_r(p + 1, " \n", &save);
+	for (int i = 3; p && i < 53; i++, p = strtok_r(NULL, " \n", &save))
+		fld[i] = strtoul(p, NULL, 10);
+	m.start_code = fld[26];
+	m.end_code = fld[27];
+	m.start_stack = fld[28];
+	m.start_data = fld[45];
+	m.end_data = fld[46];
+	m.start_brk = fld[47];
+	m.brk = (unsigned long)sbrk(0);
+	m.arg_start = fld[48];
+	m.arg_end = fld[49];
+	m.env_start = fld[50];
+	m.env_end = fld[51];
+	return prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&m, sizeof(m), 0) ? errno : 0;
+}
+
+/*
+ * A tenant with no privilege (uid 65534) in cgroup @cg becomes root of a
+ * user namespace of its own, where it holds CAP_CHECKPOINT_RESTORE, points
+ * its mm->exe_file at @exe (the executable an exe rule allows), checks
+ * that /proc/self/exe now says @exe, and creates key @name. Exit: 0 or
+ * add_key's errno; 110..119: a step of the attack itself failed.
+ */
+static int exe_link_attack(const char *cg, const char *exe, const char *name)
+{
+	pid_t pid = fork();
+	int st;
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		char self[PATH_MAX];
+		ssize_t n;
+		int fd, err;
+
+		cg_enter(cg);
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(110);
+		/* setuid() cleared it: /proc/self/uid_map would be root's. */
+		prctl(PR_SET_DUMPABLE, 1);
+		if (unshare(CLONE_NEWUSER))
+			_exit(111);
+		fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0 65534 1", 9) != 9)
+			_exit(112);
+		close(fd);
+		fd = open(exe, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			_exit(113);
+		if (unmap_own_exe())
+			_exit(114);
+		err = set_exe_file(fd);
+		if (err)
+			_exit(err == EPERM ? 115 : err == EBUSY ? 116 : 117);
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			_exit(118);
+		self[n] = '\0';
+		if (strcmp(self, exe))
+			_exit(119);
+		_exit(op_create(name, false));
+	}
+	st = guest_wait_child(pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * mm->exe_file is not who a task is: the attack above changes it without
+ * any privilege outside a user namespace. The exe rule must not be fooled
+ * (it was, while the programs read mm->exe_file).
+ */
+Test(policy, a_changed_exe_link_gets_no_exe_allow)
+{
+	char yaml[2048], *out;
+	int rc;
+
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\ndefault: deny\nrules:\n"
+		 "  - {cgroup: " CG "/e, exe: %s, keys: [kx], verdict: allow}\n", guest_ctl());
+	load(yaml);
+	/* The executable the rule names, exec'd for real: allowed. */
+	rc = guest_sh(&out, "sh -c 'echo $$ > " CG_ROOT CG "/e/cgroup.procs && "
+		      "exec setpriv --reuid=65534 --regid=65534 --clear-groups %s key add kx' 2>&1",
+		      guest_ctl());
+	cr_assert_eq(rc, 0, "mktmectl key add kx from /e as 65534: exit %d: %s", rc, out);
+	free(out);
+	guest_sh(NULL, "setpriv --reuid=65534 --regid=65534 --clear-groups %s key rm kx", guest_ctl());
+	/* Anything else claiming to be it: refused (the attack itself worked). */
+	rc = exe_link_attack(CG "/e", guest_ctl(), "kx");
+	cr_assert_eq(rc, EPERM, "exe-link attack from /e: %d (%s; 110..119: the attack failed)", rc,
+		     strerror(rc));
+}
+
+/* ---- owner and final ----------------------------------------------------- */
+
+/* The serial of @name in our session keyring, asserted. */
+static key_serial_t session_key(const char *name)
+{
+	key_serial_t k = keyctl_search(KEY_SPEC_SESSION_KEYRING, MKTME_KEY_TYPE, name, 0);
+
+	cr_assert_gt(k, 0, "no key %s in the session keyring: %s", name, strerror(errno));
+	return k;
+}
+
+/*
+ * A key is known by its name, which its creator chooses: another tenant of
+ * the same uid (here root, in CG/b, which may create any key) can make one
+ * under CG/a's key name. owner: subtree lets CG/a use only keys created in
+ * its own subtree; a key made before the programs ran has no known creator
+ * and is refused too. Assignments have it by default (assign --owner any
+ * opts out).
+ */
+Test(policy, a_key_planted_under_anothers_name_is_refused_by_owner)
+{
+	key_serial_t planted, own;
+
+	load("version: 1\ndefault: deny\nrules:\n"
+	     "  - {cgroup: " CG "/a, keys: [kp, ka], owner: subtree, verdict: allow}\n"
+	     "  - {cgroup: " CG "/b, keys: [\"*\"], verdict: allow}\n");
+	EXPECT(0, CG "/b", -1, CREATE_KEEP, "kp", 0);
+	planted = session_key("kp");
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, planted);
+	EXPECT(0, CG "/b", -1, BIND_MAP, NULL, planted);
+	/* KA was created before the programs ran: no known creator. */
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KA);
+	cr_assert_eq(keyctl_unlink(planted, KEY_SPEC_SESSION_KEYRING), 0);
+	/* The same name made in CG/a's subtree: CG/a's own. */
+	EXPECT(0, CG "/a/child", -1, CREATE_KEEP, "kp", 0);
+	own = session_key("kp");
+	cr_assert_neq(own, planted);
+	EXPECT(0, CG "/a", -1, BIND_MAP, NULL, own);
+	cr_assert_eq(keyctl_unlink(own, KEY_SPEC_SESSION_KEYRING), 0);
+
+	/* An assignment: owner subtree unless --owner any. */
+	load("version: 1\ndefault: deny\nrules:\n"
+	     "  - {cgroup: " CG "/b, keys: [\"*\"], verdict: allow}\n");
+	cr_assert_eq(guest_sh(NULL, "%s assign " CG "/a kq >&2", guest_ctl()), 0);
+	EXPECT(0, CG "/b", -1, CREATE_KEEP, "kq", 0);
+	planted = session_key("kq");
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, planted);
+	cr_assert_eq(guest_sh(NULL, "%s assign --owner any " CG "/a kq >&2", guest_ctl()), 0);
+	EXPECT(0, CG "/a", -1, BIND, NULL, planted);
+	cr_assert_eq(guest_sh(NULL, "%s unassign " CG "/a kq >&2", guest_ctl()), 0);
+	cr_assert_eq(keyctl_unlink(planted, KEY_SPEC_SESSION_KEYRING), 0);
+}
+
+/*
+ * A nearer rule beats an ancestor's, unless the ancestor's is final: then
+ * neither a rule of the delegated subtree nor an assignment there overrides
+ * it.
+ */
+Test(policy, an_ancestors_final_deny_holds_against_a_nearer_allow)
+{
+	load("version: 1\ndefault: allow\nrules:\n"
+	     "  - {cgroup: " CG ", keys: [kf], operations: [create], verdict: deny}\n"
+	     "  - {cgroup: " CG "/a, keys: [kf], verdict: allow}\n");
+	EXPECT(0, CG "/a", -1, CREATE, "kf", 0);
+	EXPECT(EPERM, CG "/b", -1, CREATE, "kf", 0);
+	load("version: 1\ndefault: allow\nrules:\n"
+	     "  - {cgroup: " CG ", keys: [kf], operations: [create], final: true, verdict: deny}\n"
+	     "  - {cgroup: " CG "/a, keys: [kf], verdict: allow}\n");
+	EXPECT(EPERM, CG "/a", -1, CREATE, "kf", 0);
+	EXPECT(EPERM, CG "/a/child", -1, CREATE, "kf", 0);
+	cr_assert_eq(guest_sh(NULL, "%s assign --owner any " CG "/a/child kf >&2", guest_ctl()), 0);
+	EXPECT(EPERM, CG "/a/child", -1, CREATE, "kf", 0);
+	cr_assert_eq(guest_sh(NULL, "%s unassign " CG "/a/child kf >&2", guest_ctl()), 0);
+	/* Only what the final rule covers: another key, another operation. */
+	EXPECT(0, CG "/a", -1, CREATE, "kg", 0);
+	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
 }
 
 Test(policy, quota_reached_then_released)
