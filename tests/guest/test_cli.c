@@ -206,7 +206,7 @@ Test(cli, assignment_survives_losing_the_pins_and_the_daemon_reapplies_it)
 
 	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
 	EXPECT_BIND(EPERM, CG "/a", KB);
-	o = RUN(0, "%s assign " CG "/a kb", guest_ctl());
+	o = RUN(0, "%s assign --owner any " CG "/a kb", guest_ctl());
 	cr_assert(strstr(o, "stored in " STATE_FILE "; in force now (generation "), "%s", o);
 	free(o);
 	EXPECT_BIND(0, CG "/a", KB);
@@ -216,7 +216,7 @@ Test(cli, assignment_survives_losing_the_pins_and_the_daemon_reapplies_it)
 	o = state_text();
 	cr_assert(strstr(o, "{\"cgroup\":\"" CG "/a\",\"key\":\"kb\",\"id\":65536,"), "%s", o);
 	free(o);
-	o = RUN(0, "%s -j assign " CG "/a kb", guest_ctl());
+	o = RUN(0, "%s -j assign --owner any " CG "/a kb", guest_ctl());
 	cr_assert(strstr(o, "\"changed\":false") && strstr(o, "\"in_force\":false") &&
 		  strstr(o, "\"not_in_force_because\":\"the mktme programs are not attached"), "%s", o);
 	free(o);
@@ -249,7 +249,7 @@ Test(cli, assignment_survives_losing_the_pins_and_the_daemon_reapplies_it)
 Test(cli, assignment_waits_for_its_cgroup_after_the_daemon_starts)
 {
 	free(RUN(0, "mkdir " CG_ROOT CG "/late"));
-	free(RUN(0, "%s assign " CG "/late kb", guest_ctl()));
+	free(RUN(0, "%s assign --owner any " CG "/late kb", guest_ctl()));
 	free(RUN(0, "rmdir " CG_ROOT CG "/late"));
 	start_daemon();
 	cr_assert(wait_log("assignments: 1 in " STATE_FILE " (0 with their cgroup, 1 waiting for it)"));
@@ -282,7 +282,7 @@ Test(cli, corrupt_state_file_is_reported_and_never_half_applied)
 	long gen;
 
 	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
-	free(RUN(0, "%s assign " CG "/a kb", guest_ctl()));
+	free(RUN(0, "%s assign --owner any " CG "/a kb", guest_ctl()));
 	gen = generation();
 	/* An operator's edit gone wrong. */
 	free(RUN(0, "sed -i 's/\"id\":65536/\"id\":\"x\"/' " STATE_FILE));
@@ -353,7 +353,7 @@ static void refused_all(const char *wrap, const char *missing_change, const char
 Test(cli, root_without_capabilities_is_refused_and_nothing_changes)
 {
 	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
-	free(RUN(0, "%s assign " CG "/a kb", guest_ctl()));
+	free(RUN(0, "%s assign --owner any " CG "/a kb", guest_ctl()));
 	refused_all("setpriv --bounding-set -all --inh-caps -all --ambient-caps -all",
 		    "missing: CAP_SYS_ADMIN, CAP_BPF.", "missing: CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON.");
 }
@@ -361,7 +361,7 @@ Test(cli, root_without_capabilities_is_refused_and_nothing_changes)
 Test(cli, uid_65534_is_refused_and_nothing_changes)
 {
 	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
-	free(RUN(0, "%s assign " CG "/a kb", guest_ctl()));
+	free(RUN(0, "%s assign --owner any " CG "/a kb", guest_ctl()));
 	chmod(POLICY_FILE, 0644);
 	refused_all("setpriv --reuid=65534 --regid=65534 --clear-groups",
 		    "missing: CAP_SYS_ADMIN, CAP_BPF.", "missing: CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON.");
@@ -374,7 +374,7 @@ Test(cli, each_operation_needs_its_own_capabilities)
 
 	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
 	/* CAP_BPF and CAP_PERFMON without CAP_SYS_ADMIN: neither assign nor load. */
-	o = RUN(3, "setpriv --bounding-set -all,+bpf,+perfmon --inh-caps -all %s assign " CG "/a kb",
+	o = RUN(3, "setpriv --bounding-set -all,+bpf,+perfmon --inh-caps -all %s assign --owner any " CG "/a kb",
 		guest_ctl());
 	cr_assert(strstr(o, "missing: CAP_SYS_ADMIN."), "%s", o);
 	free(o);
@@ -389,7 +389,7 @@ Test(cli, each_operation_needs_its_own_capabilities)
 	 * it (kernel/bpf/token.c), and so does mktmectl (the systemd unit
 	 * keeps only CAP_SYS_ADMIN).
 	 */
-	o = RUN(0, "setpriv --bounding-set -all,+sys_admin --inh-caps -all %s assign " CG "/a kb",
+	o = RUN(0, "setpriv --bounding-set -all,+sys_admin --inh-caps -all %s assign --owner any " CG "/a kb",
 		guest_ctl());
 	cr_assert(strstr(o, "in force now"), "%s", o);
 	free(o);

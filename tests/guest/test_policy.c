@@ -937,7 +937,7 @@ Test(policy, assignments_allow_and_survive_reloads)
 
 	load(TWO_TENANTS);
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
-	rc = guest_sh(NULL, "%s assign " CG "/a kb >&2", guest_ctl());
+	rc = guest_sh(NULL, "%s assign --owner any " CG "/a kb >&2", guest_ctl());
 	cr_assert_eq(rc, 0);
 	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
 	load(TWO_TENANTS);
