@@ -105,7 +105,7 @@ Test(cli, help_for_every_command)
 		{ "key", "add", "key add NAME" },
 		{ "key", "list", "key list" },
 		{ "key", "rm", "key rm NAME" },
-		{ "assign", NULL, "assign CGROUP KEY" },
+		{ "assign", NULL, "assign [--owner subtree|any] CGROUP KEY" },
 		{ "unassign", NULL, "unassign CGROUP KEY | --all" },
 		{ "audit", NULL, "audit [--follow]" },
 		{ "status", NULL, "status" },
