@@ -154,4 +154,29 @@ int guest_sh_all(char **out, const char *fmt, ...) __attribute__((format(printf,
  * reuses one), so that it can be passed next to another path. */
 const char *guest_ctl(void);
 
+/* ---- the TME-MK model (tools/qemu; tools/vm/run --hw-model) -------------
+ *
+ * The model logs what firmware locked into the TME MSRs and every PCONFIG it
+ * executed to $MKTME_OUT/tme-mk.log (QEMU's tme-log property; the host file
+ * is read through the 9p share, uncached). One line per PCONFIG:
+ * "pconfig package=P cpu=C keyid=K cmd=N alg=0xA rc=R[ state=S]".
+ */
+struct hwmodel_pconfig {
+	int package, cpu;
+	unsigned int keyid, cmd, alg, rc;
+	char state[16];		/* the entry's new state on success, else "" */
+};
+struct hwmodel_msrs {
+	unsigned long long capability, activate, partitioning;
+	unsigned int keyids, phys_bits;
+};
+/* The model's MSR line, asserted present. */
+struct hwmodel_msrs hwmodel_msrs(void);
+/* The PCONFIG lines after the first @skip of them, into *@out (caller
+ * frees); their number. */
+size_t hwmodel_pconfigs(size_t skip, struct hwmodel_pconfig **out);
+/* The state of @keyid in @package's key table after every PCONFIG logged
+ * so far ("unprogrammed" if none succeeded for it). */
+const char *hwmodel_state(int package, unsigned int keyid);
+
 #endif
