@@ -184,6 +184,41 @@ long mktme_wait_debugfs(const char *name, long want)
 	return guest_wait_long(mktme_path(MKTME_DEBUGFS, name), want, MKTME_WAIT_MS);
 }
 
+static bool backend_is_hw(void)
+{
+	char *b = guest_read_file(MKTME_SYSFS "/backend", NULL);
+	bool hw = b && !strcmp(b, "hw\n");
+
+	free(b);
+	return hw;
+}
+
+long mktme_program_calls(void)
+{
+	struct hwmodel_pconfig *v;
+	long calls = 0;
+	size_t n;
+
+	if (!backend_is_hw())
+		return mktme_debugfs("program_calls");
+	n = hwmodel_pconfigs(0, &v);
+	for (size_t i = 0; i < n; i++)
+		calls += v[i].package == 0;
+	free(v);
+	return calls;
+}
+
+long mktme_wait_program_calls(long want)
+{
+	long waited = 0, limit = (long)MKTME_WAIT_MS * guest_timeout_factor(), v;
+
+	while ((v = mktme_program_calls()) != want && waited < limit) {
+		usleep(20000);
+		waited += 20;
+	}
+	return v;
+}
+
 long mktme_wait_keyids(long want)
 {
 	return guest_wait_long(mktme_path(MKTME_SYSFS, "keyids_in_use"), want, MKTME_WAIT_MS);
@@ -635,4 +670,22 @@ const char *hwmodel_state(int package, unsigned int keyid)
 			snprintf(state, sizeof(state), "%s", v[i].state);
 	free(v);
 	return state;
+}
+
+unsigned long long guest_pte_pfn_mask(void)
+{
+	static unsigned long long mask;
+	char *info, *p;
+	unsigned int bits = 0;
+
+	if (mask)
+		return mask;
+	info = guest_read_file("/proc/cpuinfo", NULL);
+	cr_assert_not_null(info, "cannot read /proc/cpuinfo: %s", strerror(errno));
+	p = strstr(info, "address sizes");
+	cr_assert(p && sscanf(p, "address sizes : %u bits physical", &bits) == 1 && bits > 12 &&
+		  bits <= 52, "no physical address width in /proc/cpuinfo");
+	free(info);
+	mask = ((1ULL << bits) - 1) & ~0xfffULL;
+	return mask;
 }

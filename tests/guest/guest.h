@@ -60,6 +60,15 @@ void mktme_debugfs_set(const char *name, long value);
 /* Wait for debugfs NAME == @want: the value last read. The reprogramming of
  * a released KeyID happens just after keyids_in_use drops. */
 long mktme_wait_debugfs(const char *name, long want);
+/*
+ * KEY_PROGRAM executions so far, whichever the backend: the emulated one's
+ * debugfs program_calls; under the TME-MK model (hw backend), the PCONFIGs
+ * the model logged on package 0, where every program starts (with nothing
+ * injected there is no rollback, so one per program). The wait polls it as
+ * mktme_wait_debugfs() does.
+ */
+long mktme_program_calls(void);
+long mktme_wait_program_calls(long want);
 /* Wait (key destruction is asynchronous) for keyids_in_use == @want. */
 long mktme_wait_keyids(long want);
 /* References on @keyid (debugfs keyids: the key's, each region's); the test
@@ -123,6 +132,12 @@ void guest_region_free(struct guest_region *r);
  * usable from a child. */
 int guest_write_in_child(volatile char *p);
 
+/*
+ * The page-frame bits of a page-table entry: 12 up to the kernel's physical
+ * address width (/proc/cpuinfo "address sizes", x86_phys_bits), which on
+ * TME-MK is reduced by the KeyID bits that sit just above it.
+ */
+unsigned long long guest_pte_pfn_mask(void);
 /* A /proc/meminfo field, in kB. */
 long guest_meminfo_kb(const char *field);
 /* Is @needle (len bytes) anywhere in @hay (hlen bytes)? */
