@@ -41,6 +41,10 @@ Test(hw_enum, the_hw_backend_runs_and_does_not_claim_encryption_in_a_vm)
 	cr_assert_eq(mktme_sysfs("encrypts"), 0, "the hw backend under QEMU's model claims encryption");
 	cr_assert(guest_kernel_log_has("mktme: hw: under a hypervisor"));
 	free(b);
+	cr_assert_eq(guest_sh(&b, "%s status", guest_ctl()), 0);
+	cr_assert(strstr(b, "backend:   hw: memory is NOT encrypted (TME-MK under a hypervisor is a model"),
+		  "mktmectl status: %s", b);
+	free(b);
 }
 
 Test(hw_enum, msr_decode_matches_the_configured_platform)
