@@ -133,7 +133,7 @@ Test(hw_enum, pconfig_in_user_mode_is_gp_not_ud)
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
 		/* PCONFIG, EAX = 0 (KEY_PROGRAM), RBX = an aligned nothing. */
-		asm volatile(".byte 0x0f, 0x01, 0xc5" : : "a"(0), "b"(0) : "memory", "cc");
+		__asm__ __volatile__(".byte 0x0f, 0x01, 0xc5" : : "a"(0), "b"(0) : "memory", "cc");
 		_exit(0);
 	}
 	st = guest_wait_child(pid);
