@@ -55,7 +55,7 @@ static struct counters counters(void)
 {
 	return (struct counters){
 		.keyids = mktme_sysfs("keyids_in_use"),
-		.calls = mktme_debugfs("program_calls"),
+		.calls = mktme_program_calls(),
 		.pages = mktme_sysfs("pages_mapped"),
 	};
 }

@@ -135,8 +135,9 @@ int do_status(int argc, char **argv)
 			printf("mktme:     off (no keys, no /dev/mktme)\n");
 		else
 			printf("backend:   %s%s\n", backend,
-			       strcmp(encrypts, "1") ? ": memory is NOT encrypted (emulated backend: KeyIDs are tracked and mapped, pages are plain DRAM, only out of the kernel's direct map)"
-						     : ": memory is encrypted by the CPU (TME-MK)");
+			       !strcmp(encrypts, "1") ? ": memory is encrypted by the CPU (TME-MK)"
+			       : !strcmp(backend, "hw") ? ": memory is NOT encrypted (TME-MK under a hypervisor is a model: keys are programmed into it, pages are plain DRAM)"
+			       : ": memory is NOT encrypted (emulated backend: KeyIDs are tracked and mapped, pages are plain DRAM, only out of the kernel's direct map)");
 		if (have_mktme)
 			printf("KeyIDs:    %s in use of %s\n", used[0] ? used : "?", nr[0] ? nr : "?");
 		if (bpf_lsm)
