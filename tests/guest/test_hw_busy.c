@@ -20,7 +20,7 @@
 
 #include "guest.h"
 
-TestSuite(hw_busy, .init = guest_settle, .timeout = 300);
+TestSuite(hw_busy, .init = guest_settle, .timeout = GUEST_TIMEOUT(300));
 
 Test(hw_busy, busy_package_refuses_everywhere_then_both_are_programmed)
 {

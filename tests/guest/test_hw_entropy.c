@@ -14,7 +14,7 @@
 
 #include "guest.h"
 
-TestSuite(hw_entropy, .init = guest_settle, .timeout = 300);
+TestSuite(hw_entropy, .init = guest_settle, .timeout = GUEST_TIMEOUT(300));
 
 Test(hw_entropy, entropy_errors_are_retried_on_each_package)
 {

@@ -29,7 +29,7 @@
 #define MAX_KEYS	9
 #define PHYS_BITS	46
 
-TestSuite(hw_enum, .init = guest_settle, .timeout = 300);
+TestSuite(hw_enum, .init = guest_settle, .timeout = GUEST_TIMEOUT(300));
 
 /* The model encrypts nothing, and the kernel must not claim it does. */
 Test(hw_enum, the_hw_backend_runs_and_does_not_claim_encryption_in_a_vm)

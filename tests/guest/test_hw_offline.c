@@ -21,7 +21,7 @@ static void cpu1_online(void)
 	guest_write_str(CPU1, "1");
 }
 
-TestSuite(hw_offline, .init = guest_settle, .fini = cpu1_online, .timeout = 300);
+TestSuite(hw_offline, .init = guest_settle, .fini = cpu1_online, .timeout = GUEST_TIMEOUT(300));
 
 Test(hw_offline, a_package_without_online_cpu_refuses_everywhere)
 {

@@ -16,7 +16,7 @@
 
 #define NR_MKTME 7
 
-TestSuite(hw_tdx, .init = guest_settle, .timeout = 300);
+TestSuite(hw_tdx, .init = guest_settle, .timeout = GUEST_TIMEOUT(300));
 
 Test(hw_tdx, only_the_mktme_keyids_are_used)
 {
