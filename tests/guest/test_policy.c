@@ -30,7 +30,7 @@
 
 #define CG_ROOT "/sys/fs/cgroup"
 #define CG "/mktme-t"
-#define PIN_DIR "/sys/fs/bpf/mktme/v1"
+#define PIN_DIR "/sys/fs/bpf/mktme/v2"
 #define POLICY_FILE "/tmp/mktme-test-policy.yaml"
 #define POLICY_FILE2 "/tmp/mktme-test-policy2.yaml"
 
@@ -1016,7 +1016,7 @@ Test(policy, a_generation_without_metadata_denies)
 
 	load("version: 1\ndefault: allow\nrules: []\n");
 	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
-	slot = bpf_obj_get("/sys/fs/bpf/mktme/v1/mktme_policy");
+	slot = bpf_obj_get("/sys/fs/bpf/mktme/v2/mktme_policy");
 	cr_assert_geq(slot, 0, "mktme_policy pin: %s", strerror(errno));
 	inner = bpf_map_create(BPF_MAP_TYPE_HASH, "no_meta", sizeof(k), sizeof(v), MKTME_RULES_ENTRIES,
 			       &opts);

@@ -162,7 +162,7 @@ Test(output, check_text_error_only_on_stderr)
 
 	cr_assert_eq(r.ret, 2);
 	cr_assert_str_empty(r.out);
-	snprintf(want, sizeof(want), "%s:2:1: unknown field \"bogus\" (expected one of: version, mode, default, limits, rules)\n",
+	snprintf(want, sizeof(want), "%s:2:1: unknown field \"bogus\" (expected one of: version, mode, audit, default, limits, rules)\n",
 		 test_file);
 	cr_assert_str_eq(r.err, want);
 	free(r.out);

@@ -110,7 +110,7 @@ Test(parse, version_not_a_number)
 Test(parse, unknown_top_level_field)
 {
 	assert_error("version: 1\nmodes: audit\n",
-		     "2:1: unknown field \"modes\" (expected one of: version, mode, default, limits, rules)");
+		     "2:1: unknown field \"modes\" (expected one of: version, mode, audit, default, limits, rules)");
 }
 
 Test(parse, unknown_mode)
