@@ -276,6 +276,64 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 	guest_sh(NULL, "%s policy unload --detach >/dev/null 2>&1", guest_ctl());
 }
 
+/*
+ * `mktmectl -j audit --follow` into @log, returned once it holds the
+ * streams: until then a second reader still gets them, after that it is
+ * refused (exit 1), and *@refusal says how.
+ */
+static pid_t start_reader(const char *log, char **refusal)
+{
+	char *out = NULL;
+	int rc = 0;
+
+	reader_pid = fork();
+	cr_assert_neq(reader_pid, -1);
+	if (reader_pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 1);
+		execl(guest_ctl(), "mktmectl", "-j", "audit", "--follow", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300 * guest_timeout_factor(); i++) {
+		free(out);
+		rc = guest_sh_all(&out, "%s audit", guest_ctl());
+		if (rc != 0)
+			break;
+		usleep(100 * 1000);
+	}
+	cr_assert_eq(rc, 1, "a second reader: exit %d: %s", rc, out);
+	*refusal = out;
+	return reader_pid;
+}
+
+/* Wait until @log has @n lines with @a and @b; its content. */
+static char *wait_lines(const char *log, const char *a, const char *b, long n)
+{
+	char *s = NULL;
+
+	for (int i = 0; i < 600 * guest_timeout_factor(); i++) {
+		free(s);
+		s = guest_read_file(log, NULL);
+		if (s && lines_with(s, a, b, NULL) >= n)
+			break;
+		usleep(100 * 1000);
+	}
+	cr_assert_not_null(s, "%s: %s", log, strerror(errno));
+	return s;
+}
+
+/* SIGTERM to the reader; it must exit 0, having read the rest. */
+static void stop_reader(void)
+{
+	int st;
+
+	kill(reader_pid, SIGTERM);
+	st = guest_wait_child(reader_pid);
+	reader_pid = 0;
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reader: status %d", st);
+}
+
 /* The flood tenant may use ka, as uid FLOOD_UID; the victim may use nothing. */
 #define TENANTS(audit)                                                               \
 	"version: 1\naudit: " audit "\ndefault: deny\nrules:\n"                      \
@@ -399,36 +457,48 @@ Test(audit, denials_only_logs_no_allow_and_counts_it)
 }
 
 /*
- * More denials than mktme_denials holds, nobody reading: the ones that did
- * not fit are counted (status says so), and the next reader sees them as
- * a gap of exactly that many sequence numbers once a later denial comes.
+ * A reader that stalls (SIGSTOP) while more denials come than mktme_denials
+ * holds: the ones that did not fit are counted (status says so), and when
+ * the reader goes on it reports exactly that many missing sequence numbers
+ * and the kernel's dropped count, and gets the next denial.
  */
 Test(audit, a_full_denial_ring_is_counted_and_shows_as_a_gap)
 {
+	const char *log = "/tmp/mktme-audit-stalled.json";
 	const long n = MKTME_DENIALS_BYTES / (sizeof(struct mktme_pol_event) + 8) + 500;
 	unsigned long long lost0, lost;
-	char total[64];
+	char total[64], *out;
 	long got;
-	char *out;
 
 	load(TENANTS("denials"));
 	drain();
 	lost0 = status_num("denials_lost");
+	start_reader(log, &out);
+	free(out);
+	cr_assert_eq(kill(reader_pid, SIGSTOP), 0);
 	binds_in(CG "/victim", KB, n, EPERM);
 	lost = status_num("denials_lost") - lost0;
 	cr_assert_gt(lost, 0, "%ld denials, none lost: the ring is bigger than this test thinks", n);
 	guest_sh(&out, "%s status", guest_ctl());
 	cr_assert(strstr(out, "DENIAL RECORDS LOST"), "status does not say so: %s", out);
 	free(out);
+	cr_assert_eq(kill(reader_pid, SIGCONT), 0);
+	out = wait_lines(log, "\"stream\":\"denials\"", "\"cgroup\":\"" CG "/victim\"", n - lost);
+	free(out);
+	/* Room again: the next denial is read, after the gap. */
 	binds_in(CG "/victim", KB, 1, EPERM);
+	out = wait_lines(log, "\"stream\":\"denials\"", "\"cgroup\":\"" CG "/victim\"", n - lost + 1);
+	free(out);
+	stop_reader();
 
-	cr_assert_eq(guest_sh(&out, "%s -j audit", guest_ctl()), 0);
+	out = guest_read_file(log, NULL);
+	cr_assert_not_null(out);
 	got = lines_with(out, "\"stream\":\"denials\"", "\"cgroup\":\"" CG "/victim\"", NULL);
 	cr_assert_eq((unsigned long long)got + lost, (unsigned long long)n + 1,
 		     "%ld records read and %llu lost, of %ld denials", got, lost, n + 1);
 	cr_assert_eq(sum_of(out, "\"missing\":", "\"stream\":\"denials\"", NULL), lost,
 		     "the gap in the sequence numbers is not the %llu lost", lost);
-	/* A reader reports what was dropped since the programs were loaded. */
+	/* The reader reports what the kernel dropped, and the total since the load. */
 	snprintf(total, sizeof(total), "\"dropped_total\":%llu,", lost0 + lost);
 	cr_assert_eq(lines_with(out, total, "\"stream\":\"denials\"", NULL), 1,
 		     "the reader did not report the %llu dropped: want %s", lost, total);
@@ -443,30 +513,13 @@ Test(audit, a_full_denial_ring_is_counted_and_shows_as_a_gap)
 Test(audit, a_second_reader_is_refused_and_names_the_first)
 {
 	const char *log = "/tmp/mktme-audit-reader.json";
-	char *out = NULL, want[64];
-	int rc = 0, st;
+	char *out, want[64];
+	int rc;
 
 	load(TENANTS("denials"));
 	drain();
-	reader_pid = fork();
-	cr_assert_neq(reader_pid, -1);
-	if (reader_pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(fd, 1);
-		execl(guest_ctl(), "mktmectl", "-j", "audit", "--follow", (char *)NULL);
-		_exit(127);
-	}
+	start_reader(log, &out);
 	snprintf(want, sizeof(want), "being read by pid %d (", (int)reader_pid);
-	/* Until the first reader holds the stream, a second one still gets it. */
-	for (int i = 0; i < 300 * guest_timeout_factor(); i++) {
-		free(out);
-		rc = guest_sh_all(&out, "%s audit", guest_ctl());
-		if (rc != 0)
-			break;
-		usleep(100 * 1000);
-	}
-	cr_assert_eq(rc, 1, "a second reader: exit %d: %s", rc, out);
 	cr_assert(strstr(out, want) && strstr(out, "audit --follow") && strstr(out, "Nothing was read"),
 		  "want \"%s\": %s", want, out);
 	free(out);
@@ -476,24 +529,11 @@ Test(audit, a_second_reader_is_refused_and_names_the_first)
 
 	/* The first reader still gets every denial. */
 	binds_in(CG "/victim", KB, 5, EPERM);
-	for (int i = 0; i < 600 * guest_timeout_factor(); i++) {
-		char *s = guest_read_file(log, NULL);
-		long n = s ? lines_with(s, "\"stream\":\"denials\"", "\"cgroup\":\"" CG "/victim\"", NULL) : 0;
-
-		free(s);
-		if (n >= 5)
-			break;
-		usleep(100 * 1000);
-	}
-	out = guest_read_file(log, NULL);
-	cr_assert_not_null(out);
+	out = wait_lines(log, "\"stream\":\"denials\"", "\"cgroup\":\"" CG "/victim\"", 5);
 	cr_assert_eq(lines_with(out, "\"stream\":\"denials\"", "\"cgroup\":\"" CG "/victim\"", NULL), 5, "%s", out);
 	free(out);
 
-	kill(reader_pid, SIGTERM);
-	st = guest_wait_child(reader_pid);
-	reader_pid = 0;
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the reader: status %d", st);
+	stop_reader();
 	rc = guest_sh_all(&out, "%s audit", guest_ctl());
 	cr_assert_eq(rc, 0, "the stream is free again: exit %d: %s", rc, out);
 	free(out);

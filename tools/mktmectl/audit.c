@@ -189,9 +189,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct mktme_pol_event *e = data;
 	char when[64], key[MKTME_NAME_LEN + 1], comm[17];
 	const char *cg, *rcg, *verdict = name_of(verdict_names, e->verdict);
-	bool enforced = e->ret != 0;
-
-	bool late;
+	bool enforced = e->ret != 0, late;
 
 	if (size < sizeof(*e))
 		return 0;
@@ -331,6 +329,11 @@ struct audit *audit_open(const struct pins *p, bool json, FILE *out, int *errp, 
 	return a;
 fail:
 	*errp = e ? e : -EINVAL;
+	if (a->rb) {
+		/* Nothing read: audit_close() would print what waits. */
+		ring_buffer__free(a->rb);
+		a->rb = NULL;
+	}
 	audit_close(a);
 	return NULL;
 }
