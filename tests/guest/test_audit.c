@@ -27,6 +27,11 @@
 #include "guest.h"
 #include "../../bpf/mktme_policy.h"
 
+/* guest.h has it on branches that scale timeouts for the debug kernel. */
+#ifndef GUEST_TIMEOUT
+#define GUEST_TIMEOUT(seconds) (seconds)
+#endif
+
 #define CG_ROOT "/sys/fs/cgroup"
 #define CG "/mktme-audit"
 #define POLICY_FILE "/tmp/mktme-audit-policy.yaml"
@@ -268,7 +273,7 @@ static void setup(void)
 	cr_assert(KA > 0 && KB > 0, "add_key: %s", strerror(errno));
 }
 
-TestSuite(audit, .init = setup, .fini = cleanup, .timeout = 900);
+TestSuite(audit, .init = setup, .fini = cleanup, .timeout = GUEST_TIMEOUT(900));
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
