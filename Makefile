@@ -124,11 +124,14 @@ $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	@$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf >$@.tmp && mv $@.tmp $@
 
 # guest.c uses libkeyutils; a guest test may link more: GUEST_TEST_LDLIBS_<name>.
+# GUEST_TIMEOUT_FACTOR scales every Criterion .timeout (tests/guest/guest.h);
+# make test-debug sets it to its DEBUG_TIMEOUT_FACTOR.
+GUEST_TIMEOUT_FACTOR ?= 1
 GUEST_LIB := tests/guest/guest.c
 $(TEST_OUT)/guest/%: tests/guest/%.c $(GUEST_LIB) tests/guest/guest.h $(SKELS) $(KDIR)/headers/.stamp
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(USER_CFLAGS) -Itests/guest -o $@ $< $(GUEST_LIB) -lcriterion -lbpf -lelf -lz -lkeyutils $(GUEST_TEST_LDLIBS_$*)
+	@$(CC) $(USER_CFLAGS) -DGUEST_TIMEOUT_FACTOR=$(GUEST_TIMEOUT_FACTOR) -Itests/guest -o $@ $< $(GUEST_LIB) -lcriterion -lbpf -lelf -lz -lkeyutils $(GUEST_TEST_LDLIBS_$*)
 # The nokmem suite is test_core_memcg.c built again for a boot of its own.
 $(TEST_OUT)/guest/test_core_memcg_nokmem: tests/guest/test_core_memcg.c
 

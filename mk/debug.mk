@@ -19,7 +19,8 @@ DEBUG_TIMEOUT_FACTOR ?= 6
 # KASAN's shadow (1/8) and quarantine, kmemleak's pool: more than the 2 GiB
 # of a normal boot.
 DEBUG_VM_MEM ?= 3G
-DEBUG_MAKE = $(MAKE) --no-print-directory BUILD=$(DEBUG_BUILD) KCONFIG_EXTRA=$(DEBUG_FRAGMENT)
+DEBUG_MAKE = $(MAKE) --no-print-directory BUILD=$(DEBUG_BUILD) KCONFIG_EXTRA=$(DEBUG_FRAGMENT) \
+	GUEST_TIMEOUT_FACTOR=$(DEBUG_TIMEOUT_FACTOR)
 DEBUG_ENV = MKTME_BZIMAGE=$(DEBUG_BZIMAGE) MKTME_VM_MEM=$(DEBUG_VM_MEM)
 
 .PHONY: kernel-debug userspace-debug test-debug

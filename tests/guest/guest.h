@@ -6,6 +6,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * Every Criterion .timeout in tests/guest is GUEST_TIMEOUT(seconds): the debug
+ * kernel (make test-debug) is several times slower, and its build of the suites
+ * gets -DGUEST_TIMEOUT_FACTOR=N, the factor run-in-guest's guard and the boot's
+ * bound are scaled by too. tests/host/test_run_driver.c refuses a bare number.
+ */
+#ifndef GUEST_TIMEOUT_FACTOR
+#define GUEST_TIMEOUT_FACTOR 1
+#endif
+#define GUEST_TIMEOUT(seconds) ((seconds) * GUEST_TIMEOUT_FACTOR)
+
 /* Whole file, NUL-terminated, or NULL with errno set. Caller frees. */
 char *guest_read_file(const char *path, size_t *len);
 

@@ -153,7 +153,7 @@ static void setup(void)
 	write_file(POLICY_FILE, TWO_TENANTS);
 }
 
-TestSuite(cli, .init = setup, .fini = cleanup, .timeout = 900);
+TestSuite(cli, .init = setup, .fini = cleanup, .timeout = GUEST_TIMEOUT(900));
 
 static void start_daemon(void)
 {

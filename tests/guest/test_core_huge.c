@@ -36,7 +36,7 @@
 #define PMD_PAT		(1ULL << 12)
 #define EMU_KEYID(e)	((unsigned int)(((e) >> 52) & 0x3f))
 
-TestSuite(core_huge, .init = guest_settle, .timeout = 300);
+TestSuite(core_huge, .init = guest_settle, .timeout = GUEST_TIMEOUT(300));
 
 static void assert_leaf(int fd, const void *addr, unsigned int level, unsigned int keyid,
 			bool writable, const char *what)

@@ -25,7 +25,7 @@
 #include "guest.h"
 #include "test_core_deny.skel.h"
 
-TestSuite(core_lsm, .init = guest_settle, .timeout = 120);
+TestSuite(core_lsm, .init = guest_settle, .timeout = GUEST_TIMEOUT(120));
 
 enum hook { HOOK_CREATE, HOOK_BIND, HOOK_MMAP };
 

@@ -46,7 +46,7 @@
 #define PTE_DEVMAP	(1ULL << 57)	/* _PAGE_BIT_SOFTW4 in 6.12 */
 #define EMU_KEYID(e)	((unsigned int)(((e) >> 52) & 0x1f))
 
-TestSuite(core_map, .init = guest_settle, .timeout = 120);
+TestSuite(core_map, .init = guest_settle, .timeout = GUEST_TIMEOUT(120));
 
 static bool backend_is_emulated(void)
 {

@@ -48,7 +48,7 @@ static void restore(void)
 	}
 }
 
-TestSuite(core_quota, .init = setup, .fini = restore, .timeout = 120);
+TestSuite(core_quota, .init = setup, .fini = restore, .timeout = GUEST_TIMEOUT(120));
 
 static void set_limit(const char *path, long v)
 {

@@ -31,7 +31,7 @@
 
 #define ERR_FILE_IO		EINVAL	/* no ->read/->write/splice: fs/read_write.c */
 
-TestSuite(core_secret, .init = guest_settle, .timeout = 120);
+TestSuite(core_secret, .init = guest_settle, .timeout = GUEST_TIMEOUT(120));
 
 /* A byte sequence nobody else has in memory: xorshift64 from @seed. */
 static void secret_fill(char *p, size_t len, uint64_t seed)

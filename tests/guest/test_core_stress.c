@@ -32,7 +32,7 @@
 /* MemFree may move by this much for reasons of its own (per-CPU lists, slab). */
 #define MEMFREE_SLACK_KB	(4 * 1024)
 
-TestSuite(core_stress, .init = guest_settle, .timeout = 400);
+TestSuite(core_stress, .init = guest_settle, .timeout = GUEST_TIMEOUT(400));
 
 /*
  * Free pages sitting on the per-CPU lists are not in MemFree (6.12

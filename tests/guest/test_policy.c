@@ -241,7 +241,7 @@ static void setup(void)
 	KB = key_in_session("kb");
 }
 
-TestSuite(policy, .init = setup, .fini = cleanup, .timeout = 600);
+TestSuite(policy, .init = setup, .fini = cleanup, .timeout = GUEST_TIMEOUT(600));
 
 /* The suites after this one must find nothing of it. */
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
@@ -505,7 +505,7 @@ Test(policy, quota_reached_then_released)
  * each count is the cgroup's own storage.
  */
 #define FLOOD CG "/flood"
-Test(policy, a_flood_of_cgroups_does_not_exhaust_the_live_counts, .timeout = 1500)
+Test(policy, a_flood_of_cgroups_does_not_exhaust_the_live_counts, .timeout = GUEST_TIMEOUT(900))
 {
 	enum { N = MKTME_MAX_CGROUPS + 64 };
 	pid_t pid;
