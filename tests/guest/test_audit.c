@@ -27,11 +27,6 @@
 #include "guest.h"
 #include "../../bpf/mktme_policy.h"
 
-/* guest.h has it on branches that scale timeouts for the debug kernel. */
-#ifndef GUEST_TIMEOUT
-#define GUEST_TIMEOUT(seconds) (seconds)
-#endif
-
 #define CG_ROOT "/sys/fs/cgroup"
 #define CG "/mktme-audit"
 #define POLICY_FILE "/tmp/mktme-audit-policy.yaml"
