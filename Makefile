@@ -30,7 +30,7 @@ BPF_CFLAGS := -target bpf -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(BPF_OUT) 
 # Prerequisites that name per-target variables ($$(VAR_$$*)) need this.
 .SECONDEXPANSION:
 
-.PHONY: all deps kernel userspace test demo bench vm check clean help
+.PHONY: all deps kernel qemu userspace test demo bench vm check clean help
 all: userspace
 
 help:
@@ -39,6 +39,7 @@ help:
 	@echo "make bench    measure /dev/mktme against its baselines (build/bench/)"
 	@echo "make vm       an interactive shell in the guest"
 	@echo "make kernel   build only the guest kernel"
+	@echo "make qemu     build the TME-MK model, QEMU with tools/qemu/patches (build/qemu/)"
 	@echo "make test-debug  the guest suites, KUnit and selftests under the debug kernel"
 	@echo "                 (KASAN, lockdep, kmemleak, UBSAN, DEBUG_PAGEALLOC; build/debug)"
 	@echo "make fuzz-kernel fuzz /dev/mktme in the guest (FUZZ_SECONDS, FUZZ_SEED, FUZZ_KERNEL)"
@@ -62,7 +63,12 @@ kernel: deps
 userspace: kernel
 	@$(MAKE) --no-print-directory build-userspace
 
-test: userspace
+# The TME-MK model: Debian's qemu 7.2 source with tools/qemu/patches, TCG only
+# (tools/qemu/build.sh; compiles through the kernel's ccache).
+qemu: deps
+	@tools/qemu/build.sh
+
+test: userspace qemu
 	@tests/run
 
 demo: userspace
@@ -124,11 +130,14 @@ $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	@$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf >$@.tmp && mv $@.tmp $@
 
 # guest.c uses libkeyutils; a guest test may link more: GUEST_TEST_LDLIBS_<name>.
+# GUEST_TIMEOUT_FACTOR scales every Criterion .timeout (tests/guest/guest.h);
+# make test-debug sets it to its DEBUG_TIMEOUT_FACTOR.
+GUEST_TIMEOUT_FACTOR ?= 1
 GUEST_LIB := tests/guest/guest.c
 $(TEST_OUT)/guest/%: tests/guest/%.c $(GUEST_LIB) tests/guest/guest.h $(SKELS) $(KDIR)/headers/.stamp
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(USER_CFLAGS) -Itests/guest -o $@ $< $(GUEST_LIB) -lcriterion -lbpf -lelf -lz -lkeyutils $(GUEST_TEST_LDLIBS_$*)
+	@$(CC) $(USER_CFLAGS) -DGUEST_TIMEOUT_FACTOR=$(GUEST_TIMEOUT_FACTOR) -Itests/guest -o $@ $< $(GUEST_LIB) -lcriterion -lbpf -lelf -lz -lkeyutils $(GUEST_TEST_LDLIBS_$*)
 # The nokmem suite is test_core_memcg.c built again for a boot of its own.
 $(TEST_OUT)/guest/test_core_memcg_nokmem: tests/guest/test_core_memcg.c
 

@@ -141,18 +141,53 @@ struct {
 } mktme_state SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct mktme_pol_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_stats SEC(".maps");
 
+/*
+ * Audit: two ring buffers, so that no number of allows can take the place
+ * of a denial. Denials (and would-deny) have mktme_denials to themselves;
+ * allows, logged only under `audit: all`, go to mktme_events. A record that
+ * finds its ring full is counted, per CPU, in mktme_stats and leaves a gap
+ * in its stream's sequence numbers (mktme_seq): never silently gone.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, MKTME_DENIALS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_denials SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, MKTME_EVENTS_BYTES);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MKTME_NR_STREAMS);
+	__type(key, __u32);	/* enum mktme_pol_stream */
+	__type(value, __u64);	/* the last sequence number given */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_seq SEC(".maps");
+
+/*
+ * The latest denial records, slot seq % MKTME_DENIALS_LAST: what bpftool
+ * can read (it cannot read a ring buffer), with the record's BTF, and what
+ * any number of readers can look at without taking records from the
+ * stream's one consumer. A slot being rewritten can be read half-old.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MKTME_DENIALS_LAST);
+	__type(key, __u32);
+	__type(value, struct mktme_pol_event);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_denials_last SEC(".maps");
 
 static __always_inline __u64 live_add(void *live, __u64 cgid)
 {
@@ -286,16 +321,40 @@ static __always_inline void emit(const struct mktme_pol_subject *s, const struct
 				 const struct mktme_pol_decision *d, int ret)
 {
 	struct mktme_pol_stats *st = stats();
-	struct mktme_pol_event *e;
+	bool denial = d->verdict == MKTME_DENY;
+	__u32 stream = denial ? MKTME_STREAM_DENIALS : MKTME_STREAM_ALLOWS;
+	struct mktme_pol_event *e, *last;
+	__u64 *seq, nr;
 
-	if (st)
+	/*
+	 * This CPU's counters: atomic all the same (the program can be
+	 * preempted by another run of it on this CPU), but on a line no
+	 * other CPU writes.
+	 */
+	if (st) {
 		__sync_fetch_and_add(&st->decisions, 1);
-	e = bpf_ringbuf_reserve(&mktme_events, sizeof(*e), 0);
+		if (denial)
+			__sync_fetch_and_add(&st->denials, 1);
+	}
+	/* Allows are counted (mktme_counters) always, logged only on request. */
+	if (!denial && !(meta && meta->audit == MKTME_AUDIT_ALL))
+		return;
+	seq = bpf_map_lookup_elem(&mktme_seq, &stream);
+	if (!seq)
+		return;
+	nr = __sync_add_and_fetch(seq, 1);
+	e = bpf_ringbuf_reserve(denial ? (void *)&mktme_denials : (void *)&mktme_events,
+				sizeof(*e), 0);
 	if (!e) {
-		if (st)
-			__sync_fetch_and_add(&st->events_dropped, 1);
+		if (st) {
+			if (denial)
+				__sync_fetch_and_add(&st->denials_lost, 1);
+			else
+				__sync_fetch_and_add(&st->allows_lost, 1);
+		}
 		return;
 	}
+	e->seq = nr;
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->cgid = bpf_get_current_cgroup_id();
 	e->rule_cgid = d->rule_cgid;
@@ -316,6 +375,13 @@ static __always_inline void emit(const struct mktme_pol_subject *s, const struct
 	e->pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	__builtin_memcpy(e->key, k->name, sizeof(e->key));
+	if (denial) {
+		__u32 slot = nr % MKTME_DENIALS_LAST;
+
+		last = bpf_map_lookup_elem(&mktme_denials_last, &slot);
+		if (last)
+			__builtin_memcpy(last, e, sizeof(*e));
+	}
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -577,7 +643,9 @@ static __always_inline bool our_map(const struct bpf_map *map)
 	       map == (void *)&mktme_live || map == (void *)&mktme_keys ||
 	       map == (void *)&mktme_counters || map == (void *)&mktme_assign ||
 	       map == (void *)&mktme_state || map == (void *)&mktme_stats ||
-	       map == (void *)&mktme_events || map == (void *)&mktme_exe ||
+	       map == (void *)&mktme_events || map == (void *)&mktme_denials ||
+	       map == (void *)&mktme_seq || map == (void *)&mktme_denials_last ||
+	       map == (void *)&mktme_exe ||
 	       /* the generation in force, pinned as mktme_rules */
 	       map == bpf_map_lookup_elem(&mktme_policy, &zero);
 }

@@ -22,8 +22,8 @@
 #endif
 
 /* Bumped with any change to the structs below: it names the pin directory. */
-#define MKTME_ABI		1
-#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v1"
+#define MKTME_ABI		2
+#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v2"
 
 #define MKTME_NAME_LEN		64	/* key name buffer: names are 1..63 bytes */
 #define MKTME_MAX_DEPTH		16	/* cgroup levels walked, root = level 0 */
@@ -36,7 +36,9 @@
 					 * the counts moved into cgroup storage (a test
 					 * floods past it) */
 #define MKTME_MAX_COUNTERS	16384	/* (cgroup, key name) counters, LRU */
-#define MKTME_EVENTS_BYTES	(256 * 1024)	/* audit ring buffer */
+#define MKTME_EVENTS_BYTES	(256 * 1024)	/* allow records (audit: all) */
+#define MKTME_DENIALS_BYTES	(1024 * 1024)	/* denials: 6,553 records of 152 + 8 bytes */
+#define MKTME_DENIALS_LAST	1024	/* the latest denials, for bpftool */
 #define MKTME_ASSIGN_ID_BASE	0x10000	/* rule ids of assignments start here */
 #define MKTME_EPERM		1	/* no errno.h on the BPF side */
 
@@ -56,6 +58,12 @@ enum mktme_pol_verdict {
 enum mktme_pol_mode {
 	MKTME_MODE_ENFORCE = 0,
 	MKTME_MODE_AUDIT = 1,
+};
+
+/* Which decisions get an audit record (the policy's `audit:`); all are counted. */
+enum mktme_pol_audit {
+	MKTME_AUDIT_DENIALS = 0,	/* denials and would-deny only */
+	MKTME_AUDIT_ALL = 1,		/* allows too, on a ring buffer of their own */
 };
 
 /* Why a decision came out as it did (audit events). */
@@ -124,7 +132,8 @@ struct mktme_pol_meta {
 	__u8 dflt;		/* enum mktme_pol_verdict */
 	__u16 nr_rules;		/* rules in the file */
 	__u32 nr_assign;	/* assignments merged in */
-	__u32 pad;
+	__u8 audit;		/* enum mktme_pol_audit */
+	__u8 pad[3];
 	__u64 loaded_at;	/* CLOCK_REALTIME seconds */
 };
 
@@ -200,17 +209,39 @@ struct mktme_pol_state {
 	__u64 changed_at;	/* CLOCK_REALTIME seconds */
 };
 
-/* mktme_stats[0]: health of the programs themselves. */
+/*
+ * mktme_stats[0], per CPU (userspace sums the CPUs): health of the programs
+ * themselves. Per CPU so that counting costs the hot path no shared cache line.
+ */
 struct mktme_pol_stats {
 	__u64 decisions;
-	__u64 events_dropped;	/* ringbuf full */
+	__u64 denials;		/* deny and would-deny decisions: each one a record */
+	__u64 denials_lost;	/* mktme_denials full: the record is gone */
+	__u64 allows_lost;	/* mktme_events full (audit: all) */
 	__u64 keys_untracked;	/* mktme_keys full: create denied */
+};
+
+/*
+ * mktme_seq: the sequence number last given on each stream. A record takes
+ * its number before it reserves its place, so a record lost to a full ring
+ * buffer leaves a gap a reader sees.
+ */
+enum mktme_pol_stream {
+	MKTME_STREAM_DENIALS = 0,	/* mktme_denials: deny and would-deny */
+	MKTME_STREAM_ALLOWS = 1,	/* mktme_events: allows (audit: all) */
+	MKTME_NR_STREAMS,
 };
 
 #define MKTME_EV_NAME_TOO_LONG	0x01	/* key name > 63 bytes: only "*" matched */
 
-/* One per decision on the mktme_events ring buffer. */
+/*
+ * One per logged decision: denials (and would-deny) on mktme_denials, allows
+ * on mktme_events. Ring buffers carry no BTF of their records: the programs'
+ * BTF has this struct (bpftool btf dump), and mktme_denials_last keeps the
+ * latest denials in a map with it as its value type (bpftool map dump).
+ */
 struct mktme_pol_event {
+	__u64 seq;		/* per stream, from 1: a gap is records lost */
 	__u64 time_ns;		/* CLOCK_BOOTTIME */
 	__u64 cgid;		/* the task's own cgroup */
 	__u64 rule_cgid;	/* cgroup of the deciding rule or limit */

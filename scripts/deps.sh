@@ -24,6 +24,10 @@ PKGS=(
 	linux-source-6.12 python3 rsync xz-utils ccache
 	# guest
 	qemu-system-x86
+	# the TME-MK model: qemu-system-x86_64 built from Debian's qemu source
+	# (tools/qemu/build.sh; the source itself is fetched there with apt-get
+	# source, which needs dpkg-dev, below)
+	libcap-ng-dev libfdt-dev libglib2.0-dev libpixman-1-dev meson ninja-build
 	# BPF toolchain (DESIGN.md §3: clang, libbpf 1.1.2, bpftool 7.1)
 	bpftool clang libbpf-dev llvm
 	# userspace libraries and tests

@@ -184,6 +184,41 @@ long mktme_wait_debugfs(const char *name, long want)
 	return guest_wait_long(mktme_path(MKTME_DEBUGFS, name), want, MKTME_WAIT_MS);
 }
 
+static bool backend_is_hw(void)
+{
+	char *b = guest_read_file(MKTME_SYSFS "/backend", NULL);
+	bool hw = b && !strcmp(b, "hw\n");
+
+	free(b);
+	return hw;
+}
+
+long mktme_program_calls(void)
+{
+	struct hwmodel_pconfig *v;
+	long calls = 0;
+	size_t n;
+
+	if (!backend_is_hw())
+		return mktme_debugfs("program_calls");
+	n = hwmodel_pconfigs(0, &v);
+	for (size_t i = 0; i < n; i++)
+		calls += v[i].package == 0;
+	free(v);
+	return calls;
+}
+
+long mktme_wait_program_calls(long want)
+{
+	long waited = 0, limit = (long)MKTME_WAIT_MS * guest_timeout_factor(), v;
+
+	while ((v = mktme_program_calls()) != want && waited < limit) {
+		usleep(20000);
+		waited += 20;
+	}
+	return v;
+}
+
 long mktme_wait_keyids(long want)
 {
 	return guest_wait_long(mktme_path(MKTME_SYSFS, "keyids_in_use"), want, MKTME_WAIT_MS);
@@ -564,4 +599,93 @@ const char *guest_ctl(void)
 	if (!path[0])
 		snprintf(path, sizeof(path), "%s", guest_build_path("mktmectl/mktmectl"));
 	return path;
+}
+
+static char *hwmodel_log(void)
+{
+	const char *dir = getenv("MKTME_OUT");
+	char path[4096];
+	char *log;
+
+	cr_assert_not_null(dir, "MKTME_OUT is not set: not run by tools/vm/run");
+	snprintf(path, sizeof(path), "%s/tme-mk.log", dir);
+	log = guest_read_file(path, NULL);
+	cr_assert_not_null(log, "cannot read %s (not under tools/vm/run --hw-model?): %s", path,
+			   strerror(errno));
+	return log;
+}
+
+struct hwmodel_msrs hwmodel_msrs(void)
+{
+	struct hwmodel_msrs m = { 0 };
+	char *log = hwmodel_log();
+	char *line = strstr(log, "tme-mk ");
+
+	cr_assert_not_null(line, "no MSR line in the model's log");
+	cr_assert_eq(sscanf(line, "tme-mk capability=%llx activate=%llx partitioning=%llx keyids=%u "
+			    "phys-bits=%u", &m.capability, &m.activate, &m.partitioning, &m.keyids,
+			    &m.phys_bits), 5, "unreadable MSR line: %.120s", line);
+	free(log);
+	return m;
+}
+
+size_t hwmodel_pconfigs(size_t skip, struct hwmodel_pconfig **out)
+{
+	char *log = hwmodel_log(), *save = NULL, *line;
+	size_t n = 0, seen = 0, cap = 0;
+	struct hwmodel_pconfig *v = NULL;
+
+	for (line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct hwmodel_pconfig p = { 0 };
+		int got;
+
+		if (strncmp(line, "pconfig ", 8))
+			continue;
+		if (seen++ < skip)
+			continue;
+		got = sscanf(line, "pconfig package=%d cpu=%d keyid=%u cmd=%u alg=%x rc=%u state=%15s",
+			     &p.package, &p.cpu, &p.keyid, &p.cmd, &p.alg, &p.rc, p.state);
+		cr_assert(got == 6 || got == 7, "unreadable PCONFIG line: %s", line);
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			v = realloc(v, cap * sizeof(*v));
+			cr_assert_not_null(v);
+		}
+		v[n++] = p;
+	}
+	free(log);
+	*out = v;
+	return n;
+}
+
+const char *hwmodel_state(int package, unsigned int keyid)
+{
+	static char state[16];
+	struct hwmodel_pconfig *v;
+	size_t n = hwmodel_pconfigs(0, &v);
+
+	snprintf(state, sizeof(state), "unprogrammed");
+	for (size_t i = 0; i < n; i++)
+		if (v[i].package == package && v[i].keyid == keyid && v[i].state[0])
+			snprintf(state, sizeof(state), "%s", v[i].state);
+	free(v);
+	return state;
+}
+
+unsigned long long guest_pte_pfn_mask(void)
+{
+	static unsigned long long mask;
+	char *info, *p;
+	unsigned int bits = 0;
+
+	if (mask)
+		return mask;
+	info = guest_read_file("/proc/cpuinfo", NULL);
+	cr_assert_not_null(info, "cannot read /proc/cpuinfo: %s", strerror(errno));
+	p = strstr(info, "address sizes");
+	cr_assert(p && sscanf(p, "address sizes : %u bits physical", &bits) == 1 && bits > 12 &&
+		  bits <= 52, "no physical address width in /proc/cpuinfo");
+	free(info);
+	mask = ((1ULL << bits) - 1) & ~0xfffULL;
+	return mask;
 }

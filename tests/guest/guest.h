@@ -6,6 +6,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/*
+ * Every Criterion .timeout in tests/guest is GUEST_TIMEOUT(seconds): the debug
+ * kernel (make test-debug) is several times slower, and its build of the suites
+ * gets -DGUEST_TIMEOUT_FACTOR=N, the factor run-in-guest's guard and the boot's
+ * bound are scaled by too. tests/host/test_run_driver.c refuses a bare number.
+ */
+#ifndef GUEST_TIMEOUT_FACTOR
+#define GUEST_TIMEOUT_FACTOR 1
+#endif
+#define GUEST_TIMEOUT(seconds) ((seconds) * GUEST_TIMEOUT_FACTOR)
+
 /* Whole file, NUL-terminated, or NULL with errno set. Caller frees. */
 char *guest_read_file(const char *path, size_t *len);
 
@@ -60,6 +71,15 @@ void mktme_debugfs_set(const char *name, long value);
 /* Wait for debugfs NAME == @want: the value last read. The reprogramming of
  * a released KeyID happens just after keyids_in_use drops. */
 long mktme_wait_debugfs(const char *name, long want);
+/*
+ * KEY_PROGRAM executions so far, whichever the backend: the emulated one's
+ * debugfs program_calls; under the TME-MK model (hw backend), the PCONFIGs
+ * the model logged on package 0, where every program starts (with nothing
+ * injected there is no rollback, so one per program). The wait polls it as
+ * mktme_wait_debugfs() does.
+ */
+long mktme_program_calls(void);
+long mktme_wait_program_calls(long want);
 /* Wait (key destruction is asynchronous) for keyids_in_use == @want. */
 long mktme_wait_keyids(long want);
 /* References on @keyid (debugfs keyids: the key's, each region's); the test
@@ -123,6 +143,12 @@ void guest_region_free(struct guest_region *r);
  * usable from a child. */
 int guest_write_in_child(volatile char *p);
 
+/*
+ * The page-frame bits of a page-table entry: 12 up to the kernel's physical
+ * address width (/proc/cpuinfo "address sizes", x86_phys_bits), which on
+ * TME-MK is reduced by the KeyID bits that sit just above it.
+ */
+unsigned long long guest_pte_pfn_mask(void);
 /* A /proc/meminfo field, in kB. */
 long guest_meminfo_kb(const char *field);
 /* Is @needle (len bytes) anywhere in @hay (hlen bytes)? */
@@ -153,5 +179,30 @@ int guest_sh_all(char **out, const char *fmt, ...) __attribute__((format(printf,
 /* The mktmectl of the host build, in a buffer of its own (guest_build_path()
  * reuses one), so that it can be passed next to another path. */
 const char *guest_ctl(void);
+
+/* ---- the TME-MK model (tools/qemu; tools/vm/run --hw-model) -------------
+ *
+ * The model logs what firmware locked into the TME MSRs and every PCONFIG it
+ * executed to $MKTME_OUT/tme-mk.log (QEMU's tme-log property; the host file
+ * is read through the 9p share, uncached). One line per PCONFIG:
+ * "pconfig package=P cpu=C keyid=K cmd=N alg=0xA rc=R[ state=S]".
+ */
+struct hwmodel_pconfig {
+	int package, cpu;
+	unsigned int keyid, cmd, alg, rc;
+	char state[16];		/* the entry's new state on success, else "" */
+};
+struct hwmodel_msrs {
+	unsigned long long capability, activate, partitioning;
+	unsigned int keyids, phys_bits;
+};
+/* The model's MSR line, asserted present. */
+struct hwmodel_msrs hwmodel_msrs(void);
+/* The PCONFIG lines after the first @skip of them, into *@out (caller
+ * frees); their number. */
+size_t hwmodel_pconfigs(size_t skip, struct hwmodel_pconfig **out);
+/* The state of @keyid in @package's key table after every PCONFIG logged
+ * so far ("unprogrammed" if none succeeded for it). */
+const char *hwmodel_state(int package, unsigned int keyid);
 
 #endif

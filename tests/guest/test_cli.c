@@ -38,7 +38,7 @@
 #define POLICY_FILE "/tmp/mktme-cli-policy.yaml"
 #define DAEMON_LOG "/tmp/mktme-cli-daemon.log"
 #define PIN_PARENT "/sys/fs/bpf/mktme"
-#define PINS PIN_PARENT "/v1"
+#define PINS PIN_PARENT "/v2"
 #define OTHER_PINS "/sys/fs/bpf/mktme-other"
 
 #define TWO_TENANTS                                                                  \
@@ -153,7 +153,7 @@ static void setup(void)
 	write_file(POLICY_FILE, TWO_TENANTS);
 }
 
-TestSuite(cli, .init = setup, .fini = cleanup, .timeout = 900);
+TestSuite(cli, .init = setup, .fini = cleanup, .timeout = GUEST_TIMEOUT(900));
 
 static void start_daemon(void)
 {

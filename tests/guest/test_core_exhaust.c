@@ -25,7 +25,7 @@ static void setup(void)
 	mktme_debugfs_set("inject_busy", 0);
 }
 
-TestSuite(core_exhaust, .init = setup, .timeout = 120);
+TestSuite(core_exhaust, .init = setup, .timeout = GUEST_TIMEOUT(120));
 
 static key_serial_t add_named(int i)
 {

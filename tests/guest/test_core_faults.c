@@ -39,7 +39,7 @@ static void setup(void)
 	reset_injection();
 }
 
-TestSuite(core_faults, .init = setup, .fini = reset_injection, .timeout = 120);
+TestSuite(core_faults, .init = setup, .fini = reset_injection, .timeout = GUEST_TIMEOUT(120));
 
 struct state {
 	long keyids, quarantined, calls;

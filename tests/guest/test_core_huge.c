@@ -36,7 +36,7 @@
 #define PMD_PAT		(1ULL << 12)
 #define EMU_KEYID(e)	((unsigned int)(((e) >> 52) & 0x3f))
 
-TestSuite(core_huge, .init = guest_settle, .timeout = 300);
+TestSuite(core_huge, .init = guest_settle, .timeout = GUEST_TIMEOUT(300));
 
 static void assert_leaf(int fd, const void *addr, unsigned int level, unsigned int keyid,
 			bool writable, const char *what)
@@ -65,9 +65,9 @@ static unsigned long pfn_of(int fd, const void *addr)
 	if (mktme_query(fd, addr, &q) || q.level == MKTME_PTE_NONE)
 		return 0;
 	if (q.level == MKTME_PTE_2M)
-		return ((q.entry & 0x000fffffffe00000ULL) >> 12) +
+		return ((q.entry & guest_pte_pfn_mask() & ~(HUGE_SZ - 1)) >> 12) +
 		       (((uintptr_t)addr & (HUGE_SZ - 1)) >> 12);
-	return (q.entry & 0x000ffffffffff000ULL) >> 12;
+	return (q.entry & guest_pte_pfn_mask()) >> 12;
 }
 
 /* Bytes @off..@off+@len of a pattern laid from @base by @seed. */

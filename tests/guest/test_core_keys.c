@@ -34,7 +34,7 @@
 #define HEX64_A HEX32_A "ffeeddccbbaa99887766554433221100"
 #define HEX64_B HEX32_B "f0e1d2c3b4a5968778695a4b3c2d1e0f"
 
-TestSuite(core_keys, .init = guest_settle, .timeout = 120);
+TestSuite(core_keys, .init = guest_settle, .timeout = GUEST_TIMEOUT(120));
 
 /* The row of debugfs emu_keyids for @keyid: "keyid command alg generation". */
 struct emu_row {

@@ -25,7 +25,7 @@
 #include "guest.h"
 #include "test_core_deny.skel.h"
 
-TestSuite(core_lsm, .init = guest_settle, .timeout = 120);
+TestSuite(core_lsm, .init = guest_settle, .timeout = GUEST_TIMEOUT(120));
 
 enum hook { HOOK_CREATE, HOOK_BIND, HOOK_MMAP };
 
@@ -55,7 +55,7 @@ static struct counters counters(void)
 {
 	return (struct counters){
 		.keyids = mktme_sysfs("keyids_in_use"),
-		.calls = mktme_debugfs("program_calls"),
+		.calls = mktme_program_calls(),
 		.pages = mktme_sysfs("pages_mapped"),
 	};
 }

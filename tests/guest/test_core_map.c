@@ -42,11 +42,12 @@
 #define PTE_PWT		(1ULL << 3)
 #define PTE_PCD		(1ULL << 4)
 #define PTE_PAT_4K	(1ULL << 7)
-#define PTE_PFN_MASK	0x000ffffffffff000ULL
+/* Below the KeyID bits on TME-MK (guest.h) */
+#define PTE_PFN_MASK	guest_pte_pfn_mask()
 #define PTE_DEVMAP	(1ULL << 57)	/* _PAGE_BIT_SOFTW4 in 6.12 */
 #define EMU_KEYID(e)	((unsigned int)(((e) >> 52) & 0x1f))
 
-TestSuite(core_map, .init = guest_settle, .timeout = 120);
+TestSuite(core_map, .init = guest_settle, .timeout = GUEST_TIMEOUT(120));
 
 static bool backend_is_emulated(void)
 {

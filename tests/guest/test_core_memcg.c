@@ -94,7 +94,7 @@ static void cleanup(void)
 	rmdir(CG);
 }
 
-TestSuite(SUITE, .init = guest_settle, .fini = cleanup, .timeout = 300);
+TestSuite(SUITE, .init = guest_settle, .fini = cleanup, .timeout = GUEST_TIMEOUT(300));
 
 Test(SUITE, the_boot_has_the_accounting_mode_under_test)
 {

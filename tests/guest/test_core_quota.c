@@ -48,7 +48,7 @@ static void restore(void)
 	}
 }
 
-TestSuite(core_quota, .init = setup, .fini = restore, .timeout = 120);
+TestSuite(core_quota, .init = setup, .fini = restore, .timeout = GUEST_TIMEOUT(120));
 
 static void set_limit(const char *path, long v)
 {
@@ -187,9 +187,9 @@ Test(core_quota, an_unprivileged_user_cannot_take_every_keyid)
 	cr_assert(guest_kernel_log_has("uid 65534 holds"), "no kernel log line for the refusal");
 
 	/* Root still gets one, and so does another user. */
-	calls = mktme_debugfs("program_calls");
+	calls = mktme_program_calls();
 	k = mktme_key_add_ok("core-quota-root", PAYLOAD_CPU_128);
-	cr_assert_eq(mktme_debugfs("program_calls"), calls + 1);
+	cr_assert_eq(mktme_program_calls(), calls + 1);
 	h2 = hoard_start(1000, false);
 	cr_assert_eq(h2.taken, limit, "uid 1000 took %d, want %ld", h2.taken, limit);
 	cr_assert_eq(h2.err, EDQUOT);

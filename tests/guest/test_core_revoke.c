@@ -23,7 +23,7 @@
 #define HUGE_SZ		(2UL << 20)
 #define HUGE_PAGES	(HUGE_SZ / PAGE_SZ)
 
-TestSuite(core_revoke, .init = guest_settle, .timeout = 240);
+TestSuite(core_revoke, .init = guest_settle, .timeout = GUEST_TIMEOUT(240));
 
 static sigjmp_buf probe_jmp;
 

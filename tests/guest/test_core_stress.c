@@ -32,7 +32,7 @@
 /* MemFree may move by this much for reasons of its own (per-CPU lists, slab). */
 #define MEMFREE_SLACK_KB	(4 * 1024)
 
-TestSuite(core_stress, .init = guest_settle, .timeout = 400);
+TestSuite(core_stress, .init = guest_settle, .timeout = GUEST_TIMEOUT(400));
 
 /*
  * Free pages sitting on the per-CPU lists are not in MemFree (6.12
@@ -265,7 +265,7 @@ Test(core_stress, key_churn_programs_exactly_twice_per_key)
 	enum { ROUNDS_PER_THREAD = 40 };
 	long keyids = mktme_sysfs("keyids_in_use");
 	long pages = mktme_sysfs("pages_mapped");
-	long calls = mktme_debugfs("program_calls");
+	long calls = mktme_program_calls();
 	long want_calls = calls + 2L * THREADS * ROUNDS_PER_THREAD;
 	pthread_t th[THREADS];
 	struct churner c[THREADS];
@@ -281,7 +281,7 @@ Test(core_stress, key_churn_programs_exactly_twice_per_key)
 	}
 	cr_assert_eq(mktme_wait_keyids(keyids), keyids, "KeyIDs leaked");
 	/* One program at instantiate, one CLEAR_KEY at release, per key. */
-	cr_assert_eq(mktme_wait_debugfs("program_calls", want_calls), want_calls);
+	cr_assert_eq(mktme_wait_program_calls(want_calls), want_calls);
 	cr_assert_eq(mktme_sysfs("pages_mapped"), pages);
 }
 

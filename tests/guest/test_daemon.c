@@ -308,7 +308,7 @@ static void unit_fails_without(const char *bset, const char *missing)
 	free(got);
 }
 
-Test(daemon, unit_execstart_ready_only_when_enforced, .timeout = 900)
+Test(daemon, unit_execstart_ready_only_when_enforced, .timeout = GUEST_TIMEOUT(900))
 {
 	const char *log = "/tmp/mktme-unit.log";
 	char bset[256], *got, *pol, *s;
@@ -372,7 +372,7 @@ Test(daemon, unit_execstart_ready_only_when_enforced, .timeout = 900)
  * recorded with strace, must be in the unit's SystemCallFilter= (its groups
  * expanded by systemd-analyze syscall-filter, recursively).
  */
-Test(daemon, unit_system_calls_are_in_its_filter, .timeout = 900)
+Test(daemon, unit_system_calls_are_in_its_filter, .timeout = GUEST_TIMEOUT(900))
 {
 	const char *log = "/tmp/mktme-strace-daemon.log", *trace = "/tmp/mktme-strace";
 	const char *file = "/tmp/mktme-strace.yaml";
@@ -523,7 +523,7 @@ static pid_t start_daemon(const char *policy, const char *log)
 	return pid;
 }
 
-Test(daemon, configmap_symlink_swap_in_force_within_2s, .timeout = 600)
+Test(daemon, configmap_symlink_swap_in_force_within_2s, .timeout = GUEST_TIMEOUT(600))
 {
 	const char *log = "/tmp/mktme-cm.log";
 	const char *d1 = "..2026_12_02_10_00_00.000000001", *d2 = "..2026_12_02_10_01_00.000000002",
@@ -557,7 +557,7 @@ Test(daemon, configmap_symlink_swap_in_force_within_2s, .timeout = 600)
 
 /* ---- a rejected file stays rejected ------------------------------------- */
 
-Test(daemon, a_rejected_file_stays_rejected_when_cgroups_change, .timeout = 600)
+Test(daemon, a_rejected_file_stays_rejected_when_cgroups_change, .timeout = GUEST_TIMEOUT(600))
 {
 	const char *log = "/tmp/mktme-rej.log", *file = "/tmp/mktme-rej.yaml";
 	char *s;

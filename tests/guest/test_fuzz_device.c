@@ -20,7 +20,7 @@
 #define FUZZ_SEED	"1"
 
 /* The settle below, times the factor, plus the run and the workers' grace. */
-TestSuite(fuzz_device, .init = guest_settle, .timeout = 400);
+TestSuite(fuzz_device, .init = guest_settle, .timeout = GUEST_TIMEOUT(400));
 
 Test(fuzz_device, a_short_run_keeps_every_promise_and_gives_everything_back)
 {

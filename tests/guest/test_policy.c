@@ -35,7 +35,7 @@
 
 #define CG_ROOT "/sys/fs/cgroup"
 #define CG "/mktme-t"
-#define PIN_DIR "/sys/fs/bpf/mktme/v1"
+#define PIN_DIR "/sys/fs/bpf/mktme/v2"
 #define POLICY_FILE "/tmp/mktme-test-policy.yaml"
 #define POLICY_FILE2 "/tmp/mktme-test-policy2.yaml"
 
@@ -246,7 +246,7 @@ static void setup(void)
 	KB = key_in_session("kb");
 }
 
-TestSuite(policy, .init = setup, .fini = cleanup, .timeout = 600);
+TestSuite(policy, .init = setup, .fini = cleanup, .timeout = GUEST_TIMEOUT(600));
 
 /* The suites after this one must find nothing of it. */
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
@@ -269,10 +269,13 @@ static long generation(void)
 	return gen;
 }
 
-#define TWO_TENANTS                                                                  \
-	"version: 1\ndefault: deny\nrules:\n"                                        \
+#define TWO_TENANTS_RULES                                                            \
+	"default: deny\nrules:\n"                                                    \
 	"  - {cgroup: " CG "/a, keys: [ka], verdict: allow}\n"                     \
 	"  - {cgroup: " CG "/b, keys: [kb], verdict: allow}\n"
+#define TWO_TENANTS "version: 1\n" TWO_TENANTS_RULES
+/* The same, with allows logged too (the default logs denials only). */
+#define TWO_TENANTS_AUDIT_ALL "version: 1\naudit: all\n" TWO_TENANTS_RULES
 
 /* ---- tests -------------------------------------------------------------- */
 
@@ -758,7 +761,7 @@ Test(policy, quota_reached_then_released)
  * each count is the cgroup's own storage.
  */
 #define FLOOD CG "/flood"
-Test(policy, a_flood_of_cgroups_does_not_exhaust_the_live_counts, .timeout = 1500)
+Test(policy, a_flood_of_cgroups_does_not_exhaust_the_live_counts, .timeout = GUEST_TIMEOUT(900))
 {
 	enum { N = MKTME_MAX_CGROUPS + 64 };
 	pid_t pid;
@@ -888,7 +891,7 @@ Test(policy, denial_is_explained_by_audit_and_counters)
 	char *out, cmd[1024], want[64];
 	int rc, n;
 
-	load(TWO_TENANTS);
+	load(TWO_TENANTS_AUDIT_ALL);
 	guest_sh(NULL, "%s audit >/dev/null", guest_ctl());
 	/* The map outlives every test: only what these two calls add counts. */
 	kb0 = counter(CG "/a", "kb");
@@ -1155,7 +1158,7 @@ Test(policy, daemon_follows_cgroups_sighup_and_streams_json)
 	pid_t d;
 	int st;
 
-	write_file(POLICY_FILE, TWO_TENANTS
+	write_file(POLICY_FILE, TWO_TENANTS_AUDIT_ALL
 		   "  - {cgroup: " CG "/late, may_appear_later: true, keys: [ka], verdict: allow}\n");
 	d = start_daemon_out(log, json);
 	cr_assert(wait_log(log, "ready: watching"), "daemon did not start");
@@ -1168,7 +1171,7 @@ Test(policy, daemon_follows_cgroups_sighup_and_streams_json)
 	EXPECT(0, CG "/late", -1, BIND, NULL, KA);
 	EXPECT(EPERM, CG "/late", -1, BIND, NULL, KB);
 
-	/* The daemon streams every decision as one JSON line on its stdout. */
+	/* The daemon streams every decision (audit: all) as one JSON line on its stdout. */
 	cr_assert(wait_log(json, "\"kb\""), "no JSON audit line for kb");
 	line = guest_read_file(json, NULL);
 	cr_assert_not_null(line);
@@ -1272,7 +1275,7 @@ Test(policy, a_generation_without_metadata_denies)
 
 	load("version: 1\ndefault: allow\nrules: []\n");
 	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
-	slot = bpf_obj_get("/sys/fs/bpf/mktme/v1/mktme_policy");
+	slot = bpf_obj_get("/sys/fs/bpf/mktme/v2/mktme_policy");
 	cr_assert_geq(slot, 0, "mktme_policy pin: %s", strerror(errno));
 	inner = bpf_map_create(BPF_MAP_TYPE_HASH, "no_meta", sizeof(k), sizeof(v), MKTME_RULES_ENTRIES,
 			       &opts);

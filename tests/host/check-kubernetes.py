@@ -98,6 +98,8 @@ def main():
     need(not mounts.get("/sys/fs/bpf", {}).get("readOnly"), "%s: bpffs read-only: nothing can be pinned" % name)
     host_mount("/sys/fs/cgroup", croot)
     host_mount("/sys/kernel/security", "/sys/kernel/security")
+    # One audit reader per ring buffer: the lock must be the host's too.
+    host_mount("/run/mktme", "/run/mktme")
     if policy:
         m = mounts.get(os.path.dirname(policy))
         if need(m, "%s: nothing mounted at %s, the policy's directory" % (name, os.path.dirname(policy))):

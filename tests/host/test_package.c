@@ -222,6 +222,7 @@ Test(unit, notify_restart_and_only_the_capabilities_it_needs)
 		"\nCapabilityBoundingSet=CAP_SYS_ADMIN\n",
 		"\nAmbientCapabilities=\n", "\nNoNewPrivileges=yes\n", "\nProtectSystem=strict\n",
 		"\nReadWritePaths=/sys/fs/bpf\n", "\nStateDirectory=mktme\n",
+		"\nRuntimeDirectory=mktme\n", "\nRuntimeDirectoryPreserve=yes\n",
 		"\nProtectControlGroups=yes\n", "\nWantedBy=multi-user.target\n",
 		"\nSystemCallFilter=@system-service bpf\n",
 		"\nBefore=containerd.service",

@@ -36,8 +36,25 @@ Test(compile, meta_entry)
 	cr_assert_eq(m->generation, 1);
 	cr_assert_eq(m->mode, MKTME_MODE_AUDIT);
 	cr_assert_eq(m->dflt, MKTME_ALLOW);
+	cr_assert_eq(m->audit, MKTME_AUDIT_DENIALS, "allows are not logged unless asked for");
 	cr_assert_eq(c.e[0].key.cgid, 0);
 	cr_assert_eq(c.e[0].key.kind, MKTME_KIND_META);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+/* audit: all reaches the programs (meta), and comes back from the map (policy show). */
+Test(compile, audit_all_in_meta_and_back)
+{
+	struct policy p, back;
+	struct compiled c;
+	struct resolve_opts o = { .cgroup_root = test_root };
+
+	assert_ok("version: 1\naudit: all\n", &p, &c);
+	cr_assert_eq(compiled_meta(&c)->audit, MKTME_AUDIT_ALL);
+	cr_assert_eq(policy_decompile(&c, &o, &back), 0);
+	cr_assert_eq(back.audit, MKTME_AUDIT_ALL);
+	policy_free(&back);
 	compiled_free(&c);
 	policy_free(&p);
 }

@@ -144,6 +144,7 @@ Test(output, check_text)
 	snprintf(want, sizeof(want), "policy %s: valid\n", test_file);
 	cr_assert(strstr(r.out, want), "%s", r.out);
 	cr_assert(strstr(r.out, "mode audit, default allow\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "audit denials: denials logged, allows counted only\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "  /later (does not exist yet: pending): at most 1 live keys\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "  rule 1: /tenants/a (cgroup id "), "%s", r.out);
 	cr_assert(strstr(r.out, ") deny keys ka * for bind,mmap\n"), "%s", r.out);
@@ -162,7 +163,7 @@ Test(output, check_text_error_only_on_stderr)
 
 	cr_assert_eq(r.ret, 2);
 	cr_assert_str_empty(r.out);
-	snprintf(want, sizeof(want), "%s:2:1: unknown field \"bogus\" (expected one of: version, mode, default, limits, rules)\n",
+	snprintf(want, sizeof(want), "%s:2:1: unknown field \"bogus\" (expected one of: version, mode, audit, default, limits, rules)\n",
 		 test_file);
 	cr_assert_str_eq(r.err, want);
 	free(r.out);
@@ -188,6 +189,7 @@ Test(output, show_json_from_compiled_entries)
 	cr_assert(json_object_get_boolean(get(j, "loaded")));
 	cr_assert_eq(num(j, "generation"), 42);
 	cr_assert_str_eq(str(j, "mode"), "audit");
+	cr_assert_str_eq(str(j, "audit"), "denials");
 	cr_assert_eq(json_object_array_length(get(j, "limits")), 1, "pending limits are not loaded");
 	cr_assert_eq(json_object_array_length(get(j, "rules")), 3);
 	cr_assert_eq(num(j, "rules.0.id"), 1);

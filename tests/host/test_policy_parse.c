@@ -110,13 +110,45 @@ Test(parse, version_not_a_number)
 Test(parse, unknown_top_level_field)
 {
 	assert_error("version: 1\nmodes: audit\n",
-		     "2:1: unknown field \"modes\" (expected one of: version, mode, default, limits, rules)");
+		     "2:1: unknown field \"modes\" (expected one of: version, mode, audit, default, limits, rules)");
 }
 
 Test(parse, unknown_mode)
 {
 	assert_error("version: 1\nmode: permissive\n",
 		     "2:7: mode: unknown value \"permissive\" (expected one of: enforce, audit)");
+}
+
+/* Which decisions get an audit record: denials unless the policy asks for all. */
+Test(parse, audit_defaults_to_denials)
+{
+	static const struct {
+		const char *yaml;
+		int audit;
+	} cases[] = {
+		{ "version: 1\n", MKTME_AUDIT_DENIALS },
+		{ "version: 1\naudit: denials\n", MKTME_AUDIT_DENIALS },
+		{ "version: 1\nmode: audit\naudit: all\n", MKTME_AUDIT_ALL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct policy p;
+		struct compiled c;
+
+		assert_ok(cases[i].yaml, &p, &c);
+		cr_assert_eq(p.audit, cases[i].audit, "%s", cases[i].yaml);
+		compiled_free(&c);
+		policy_free(&p);
+	}
+}
+
+Test(parse, unknown_audit)
+{
+	assert_error("version: 1\naudit: allows\n",
+		     "2:8: audit: unknown value \"allows\" (expected one of: denials, all)");
+	assert_error("version: 1\naudit: [all]\n", "2:9: audit: expected a scalar, got a list");
+	assert_error("version: 1\naudit: true\n",
+		     "2:8: audit: unknown value \"true\" (expected one of: denials, all)");
 }
 
 Test(parse, unknown_default)

@@ -74,7 +74,8 @@ static int obj_get(const char *name)
 void pins_close(struct pins *p)
 {
 	int *fds[] = { &p->dir_fd, &p->policy, &p->tpl, &p->live, &p->keys, &p->counters,
-		       &p->assign, &p->state, &p->stats, &p->events };
+		       &p->assign, &p->state, &p->stats, &p->events, &p->denials, &p->seq,
+		       &p->denials_last };
 
 	/* Closing the directory drops the flock. */
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -94,7 +95,8 @@ int pins_open(struct pins *p, bool lock)
 		{ &p->live, "mktme_live" },	{ &p->keys, "mktme_keys" },
 		{ &p->counters, "mktme_counters" }, { &p->assign, "mktme_assign" },
 		{ &p->state, "mktme_state" },	{ &p->stats, "mktme_stats" },
-		{ &p->events, "mktme_events" },
+		{ &p->events, "mktme_events" },	{ &p->denials, "mktme_denials" },
+		{ &p->seq, "mktme_seq" },	{ &p->denials_last, "mktme_denials_last" },
 	};
 	struct pins init = PINS_INIT;
 	char why[PATH_MAX + 128];
@@ -134,6 +136,35 @@ unsafe:
 	fprintf(stderr, "mktmectl: not using the pins under %s: %s\n", cli.pin_dir, why);
 	pins_close(p);
 	return err;
+}
+
+int stats_read(const struct pins *p, struct mktme_pol_stats *st)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct mktme_pol_stats *v;
+	__u32 zero = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(p->stats, &zero, v)) {
+		int err = -errno;
+
+		free(v);
+		return err;
+	}
+	for (int i = 0; i < ncpu; i++) {
+		st->decisions += v[i].decisions;
+		st->denials += v[i].denials;
+		st->denials_lost += v[i].denials_lost;
+		st->allows_lost += v[i].allows_lost;
+		st->keys_untracked += v[i].keys_untracked;
+	}
+	free(v);
+	return 0;
 }
 
 static int mkdir_p(const char *dir)
@@ -322,6 +353,7 @@ int programs_remove(void)
 		"link_mktme_setattr", "link_mktme_exec", "link_mktme_fork", "link_mktme_key_free",
 		"mktme_rules", "mktme_policy", "mktme_rules_tpl", "mktme_live", "mktme_keys", "mktme_exe",
 		"mktme_counters", "mktme_assign", "mktme_state", "mktme_stats", "mktme_events",
+		"mktme_denials", "mktme_seq", "mktme_denials_last",
 	};
 	int ret = 0;
 

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The pinned objects under the pin directory (default /sys/fs/bpf/mktme/v1):
+ * The pinned objects under the pin directory (default /sys/fs/bpf/mktme/v2):
  * loading and attaching the programs once, adopting them afterwards, and
  * switching policy generations.
  *
  *   maps   mktme_policy (one-slot map-in-map: the generation in force),
  *          mktme_rules (that generation, re-pinned at each switch),
  *          mktme_rules_tpl, mktme_live, mktme_keys, mktme_counters,
- *          mktme_assign, mktme_state, mktme_stats, mktme_events, mktme_exe
+ *          mktme_assign, mktme_state, mktme_stats (per CPU), the audit
+ *          streams mktme_denials and mktme_events (allows), mktme_seq,
+ *          mktme_denials_last; mktme_exe (task storage: the executable at exec)
  *   links  link_mktme_create, link_mktme_bind, link_mktme_mmap,
  *          link_mktme_key_free; the pins' guards link_mktme_map_open,
  *          link_mktme_unlink, link_mktme_rmdir, link_mktme_rename,
@@ -25,10 +27,11 @@
 struct pins {
 	int dir_fd;		/* flock()ed while changing anything */
 	int policy, tpl, live, keys, counters, assign, state, stats, events;
+	int denials, seq, denials_last;
 	bool locked;		/* opened with the lock: may write */
 };
 
-#define PINS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, false }
+#define PINS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, false }
 
 #define N_PROGS 11
 /* Names of the programs: the decisions, key_free, the guards. */
@@ -48,6 +51,10 @@ void pins_close(struct pins *p);
  * Errors are reported (fail()); returns an exit code.
  */
 int programs_ensure(bool *adopted);
+
+/* mktme_stats summed over the CPUs: 0, or a negative errno. */
+struct mktme_pol_stats;
+int stats_read(const struct pins *p, struct mktme_pol_stats *st);
 
 /* Detach (unpin the links) and remove every pin. */
 int programs_remove(void);

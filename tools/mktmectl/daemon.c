@@ -5,7 +5,7 @@
  * Attaches (or adopts) the programs, loads FILE, and then keeps it in force:
  * reload on SIGHUP and when FILE's content changes, re-resolve every 2 s so
  * that cgroups created after the load get their rules and removed ones are
- * dropped, and stream the audit ring buffer as JSON lines on stdout. Exits
+ * dropped, and stream the audit ring buffers as JSON lines on stdout. Exits
  * on SIGINT/SIGTERM (or a crash) leaving everything pinned: enforcement
  * stays, and the next daemon adopts the pins.
  *
@@ -20,6 +20,11 @@
  * ConfigMap update, where the kubelet swaps a "..data" symlink
  * (DIR/policy.yaml -> ..data/policy.yaml, ..data -> ..2026_12_02_...):
  * FILE's own name never appears in an event.
+ *
+ * The daemon is the audit streams' one reader (audit.h): under systemd its
+ * stdout is the journal, which any number of readers can follow without
+ * taking records from each other. If another reader holds the streams, it
+ * says who, and takes them over when that reader is gone.
  *
  * Under systemd (Type=notify): READY=1 once the first policy is loaded and
  * enforced (or, without FILE, once the programs are attached), STATUS= with
@@ -430,6 +435,40 @@ static long ms_since(const struct timespec *t)
 
 static int run(const char *file, bool audit);
 
+/*
+ * Become the audit streams' reader. Refused (another reader has them):
+ * logged once with who, and tried again later by the caller.
+ */
+static void audit_take(struct audit **a, bool *refused, char *why, size_t len)
+{
+	struct pins p;
+	char err[512];
+	int ret = pins_open(&p, false);
+
+	if (ret) {
+		snprintf(err, sizeof(err), "%s", strerror(-ret));
+	} else {
+		*a = audit_open(&p, true, stdout, &ret, err, sizeof(err));
+		pins_close(&p);	/* the reader holds its own references */
+	}
+	if (*a) {
+		if (*refused)
+			logp(LOG_NOTICE, "audit: streaming again (%s is gone)", why);
+		*refused = false;
+		return;
+	}
+	if (*refused && !strcmp(why, err))
+		return;
+	*refused = true;
+	snprintf(why, len, "%s", err);
+	if (ret == -EBUSY)
+		logp(LOG_WARNING, "audit: NOT streaming: the audit stream is being read by %s (one reader only: a second would take its records); trying again every %d s",
+		     err, REFRESH_MS / 1000);
+	else
+		logp(LOG_WARNING, "audit: NOT streaming: %s; trying again every %d s", err,
+		     REFRESH_MS / 1000);
+}
+
 int do_daemon(int argc, char **argv)
 {
 	const char *file = NULL;
@@ -453,12 +492,13 @@ int do_daemon(int argc, char **argv)
 static int run(const char *file, bool audit)
 {
 	bool adopted, failed = false;
-	struct ring_buffer *rb = NULL;
+	struct audit *a = NULL;
+	char why[512] = "";
+	bool audit_refused = false;
 	struct follow f = { .ifd = -1, .wd_dir = -1, .wd_real = -1 };
-	struct pins p;
 	sigset_t mask;
 	int sfd = -1, ret;
-	struct timespec last;
+	struct timespec last, audit_tried;
 
 	if ((ret = need_caps("the daemon", CAPS_ATTACH)) || (ret = need_bpf_lsm()))
 		return ret;
@@ -495,14 +535,8 @@ static int run(const char *file, bool audit)
 		}
 	}
 
-	if (audit) {
-		if (pins_open(&p, false) == 0) {
-			rb = audit_reader(p.events, true, stdout);
-			pins_close(&p);	/* the reader holds its own reference */
-		}
-		if (!rb)
-			logp(LOG_WARNING, "cannot read the audit ring buffer: audit stream off");
-	}
+	if (audit)
+		audit_take(&a, &audit_refused, why, sizeof(why));
 
 	logp(LOG_INFO, "ready: %s%s", file ? "watching " : "no policy file", file ? file : "");
 	/* Only now is the policy enforced: units ordered after this one may start. */
@@ -511,15 +545,16 @@ static int run(const char *file, bool audit)
 	else
 		sd_notify(0, "READY=1\nSTATUS=programs attached; no policy file, the policy in force left as it is");
 	clock_gettime(CLOCK_MONOTONIC, &last);
+	audit_tried = last;
 	for (;;) {
 		bool watched = f.ifd >= 0 && f.wd_dir >= 0;
 		struct pollfd fds[3] = {
 			{ sfd, POLLIN, 0 },
 			{ f.ifd, POLLIN, 0 },
-			{ rb ? ring_buffer__epoll_fd(rb) : -1, POLLIN, 0 },
+			{ a ? audit_epoll_fd(a) : -1, POLLIN, 0 },
 		};
-
-		if (poll(fds, 3, !file || watched ? REFRESH_MS : STAT_MS) < 0 && errno != EINTR) {
+		int n = poll(fds, 3, !file || watched ? REFRESH_MS : STAT_MS);
+		if (n < 0 && errno != EINTR) {
 			/* Deaf to signals and files: exit non-zero, for a restart. */
 			logp(LOG_ERR, "poll: %s; exiting", strerror(errno));
 			failed = true;
@@ -527,16 +562,16 @@ static int run(const char *file, bool audit)
 		}
 		if (fds[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			ssize_t n = read(sfd, &si, sizeof(si));
+			ssize_t got = read(sfd, &si, sizeof(si));
 
-			if (n == sizeof(si)) {
+			if (got == sizeof(si)) {
 				if (si.ssi_signo == SIGHUP && file)
 					follow_look(&f, WHY_SIGHUP, true);
 				else if (si.ssi_signo != SIGHUP)
 					break;
-			} else if (n >= 0 || (errno != EINTR && errno != EAGAIN)) {
+			} else if (got >= 0 || (errno != EINTR && errno != EAGAIN)) {
 				logp(LOG_ERR, "reading the signalfd: %s; exiting",
-				     n < 0 ? strerror(errno) : "short read");
+				     got < 0 ? strerror(errno) : "short read");
 				failed = true;
 				break;
 			}
@@ -548,8 +583,9 @@ static int run(const char *file, bool audit)
 		}
 		if (file && !watched)
 			follow_look(&f, WHY_FILE, false);
-		if (rb && (fds[2].revents & POLLIN))
-			ring_buffer__consume(rb);
+		/* A wait with nothing at all: a gap at the streams' end is real. */
+		if (a)
+			audit_consume(a, n == 0);
 		if (file && ms_since(&last) >= REFRESH_MS) {
 			if (f.retry)
 				follow_look(&f, WHY_FILE, false);
@@ -557,11 +593,12 @@ static int run(const char *file, bool audit)
 			apply(file, &f.good, WHY_REFRESH);
 			clock_gettime(CLOCK_MONOTONIC, &last);
 		}
+		if (audit && !a && ms_since(&audit_tried) >= REFRESH_MS) {
+			audit_take(&a, &audit_refused, why, sizeof(why));
+			clock_gettime(CLOCK_MONOTONIC, &audit_tried);
+		}
 	}
-	if (rb) {
-		ring_buffer__consume(rb);
-		ring_buffer__free(rb);
-	}
+	audit_close(a);
 	logp(LOG_INFO, "exiting; the programs and the policy stay pinned under %s and in force",
 	     cli.pin_dir);
 	ret = failed ? EXIT_RUNTIME : EXIT_OK;

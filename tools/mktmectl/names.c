@@ -14,6 +14,12 @@ const struct name_val mode_names[] = {
 	{ NULL, 0 },
 };
 
+const struct name_val audit_names[] = {
+	{ "denials", MKTME_AUDIT_DENIALS },
+	{ "all", MKTME_AUDIT_ALL },
+	{ NULL, 0 },
+};
+
 const struct name_val verdict_names[] = {
 	{ "allow", MKTME_ALLOW },
 	{ "deny", MKTME_DENY },

@@ -9,6 +9,7 @@ struct name_val {
 };
 
 extern const struct name_val mode_names[];
+extern const struct name_val audit_names[];	/* values: enum mktme_pol_audit */
 extern const struct name_val verdict_names[];
 extern const struct name_val op_names[];	/* values: enum mktme_pol_op */
 extern const struct name_val type_names[];	/* values: enum mktme_key_type */

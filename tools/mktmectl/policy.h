@@ -76,6 +76,7 @@ struct policy {
 	char *file;
 	unsigned int version;
 	uint8_t mode, dflt;
+	uint8_t audit;		/* enum mktme_pol_audit: which decisions are logged */
 	struct policy_rule *rules;
 	size_t nr_rules;
 	struct policy_limit *limits;

@@ -444,6 +444,7 @@ int policy_compile(const struct policy *p, const struct assignment *assign, size
 	v.meta.generation = generation;
 	v.meta.mode = p->mode;
 	v.meta.dflt = p->dflt;
+	v.meta.audit = p->audit;
 	v.meta.nr_rules = p->nr_rules;
 	v.meta.nr_assign = nr_assign;
 	v.meta.loaded_at = time(NULL);
@@ -628,6 +629,7 @@ int policy_decompile(const struct compiled *c, const struct resolve_opts *o, str
 		if (k->kind == MKTME_KIND_META) {
 			p->mode = v->meta.mode;
 			p->dflt = v->meta.dflt;
+			p->audit = v->meta.audit;
 			p->generation = v->meta.generation;
 			p->loaded_at = v->meta.loaded_at;
 		} else if (k->kind == MKTME_KIND_CGROUP && (v->cgroup.flags & MKTME_CF_LIMIT)) {

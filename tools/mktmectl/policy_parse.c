@@ -556,6 +556,7 @@ static int parse_root(struct parser *ps, struct fy_node *root)
 		return -1;
 	p->mode = MKTME_MODE_ENFORCE;
 	p->dflt = MKTME_DENY;
+	p->audit = MKTME_AUDIT_DENIALS;
 	while ((rc = next_field(ps, root, &it, &key, &val, &kp, top)) > 0) {
 		if (!strcmp(key, "version")) {
 			if (want_uint(ps, val, key, ~0ul, kp, &ul))
@@ -569,6 +570,10 @@ static int parse_root(struct parser *ps, struct fy_node *root)
 			if (want_word(ps, val, key, mode_names, kp, &v))
 				return -1;
 			p->mode = v;
+		} else if (!strcmp(key, "audit")) {
+			if (want_word(ps, val, key, audit_names, kp, &v))
+				return -1;
+			p->audit = v;
 		} else if (!strcmp(key, "default")) {
 			if (want_word(ps, val, key, verdict_names, kp, &v))
 				return -1;
@@ -583,7 +588,7 @@ static int parse_root(struct parser *ps, struct fy_node *root)
 				       one_limit))
 				return -1;
 		} else {
-			return fail(ps, kp, "unknown field \"%s\" (expected one of: version, mode, default, limits, rules)",
+			return fail(ps, kp, "unknown field \"%s\" (expected one of: version, mode, audit, default, limits, rules)",
 				    key);
 		}
 	}

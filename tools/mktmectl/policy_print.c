@@ -50,6 +50,9 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 	}
 	fprintf(out, "mode %s, default %s\n", name_of(mode_names, p->mode),
 		name_of(verdict_names, p->dflt));
+	fprintf(out, "audit %s: %s\n", name_of(audit_names, p->audit),
+		p->audit == MKTME_AUDIT_ALL ? "every decision logged" :
+					      "denials logged, allows counted only");
 	fputs(p->nr_limits ? "limits:\n" : "limits: none\n", out);
 	for (size_t i = 0; i < p->nr_limits; i++) {
 		const struct policy_limit *l = &p->limits[i];
@@ -155,6 +158,7 @@ struct json_object *policy_to_json(const struct policy *p, const struct compiled
 	json_object_object_add(o, "version", json_object_new_int(p->version));
 	json_object_object_add(o, "mode", json_object_new_string(name_of(mode_names, p->mode)));
 	json_object_object_add(o, "default", json_object_new_string(name_of(verdict_names, p->dflt)));
+	json_object_object_add(o, "audit", json_object_new_string(name_of(audit_names, p->audit)));
 	for (size_t i = 0; i < p->nr_limits; i++) {
 		const struct policy_limit *l = &p->limits[i];
 		struct json_object *lo = json_object_new_object();

@@ -83,13 +83,11 @@ int do_status(int argc, char **argv)
 			}
 		}
 		if (pins_open(&p, false) == 0) {
-			__u32 zero = 0;
-
 			if (policy_current(&p, &c) == 0) {
 				loaded = true;
 				meta = compiled_meta(&c);
 			}
-			bpf_map_lookup_elem(p.stats, &zero, &st);
+			stats_read(&p, &st);
 			pins_close(&p);
 		}
 	}
@@ -126,7 +124,10 @@ int do_status(int argc, char **argv)
 		json_object_object_add(o, "mode", meta ? json_object_new_string(name_of(mode_names, meta->mode)) : NULL);
 		json_object_object_add(o, "default", meta ? json_object_new_string(name_of(verdict_names, meta->dflt)) : NULL);
 		json_object_object_add(o, "decisions", json_u64(st.decisions));
-		json_object_object_add(o, "events_dropped", json_u64(st.events_dropped));
+		json_object_object_add(o, "audit", meta ? json_object_new_string(name_of(audit_names, meta->audit)) : NULL);
+		json_object_object_add(o, "denials", json_u64(st.denials));
+		json_object_object_add(o, "denials_lost", json_u64(st.denials_lost));
+		json_object_object_add(o, "allows_lost", json_u64(st.allows_lost));
 		json_object_object_add(o, "keys_untracked", json_u64(st.keys_untracked));
 	} else {
 		if (!have_mktme)
@@ -135,8 +136,9 @@ int do_status(int argc, char **argv)
 			printf("mktme:     off (no keys, no /dev/mktme)\n");
 		else
 			printf("backend:   %s%s\n", backend,
-			       strcmp(encrypts, "1") ? ": memory is NOT encrypted (emulated backend: KeyIDs are tracked and mapped, pages are plain DRAM, only out of the kernel's direct map)"
-						     : ": memory is encrypted by the CPU (TME-MK)");
+			       !strcmp(encrypts, "1") ? ": memory is encrypted by the CPU (TME-MK)"
+			       : !strcmp(backend, "hw") ? ": memory is NOT encrypted (TME-MK under a hypervisor is a model: keys are programmed into it, pages are plain DRAM)"
+			       : ": memory is NOT encrypted (emulated backend: KeyIDs are tracked and mapped, pages are plain DRAM, only out of the kernel's direct map)");
 		if (have_mktme)
 			printf("KeyIDs:    %s in use of %s\n", used[0] ? used : "?", nr[0] ? nr : "?");
 		if (bpf_lsm)
@@ -157,14 +159,20 @@ int do_status(int argc, char **argv)
 				printf("WARNING:   %zu mktme program link(s) attached but not pinned under %s (link ids %s): a second set decides too\n",
 				       n_foreign, cli.pin_dir, foreign);
 			if (meta)
-				printf("policy:    generation %u, mode %s%s, default %s\n", meta->generation,
-				       name_of(mode_names, meta->mode),
+				printf("policy:    generation %u, mode %s%s, default %s, audit %s\n",
+				       meta->generation, name_of(mode_names, meta->mode),
 				       meta->mode == MKTME_MODE_AUDIT ? " (logs, never denies)" : "",
-				       name_of(verdict_names, meta->dflt));
+				       name_of(verdict_names, meta->dflt), name_of(audit_names, meta->audit));
 			else
 				printf("policy:    none loaded%s\n", attached > 0 ? " (everything allowed)" : "");
-			printf("decisions: %llu, audit events dropped: %llu\n",
-			       (unsigned long long)st.decisions, (unsigned long long)st.events_dropped);
+			printf("decisions: %llu, of them denials: %llu\n", (unsigned long long)st.decisions,
+			       (unsigned long long)st.denials);
+			if (st.denials_lost)
+				printf("WARNING:   %llu DENIAL RECORDS LOST (the denial ring buffer mktme_denials was full: no reader, or one too slow)\n",
+				       (unsigned long long)st.denials_lost);
+			if (st.allows_lost)
+				printf("audit:     %llu allow records lost (mktme_events was full; audit: all)\n",
+				       (unsigned long long)st.allows_lost);
 		}
 	}
 	if (!bpf_lsm || !have_mktme)

@@ -406,6 +406,18 @@ const struct mktme_backend * __init mktme_hw_probe(void)
 	mktme_hw_backend.nr_keyids = e.nr_keyids;
 	mktme_hw_backend.algorithms = e.algorithms;
 
+	/*
+	 * We know of no hypervisor that gives a guest TME-MK (KVM does not
+	 * enumerate TME or PCONFIG); one that does is a model, such as the
+	 * project's QEMU (tools/qemu), which encrypts nothing. Do not claim
+	 * encryption there (sysfs encrypts), but keep every rule of the
+	 * hardware, which is what the model is for.
+	 */
+	if (boot_cpu_has(X86_FEATURE_HYPERVISOR)) {
+		mktme_hw_backend.model = true;
+		pr_notice("hw: under a hypervisor: its TME-MK is taken for a model, and nothing is reported encrypted\n");
+	}
+
 	pr_info("hw: %u KeyIDs (%u KeyID bits), algorithms %#x\n",
 		e.nr_keyids, e.keyid_bits, e.algorithms);
 	return &mktme_hw_backend;

@@ -68,7 +68,8 @@ static struct kobj_attribute backend_attr = __ATTR_RO(backend);
 static ssize_t encrypts_show(struct kobject *kobj, struct kobj_attribute *attr,
 			     char *buf)
 {
-	return sysfs_emit(buf, "%d\n", mktme_backend && mktme_backend->encrypts);
+	return sysfs_emit(buf, "%d\n", mktme_backend && mktme_backend->encrypts &&
+			  !mktme_backend->model);
 }
 static struct kobj_attribute encrypts_attr = __ATTR_RO(encrypts);
 

@@ -120,7 +120,14 @@ struct mktme_key_program {
 
 struct mktme_backend {
 	const char *name;		/* "hw", "emulate" */
-	bool encrypts;			/* false for the emulated backend */
+	/*
+	 * false for the emulated backend. true also for hw under a
+	 * hypervisor, which keeps the hardware's lifecycle rules (key tables
+	 * outside the kernel), but there @model is set too: TME-MK there is a
+	 * model (tools/qemu) that encrypts nothing, and sysfs says so.
+	 */
+	bool encrypts;
+	bool model;
 	unsigned int nr_keyids;		/* usable KeyIDs are 1..nr_keyids */
 	unsigned int keyid_bits;	/* width of the KeyID field */
 	u32 algorithms;			/* MKTME_ALG_BIT() of activated algorithms */

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One reader per audit stream. A BPF ring buffer has a single consumer
+ * position (kernel/bpf/ringbuf.c): a second reader does not get a copy, it
+ * takes records the first one then never sees. So a reader first takes an
+ * exclusive POSIX lock on /run/mktme/audit-ID.lock, ID being the denial
+ * ring buffer's map id (a new load of the programs, a new ring, a new
+ * lock); a second reader is refused with the holder's pid and command line
+ * (F_GETLK reports the holder's pid, which flock() would not).
+ *
+ * /run/mktme is root's, 0700 (systemd's RuntimeDirectory for the unit, kept
+ * across restarts: a lock file removed under its holder would let a second
+ * reader lock a new one). It is checked before use: whoever could write it
+ * could swap the lock file and read beside the holder.
+ */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#define RUN_DIR "/run/mktme"
+
+/* "pid N (argv0 argv1 ...)", or "pid N" if /proc does not tell more. */
+static void holder(pid_t pid, char *who, size_t len)
+{
+	char path[64], cmd[256] = "";
+	ssize_t n = 0;
+	int fd;
+
+	if (pid <= 0) {
+		snprintf(who, len, "a process in another pid namespace");
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+	}
+	for (ssize_t i = 0; i < n - 1; i++)
+		if (cmd[i] == '\0')
+			cmd[i] = ' ';
+	if (n > 0)
+		snprintf(who, len, "pid %d (%.200s)", (int)pid, cmd);
+	else
+		snprintf(who, len, "pid %d", (int)pid);
+}
+
+int audit_lock(int ring_fd, char *who, size_t wholen)
+{
+	const char *dir = getenv("MKTME_RUN_DIR");
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	char name[64];
+	struct stat st;
+	int dfd, fd, err;
+
+	if (!dir || !*dir)
+		dir = RUN_DIR;
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(ring_fd, &info, &len))
+		return -errno;
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dfd < 0)
+		return -errno;
+	if (fstat(dfd, &st) || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		snprintf(who, wholen, "%s is not ours alone (owner uid %u, mode %04o)", dir,
+			 (unsigned int)st.st_uid, (unsigned int)st.st_mode & 07777);
+		close(dfd);
+		return -EPERM;
+	}
+	snprintf(name, sizeof(name), "audit-%u.lock", info.id);
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	err = fd < 0 ? -errno : 0;
+	close(dfd);
+	if (err)
+		return err;
+	/* A holder may let go between the two calls: then try once more. */
+	for (int tries = 0; tries < 3; tries++) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+		if (!fcntl(fd, F_SETLK, &fl))
+			return fd;
+		if (errno != EAGAIN && errno != EACCES) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		fl.l_type = F_WRLCK;
+		if (!fcntl(fd, F_GETLK, &fl) && fl.l_type != F_UNLCK) {
+			holder(fl.l_pid, who, wholen);
+			close(fd);
+			return -EBUSY;
+		}
+	}
+	snprintf(who, wholen, "readers that come and go");
+	close(fd);
+	return -EBUSY;
+}
