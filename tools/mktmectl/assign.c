@@ -253,20 +253,7 @@ int do_assign(int argc, char **argv)
 	if ((ret = pins_or_none(&p, &o)))
 		goto out;
 	at = state_find(&s, cg, argv[1]);
-	if (at >= 0 && s.e[at].owner_any != owner_any) {
-		/* The same assignment with the other owner condition: same id. */
-		id = s.e[at].id;
-		if (state_copy(&s, at, &next) || state_add(&next, cg, argv[1], id, time(NULL))) {
-			state_free(&next);
-			ret = fail(EXIT_RUNTIME, "out of memory. Nothing was changed.");
-			goto out;
-		}
-		next.e[next.n - 1].owner_any = owner_any;
-		ret = change(dirfd, &s, &next, &p, &o, "assigned", cg, argv[1], id);
-		state_free(&next);
-		goto out;
-	}
-	if (at >= 0) {
+	if (at >= 0 && s.e[at].owner_any == owner_any) {
 		struct compiled cur;
 
 		o.loaded = o.pinned && policy_current(&p, &cur) == 0;
@@ -277,14 +264,18 @@ int do_assign(int argc, char **argv)
 		ret = report("assigned", cg, argv[1], s.e[at].id, &o, s.path);
 		goto out;
 	}
-	if (s.n >= MKTME_MAX_ASSIGN) {
+	if (at < 0 && s.n >= MKTME_MAX_ASSIGN) {
 		ret = fail(EXIT_USAGE, "already %zu assignments (at most %d). Nothing was changed.", s.n,
 			   MKTME_MAX_ASSIGN);
 		goto out;
 	}
-	/* Ids are never reused while assigned: the next after the highest. */
-	id = state_next_id(&s);
-	if (state_copy(&s, -1, &next) || state_add(&next, cg, argv[1], id, time(NULL))) {
+	/*
+	 * The same assignment with the other owner condition keeps its id (it
+	 * replaces the entry at @at); ids are never reused while assigned, so a
+	 * new one is the next after the highest.
+	 */
+	id = at >= 0 ? s.e[at].id : state_next_id(&s);
+	if (state_copy(&s, at, &next) || state_add(&next, cg, argv[1], id, time(NULL))) {
 		state_free(&next);
 		ret = fail(EXIT_RUNTIME, "out of memory. Nothing was changed.");
 		goto out;
