@@ -13,6 +13,7 @@
  * bug (fixed in 2025).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -53,9 +54,42 @@ static long pcp_free_kb(void)
 	return pages * (PAGE_SZ / 1024);
 }
 
+/*
+ * Under KASAN, freed slab objects wait in its quarantine (up to 1/32 of RAM)
+ * instead of going back: 800 exited processes "lost" 7 MiB of MemFree on the
+ * debug kernel. Shrinking a cache drains its quarantine
+ * (kmem_cache_shrink() -> kasan_cache_shrink(), mm/slab_common.c) and
+ * frees its empty slabs; kmemleak, not this count, finds leaked objects there.
+ */
+static void slabs_shrunk(void)
+{
+	DIR *d = opendir("/sys/kernel/slab");
+	struct dirent *e;
+	char path[512];
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", e->d_name);
+		fd = open(path, O_WRONLY);
+		if (fd < 0)
+			continue;	/* aliases are symlinks to the same cache */
+		/* Best effort: MemFree's slack covers the rest. */
+		if (write(fd, "1", 1) != 1)
+			fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		close(fd);
+	}
+	closedir(d);
+}
+
 static long memfree_settled(void)
 {
 	sync();
+	slabs_shrunk();
 	/* Also runs the shrinkers: /dev/mktme's empty 2 MiB blocks go back. */
 	guest_write_str("/proc/sys/vm/drop_caches", "3");
 	return guest_meminfo_kb("MemFree") + pcp_free_kb();
