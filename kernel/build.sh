@@ -44,6 +44,8 @@ export KBUILD_BUILD_TIMESTAMP="2026-01-01"
 export KBUILD_BUILD_USER=mktme KBUILD_BUILD_HOST=mktme
 
 die() { echo "kernel: $*" >&2; exit 1; }
+# shellcheck source=SCRIPTDIR/../scripts/patched-tree.sh
+. "$ROOT/scripts/patched-tree.sh"
 log() { echo "kernel: $*"; }
 
 [ -f "$TARBALL" ] || die "$TARBALL not found (Debian package linux-source-6.12; run scripts/deps.sh)"
@@ -82,59 +84,9 @@ if [ ! -d "$KDIR/src" ]; then
 	: >"$KDIR/src/.mktme-files"
 fi
 
-# 2. Assemble pristine + patches + overlay for the touched files only.
-stage="$KDIR/stage"
-rm -rf "$stage"
-mkdir -p "$stage"
-series=()
-if [ -f "$PATCHES/series" ]; then
-	while read -r p; do
-		case "$p" in ''|'#'*) continue ;; esac
-		[ -f "$PATCHES/$p" ] || die "kernel/patches/series names $p, which does not exist"
-		series+=("$p")
-	done <"$PATCHES/series"
-fi
-for p in "${series[@]}"; do
-	# Files this patch touches, with the a/ b/ prefixes stripped.
-	grep -E '^\+\+\+ b/|^--- a/' "$PATCHES/$p" | sed -E 's#^(\+\+\+ b/|--- a/)##; s#\t.*##' |
-	while read -r f; do
-		if [ ! -e "$stage/$f" ] && [ -f "$KDIR/pristine/$f" ]; then
-			mkdir -p "$stage/$(dirname "$f")"
-			cp -p "$KDIR/pristine/$f" "$stage/$f"
-		fi
-	done
-done
-for p in "${series[@]}"; do
-	patch -s -p1 -d "$stage" --no-backup-if-mismatch -r - <"$PATCHES/$p" ||
-		die "patch $p does not apply to $(basename "$TARBALL")"
-done
-if [ -d "$OVERLAY" ]; then
-	cp -r "$OVERLAY/." "$stage/"
-fi
-
-# Sync stage into src/: write only files whose content differs; files that were
-# ours last time but are no longer touched go back to pristine (or away if new).
-(cd "$stage" && find . -type f | sed 's#^\./##' | sort) >"$KDIR/files.new"
-changed=0
-while read -r f; do
-	if ! cmp -s "$stage/$f" "$KDIR/src/$f"; then
-		mkdir -p "$KDIR/src/$(dirname "$f")"
-		cp "$stage/$f" "$KDIR/src/$f"
-		log "updated $f"
-		changed=$((changed + 1))
-	fi
-done <"$KDIR/files.new"
-comm -23 <(sort "$KDIR/src/.mktme-files") "$KDIR/files.new" | while read -r f; do
-	if [ -f "$KDIR/pristine/$f" ]; then
-		cmp -s "$KDIR/pristine/$f" "$KDIR/src/$f" || cp "$KDIR/pristine/$f" "$KDIR/src/$f"
-		log "restored pristine $f"
-	else
-		rm -f "$KDIR/src/$f"
-		log "removed $f"
-	fi
-done
-mv "$KDIR/files.new" "$KDIR/src/.mktme-files"
-rm -rf "$stage"
+# 2. pristine + patches + overlay, for the touched files only, synced into src/.
+patched_tree_sync kernel "$KDIR/pristine" "$KDIR/src" "$PATCHES" "$OVERLAY" ||
+	die "the patched tree could not be assembled"
 
 # 3. Configure: allnoconfig + fragment, replaced only when the result differs.
 OBJ=$KDIR/src/obj

@@ -38,6 +38,8 @@ export CCACHE_SLOPPINESS=include_file_mtime,include_file_ctime,time_macros
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-6G}
 
 die() { echo "qemu: $*" >&2; exit 1; }
+# shellcheck source=SCRIPTDIR/../../scripts/patched-tree.sh
+. "$ROOT/scripts/patched-tree.sh"
 log() { echo "qemu: $*"; }
 
 for t in ccache meson ninja dpkg-source apt-get pkg-config; do
@@ -105,49 +107,8 @@ if [ ! -d "$QDIR/src" ]; then
 fi
 
 # 3. pristine + patches, for the touched files only, synced into src/.
-stage="$QDIR/stage"
-rm -rf "$stage"
-mkdir -p "$stage"
-series=()
-if [ -f "$PATCHES/series" ]; then
-	while read -r p; do
-		case "$p" in ''|'#'*) continue ;; esac
-		[ -f "$PATCHES/$p" ] || die "tools/qemu/patches/series names $p, which does not exist"
-		series+=("$p")
-	done <"$PATCHES/series"
-fi
-for p in "${series[@]}"; do
-	grep -E '^\+\+\+ b/|^--- a/' "$PATCHES/$p" | sed -E 's#^(\+\+\+ b/|--- a/)##; s#\t.*##' |
-	while read -r f; do
-		if [ ! -e "$stage/$f" ] && [ -f "$QDIR/pristine/$f" ]; then
-			mkdir -p "$stage/$(dirname "$f")"
-			cp -p "$QDIR/pristine/$f" "$stage/$f"
-		fi
-	done
-done
-for p in "${series[@]}"; do
-	patch -s -p1 -d "$stage" --no-backup-if-mismatch -r - <"$PATCHES/$p" ||
-		die "patch $p does not apply to qemu $ver"
-done
-(cd "$stage" && find . -type f | sed 's#^\./##' | sort) >"$QDIR/files.new"
-while read -r f; do
-	if ! cmp -s "$stage/$f" "$QDIR/src/$f"; then
-		mkdir -p "$QDIR/src/$(dirname "$f")"
-		cp "$stage/$f" "$QDIR/src/$f"
-		log "updated $f"
-	fi
-done <"$QDIR/files.new"
-comm -23 <(sort "$QDIR/src/.mktme-files") "$QDIR/files.new" | while read -r f; do
-	if [ -f "$QDIR/pristine/$f" ]; then
-		cmp -s "$QDIR/pristine/$f" "$QDIR/src/$f" || cp "$QDIR/pristine/$f" "$QDIR/src/$f"
-		log "restored pristine $f"
-	else
-		rm -f "$QDIR/src/$f"
-		log "removed $f"
-	fi
-done
-mv "$QDIR/files.new" "$QDIR/src/.mktme-files"
-rm -rf "$stage"
+patched_tree_sync qemu "$QDIR/pristine" "$QDIR/src" "$PATCHES" ||
+	die "the patched tree could not be assembled (qemu $ver)"
 
 # 4. Configure once (again when these options change), then ninja.
 OBJ=$QDIR/src/obj
