@@ -34,10 +34,12 @@ PKGS=(
 	keyutils libcap-dev libclang-rt-14-dev libcriterion-dev libfyaml-dev libjson-c-dev
 	libkeyutils-dev libsystemd-dev pkg-config
 	# packaging (make install/deb/kernel-deb) and its tests: dpkg-dev for
-	# dpkg-shlibdeps, Debian's own 6.12 kernel configuration, systemd-analyze,
+	# dpkg-shlibdeps, debhelper for the kernel's bindeb-pkg (its generated
+	# debian/control has Build-Depends: debhelper-compat (= 12):
+	# scripts/package/mkdebian), Debian's own 6.12 kernel configuration, systemd-analyze,
 	# python3-yaml for the Kubernetes manifests, strace for the daemon's
 	# system calls (tests/guest/test_daemon.c)
-	dpkg-dev linux-config-6.12 python3-yaml strace systemd
+	debhelper dpkg-dev linux-config-6.12 python3-yaml strace systemd
 )
 # shellcheck disable=SC2206
 PKGS+=(${MKTME_DEPS_EXTRA:-})
