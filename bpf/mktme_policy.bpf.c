@@ -564,8 +564,16 @@ int BPF_PROG(mktme_fork, struct task_struct *task, unsigned long clone_flags, in
 	return 0;
 }
 
-SEC("lsm/key_free")
-void BPF_PROG(mktme_key_free, struct key *key)
+/*
+ * A key's record and its charge last as long as its KeyID: until it is
+ * revoked, or destroyed if it never is. A revoked key holds no KeyID but may
+ * stay allocated for good (a keyring links it: key_is_dead() in
+ * security/keys/internal.h ignores revocation), so releasing only at
+ * key_free let a create-and-revoke loop fill mktme_keys, after which every
+ * tenant's next key was refused (keys_untracked). Released at the first of
+ * the two; the second finds no record.
+ */
+static __always_inline void mktme_key_release(const struct key *key)
 {
 	__s32 serial = BPF_CORE_READ(key, serial);
 	struct mktme_pol_key_owner *o = bpf_map_lookup_elem(&mktme_keys, &serial);
@@ -574,6 +582,18 @@ void BPF_PROG(mktme_key_free, struct key *key)
 		return;
 	mktme_uncharge(&mktme_live, o);
 	bpf_map_delete_elem(&mktme_keys, &serial);
+}
+
+SEC("lsm/key_free")
+void BPF_PROG(mktme_key_free, struct key *key)
+{
+	mktme_key_release(key);
+}
+
+SEC("lsm/mktme_key_revoked")
+void BPF_PROG(mktme_revoked, const struct key *key)
+{
+	mktme_key_release(key);
 }
 
 /*

@@ -31,7 +31,15 @@
 #define MKTME_MAX_RULES		1024	/* entries of rules: in a policy file */
 #define MKTME_MAX_ASSIGN	1024	/* runtime assignments */
 #define MKTME_RULES_ENTRIES	8192	/* entries of one generation's rules map */
-#define MKTME_MAX_LIVE_KEYS	8192	/* keys tracked (alive, created while attached) */
+/*
+ * Keys tracked: those holding a KeyID, created while attached (a record is
+ * dropped when its key is revoked or freed). Each holds a KeyID of its own,
+ * and there are at most 2^15 - 1 of those: IA32_TME_CAPABILITY (MSR 0x981)
+ * bits 35:32, MK_TME_MAX_KEYID_BITS, are at most 15 (Intel Architecture
+ * Memory Encryption Technologies Specification, rev. 1.3, section 2.2.1;
+ * arch/x86/mm/mktme/backend_hw.c reads them). So the table cannot fill.
+ */
+#define MKTME_MAX_LIVE_KEYS	32768
 #define MKTME_MAX_CGROUPS	16384	/* what the shared live-count table held, before
 					 * the counts moved into cgroup storage (a test
 					 * floods past it) */

@@ -803,6 +803,88 @@ Test(policy, a_flood_of_cgroups_does_not_exhaust_the_live_counts, .timeout = GUE
 	rmdir(CG_ROOT FLOOD);
 }
 
+/*
+ * A revoked key holds no KeyID, but the kernel keeps it for as long as a
+ * keyring links it (key_is_dead() ignores revocation). Its record in
+ * mktme_keys and its live-key charge used to stay until key_free, so a
+ * tenant creating and revoking keys in a loop (root's key quota is a
+ * million keys) filled the shared table, after which every tenant's next
+ * key was refused; and a revoked key kept counting against max_live_keys.
+ * Both are released at revoke now.
+ */
+Test(policy, revoked_keys_kept_linked_fill_no_table_and_stop_counting, .timeout = GUEST_TIMEOUT(900))
+{
+	enum { N = MKTME_MAX_LIVE_KEYS + 64 };
+	int ready[2], go[2], st;
+	char c;
+	pid_t pid;
+
+	load("version: 1\ndefault: deny\nlimits:\n  - {cgroup: " CG "/q, max_live_keys: 1}\n"
+	     "rules:\n  - {cgroup: " CG ", keys: [\"*\"], verdict: allow}\n");
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(go), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		close(ready[0]);
+		close(go[1]);
+		/* More revoked keys than the table has entries, all kept linked. */
+		cg_enter(CG "/a");
+		for (int i = 0; i < N; i++) {
+			char name[16];
+			key_serial_t k;
+
+			/* A name of its own: add_key() of a linked name unlinks that key. */
+			snprintf(name, sizeof(name), "rev%d", i);
+			k = add_key(MKTME_KEY_TYPE, name, PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+				    KEY_SPEC_PROCESS_KEYRING);
+			if (k < 0) {
+				fprintf(stderr, "revoke flood: key %d of %d refused: %s\n", i, N,
+					strerror(errno));
+				_exit(111);
+			}
+			if (keyctl_revoke(k))
+				_exit(112);
+		}
+		/* Under a limit of 1, a revoked key does not count. */
+		cg_enter(CG "/q");
+		for (int i = 0; i < 3; i++) {
+			char name[16];
+			key_serial_t k;
+
+			snprintf(name, sizeof(name), "revq%d", i);
+			k = add_key(MKTME_KEY_TYPE, name, PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+				    KEY_SPEC_PROCESS_KEYRING);
+			if (k < 0) {
+				fprintf(stderr, "revoked key %d still counts in %s: %s\n", i, CG "/q",
+					strerror(errno));
+				_exit(113);
+			}
+			if (keyctl_revoke(k))
+				_exit(114);
+		}
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(115);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(go[0]);
+	if (read(ready[0], &c, 1) != 1) {
+		st = guest_wait_child(pid);
+		cr_assert_fail("the flooding child stopped: status %#x (111: a key refused, "
+			       "113: a revoked key still counted)", st);
+	}
+	/* Every revoked key is still linked, and other tenants still get keys. */
+	EXPECT(0, CG "/b", -1, CREATE_KEEP, "after-flood", 0);
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "q1", 0);
+	EXPECT(EPERM, CG "/q", -1, CREATE_KEEP, "q2", 0);
+	cr_assert_eq(write(go[1], "g", 1), 1);
+	st = guest_wait_child(pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %#x", st);
+	close(ready[0]);
+	close(go[1]);
+}
+
 Test(policy, audit_mode_logs_and_never_denies)
 {
 	char *out;

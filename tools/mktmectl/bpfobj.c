@@ -31,17 +31,18 @@
 const char *const prog_names[N_PROGS] = {
 	"mktme_create", "mktme_bind", "mktme_mmap", "mktme_key_free",
 	"mktme_map_open", "mktme_unlink", "mktme_rmdir", "mktme_rename", "mktme_setattr",
-	"mktme_exec", "mktme_fork",
+	"mktme_exec", "mktme_fork", "mktme_revoked",
 };
 
 /*
- * Attach order: key_free first, so that no key created while the others
- * attach is charged and then never released; the exec records next, so
+ * Attach order: the charges' release first (key_free, revoked), so that no
+ * key created while the others attach is charged and then never released;
+ * the exec records next, so
  * that every task exec'd from then on is known to the decisions; the
  * guards before the decisions, so that nothing is enforced before the pins
  * are protected.
  */
-static const int attach_order[N_PROGS] = { 3, 10, 9, 4, 5, 6, 7, 8, 0, 1, 2 };
+static const int attach_order[N_PROGS] = { 3, 11, 10, 9, 4, 5, 6, 7, 8, 0, 1, 2 };
 
 static struct bpf_program *skel_prog(struct mktme_policy_bpf *skel, int i)
 {
@@ -49,7 +50,7 @@ static struct bpf_program *skel_prog(struct mktme_policy_bpf *skel, int i)
 		skel->progs.mktme_create, skel->progs.mktme_bind, skel->progs.mktme_mmap,
 		skel->progs.mktme_key_free, skel->progs.mktme_map_open, skel->progs.mktme_unlink,
 		skel->progs.mktme_rmdir, skel->progs.mktme_rename, skel->progs.mktme_setattr,
-		skel->progs.mktme_exec, skel->progs.mktme_fork,
+		skel->progs.mktme_exec, skel->progs.mktme_fork, skel->progs.mktme_revoked,
 	};
 
 	return progs[i];
@@ -350,7 +351,8 @@ int programs_remove(void)
 		"link_mktme_create", "link_mktme_bind", "link_mktme_mmap",
 		/* the guards after the decisions, the key charges' release last */
 		"link_mktme_map_open", "link_mktme_unlink", "link_mktme_rmdir", "link_mktme_rename",
-		"link_mktme_setattr", "link_mktme_exec", "link_mktme_fork", "link_mktme_key_free",
+		"link_mktme_setattr", "link_mktme_exec", "link_mktme_fork", "link_mktme_revoked",
+		"link_mktme_key_free",
 		"mktme_rules", "mktme_policy", "mktme_rules_tpl", "mktme_live", "mktme_keys", "mktme_exe",
 		"mktme_counters", "mktme_assign", "mktme_state", "mktme_stats", "mktme_events",
 		"mktme_denials", "mktme_seq", "mktme_denials_last",

@@ -11,7 +11,7 @@
  *          streams mktme_denials and mktme_events (allows), mktme_seq,
  *          mktme_denials_last; mktme_exe (task storage: the executable at exec)
  *   links  link_mktme_create, link_mktme_bind, link_mktme_mmap,
- *          link_mktme_key_free; the pins' guards link_mktme_map_open,
+ *          link_mktme_key_free, link_mktme_revoked; the pins' guards link_mktme_map_open,
  *          link_mktme_unlink, link_mktme_rmdir, link_mktme_rename,
  *          link_mktme_setattr; the exec records link_mktme_exec,
  *          link_mktme_fork
@@ -33,7 +33,7 @@ struct pins {
 
 #define PINS_INIT { -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, false }
 
-#define N_PROGS 11
+#define N_PROGS 12
 /* Names of the programs: the decisions, key_free, the guards. */
 extern const char *const prog_names[N_PROGS];
 

@@ -154,8 +154,11 @@ static void mktme_key_revoke(struct key *key)
 		return;
 	keyid = mk->keyid;
 	WRITE_ONCE(mk->keyid, 0);
-	if (keyid)
+	if (keyid) {
 		mktme_keyid_put(keyid);
+		/* The key lingers until the GC; its KeyID does not. */
+		security_mktme_key_revoked(key);
+	}
 }
 
 static void mktme_key_destroy(struct key *key)
