@@ -503,7 +503,7 @@ Test(parse, cgroup_missing_but_may_appear_later)
 		  &p, &c);
 	cr_assert_eq(p.rules[0].cgid, 0);
 	cr_assert_eq(c.nr_pending, 1);
-	cr_assert_eq(c.n, 1, "only the meta entry");
+	cr_assert_eq(compiled_entries(&c), 1, "only the meta entry");
 	compiled_free(&c);
 	policy_free(&p);
 }

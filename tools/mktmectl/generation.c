@@ -1,0 +1,347 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Policy generations: building one in fresh maps, switching to it, reading
+ * back the one in force, removing it. The layout and why the switch is
+ * atomic: bpf/mktme_policy.h and docs/design.md, "Generations".
+ */
+#include "generation.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "assign_map.h"
+#include "main.h"
+#include "pins.h"
+
+/* The map behind id @id, or -1 (errno set). */
+static int map_fd(__u32 id)
+{
+	return bpf_map_get_fd_by_id(id);
+}
+
+/*
+ * The generation in force: the meta map in the slot, its entry. Returns
+ * the meta map's fd (the caller closes it) and fills @meta; -ENOENT: the
+ * slot is empty; -ENODATA: the meta map has no entry.
+ */
+static int meta_in_force(const struct pins *p, struct mktme_pol_meta *meta, int *fd)
+{
+	__u32 zero = 0, id;
+
+	*fd = -1;
+	if (bpf_map_lookup_elem(p->policy, &zero, &id))
+		return -ENOENT;
+	*fd = map_fd(id);
+	if (*fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(*fd, &zero, meta))
+		return -ENODATA;
+	return 0;
+}
+
+/* The inner map of @outer under generation @gen: an fd, or a negative errno. */
+static int gen_map(int outer, __u32 gen)
+{
+	__u32 id;
+	int fd;
+
+	if (bpf_map_lookup_elem(outer, &gen, &id))
+		return -errno;
+	fd = map_fd(id);
+	return fd < 0 ? -errno : fd;
+}
+
+static int read_buckets(int fd, struct compiled *c)
+{
+	struct mktme_pol_rule_key k, next;
+	struct mktme_pol_bucket v;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			continue;	/* deleted meanwhile */
+		if (compiled_add_bucket(c, &k, &v))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int read_cgroups(int fd, struct compiled *c)
+{
+	struct mktme_pol_cgroup v;
+	__u64 k, next;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &v))
+			continue;
+		if (compiled_add_cgroup(c, k, &v))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int policy_current(const struct pins *p, struct compiled *c)
+{
+	int mfd, fd, err;
+
+	memset(c, 0, sizeof(*c));
+	err = meta_in_force(p, &c->meta, &mfd);
+	if (mfd >= 0)
+		close(mfd);
+	if (err == -ENODATA)
+		return 0;	/* a generation without its metadata: shown as such */
+	if (err)
+		return err;
+	c->has_meta = true;
+	fd = gen_map(p->gen_rules, c->meta.generation);
+	if (fd >= 0) {
+		err = read_buckets(fd, c);
+		close(fd);
+	}
+	fd = gen_map(p->gen_cgroups, c->meta.generation);
+	if (!err && fd >= 0)
+		err = read_cgroups(fd, c);
+	if (fd >= 0)
+		close(fd);
+	if (err)
+		compiled_free(c);
+	return err;
+}
+
+unsigned int generation_last(const struct pins *p)
+{
+	struct mktme_pol_state st;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(p->state, &zero, &st))
+		return 0;
+	return st.generation;
+}
+
+/*
+ * Remove every generation but @keep from mktme_gen_rules and
+ * mktme_gen_cgroups. Each removal is a map-in-map update, which returns
+ * only once no program can still be reading the map it removed
+ * (maybe_wait_bpf_programs(), kernel/bpf/syscall.c: synchronize_rcu(); the
+ * programs are not sleepable).
+ */
+static void gens_prune(const struct pins *p, __u32 keep)
+{
+	int outer[] = { p->gen_rules, p->gen_cgroups };
+
+	for (size_t i = 0; i < 2; i++) {
+		__u32 k, kept, next;
+		void *prev = NULL;
+
+		while (bpf_map_get_next_key(outer[i], prev, &next) == 0) {
+			k = next;
+			if (k != keep && bpf_map_delete_elem(outer[i], &k) == 0)
+				continue;	/* the walk goes on from the last one kept */
+			if (k != keep)
+				break;	/* cannot delete: do not loop on it */
+			kept = k;
+			prev = &kept;
+		}
+	}
+}
+
+/* A map for one kind of entry, with the BTF of its template (bpftool shows fields). */
+static int gen_create(int tpl, const char *name, __u32 key_size, __u32 value_size,
+		      __u32 max_entries)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int btf_fd = -1, fd, err;
+
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(tpl, &info, &len) && info.btf_id) {
+		btf_fd = bpf_btf_get_fd_by_id(info.btf_id);
+		if (btf_fd >= 0) {
+			opts.btf_fd = btf_fd;
+			opts.btf_key_type_id = info.btf_key_type_id;
+			opts.btf_value_type_id = info.btf_value_type_id;
+		}
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, key_size, value_size, max_entries, &opts);
+	err = errno;
+	if (btf_fd >= 0)
+		close(btf_fd);
+	errno = err;
+	return fd;
+}
+
+/* For bpftool: the maps of the generation in force under fixed names. */
+static void pin_in_force(int fd, const char *name)
+{
+	char path[512];
+
+	if (pin_path(path, sizeof(path), name))
+		return;
+	unlink(path);
+	if (bpf_obj_pin(fd, path))
+		fprintf(stderr, "mktmectl: warning: cannot pin %s: %s\n", path, strerror(errno));
+}
+
+int policy_switch(const struct pins *p, const struct compiled *c, char *err, size_t errlen)
+{
+	struct mktme_pol_state st = { .changed_at = time(NULL) };
+	struct mktme_pol_meta cur;
+	__u32 zero = 0, gen = c->has_meta ? c->meta.generation : 0;
+	int rules = -1, cgroups = -1, meta = -1, mfd = -1, ret = -1;
+	bool inserted = false;
+
+	if (!gen) {
+		snprintf(err, errlen, "internal error: a generation without its metadata (or numbered 0)");
+		return -1;
+	}
+	/*
+	 * What an earlier failed switch may have left: anything not in force
+	 * (with no whole generation in the slot, no decision reads any).
+	 */
+	ret = meta_in_force(p, &cur, &mfd);
+	if (mfd >= 0)
+		close(mfd);
+	if (!ret || ret == -ENOENT || ret == -ENODATA)
+		gens_prune(p, ret ? 0 : cur.generation);
+	ret = -1;
+
+	rules = gen_create(p->rules_tpl, "mktme_rules", sizeof(struct mktme_pol_rule_key),
+			   sizeof(struct mktme_pol_bucket), MKTME_RULES_ENTRIES);
+	cgroups = gen_create(p->cgroups_tpl, "mktme_cgroups", sizeof(__u64),
+			     sizeof(struct mktme_pol_cgroup), MKTME_MAX_LIMITS);
+	meta = gen_create(p->meta_tpl, "mktme_meta", sizeof(__u32), sizeof(struct mktme_pol_meta), 1);
+	if (rules < 0 || cgroups < 0 || meta < 0) {
+		snprintf(err, errlen, "cannot create the new generation's maps: %s", strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < c->nr_b; i++) {
+		if (bpf_map_update_elem(rules, &c->b[i].key, &c->b[i].val, BPF_NOEXIST)) {
+			snprintf(err, errlen, "cannot fill the new generation's rules (entry %zu of %zu): %s",
+				 i + 1, c->nr_b, strerror(errno));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < c->nr_cg; i++) {
+		if (bpf_map_update_elem(cgroups, &c->cg[i].cgid, &c->cg[i].val, BPF_NOEXIST)) {
+			snprintf(err, errlen, "cannot fill the new generation's cgroups (entry %zu of %zu): %s",
+				 i + 1, c->nr_cg, strerror(errno));
+			goto out;
+		}
+	}
+	if (bpf_map_update_elem(meta, &zero, &c->meta, BPF_NOEXIST)) {
+		snprintf(err, errlen, "cannot fill the new generation's metadata: %s", strerror(errno));
+		goto out;
+	}
+	/* Under its number before the switch: no decision ever finds it missing. */
+	inserted = true;
+	if (bpf_map_update_elem(p->gen_rules, &gen, &rules, BPF_ANY) ||
+	    bpf_map_update_elem(p->gen_cgroups, &gen, &cgroups, BPF_ANY)) {
+		snprintf(err, errlen, "cannot add generation %u: %s", gen, strerror(errno));
+		goto out;
+	}
+	/* The switch: one update. Before it nothing the programs read changed. */
+	if (bpf_map_update_elem(p->policy, &zero, &meta, BPF_ANY)) {
+		snprintf(err, errlen, "cannot switch to the new generation: %s", strerror(errno));
+		goto out;
+	}
+	ret = 0;
+	/* The update waited for the programs: none reads an older generation now. */
+	gens_prune(p, gen);
+	st.generation = gen;
+	if (bpf_map_update_elem(p->state, &zero, &st, BPF_ANY))
+		fprintf(stderr, "mktmectl: warning: cannot record generation %u: %s\n",
+			st.generation, strerror(errno));
+	pin_in_force(meta, "mktme_meta");
+	pin_in_force(rules, "mktme_rules");
+	pin_in_force(cgroups, "mktme_cgroups");
+out:
+	if (ret && inserted) {
+		bpf_map_delete_elem(p->gen_rules, &gen);
+		bpf_map_delete_elem(p->gen_cgroups, &gen);
+	}
+	if (rules >= 0)
+		close(rules);
+	if (cgroups >= 0)
+		close(cgroups);
+	if (meta >= 0)
+		close(meta);
+	return ret;
+}
+
+int policy_clear(const struct pins *p)
+{
+	static const char *const names[] = { "mktme_meta", "mktme_rules", "mktme_cgroups" };
+	char path[512];
+	__u32 zero = 0;
+
+	if (bpf_map_delete_elem(p->policy, &zero) && errno != ENOENT)
+		return -errno;
+	gens_prune(p, 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (pin_path(path, sizeof(path), names[i]))
+			continue;
+		unlink(path);
+	}
+	return 0;
+}
+
+int policy_reassign(const struct pins *p, char *err, size_t errlen)
+{
+	struct compiled cur, next;
+	struct policy pol;
+	struct assignment *a = NULL;
+	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
+	struct diag d;
+	size_t n = 0, keep = 0;
+	int ret;
+
+	if (policy_current(p, &cur))
+		return 0;
+	ret = policy_decompile(&cur, &o, &pol);
+	compiled_free(&cur);
+	if (ret) {
+		snprintf(err, errlen, "cannot read the policy in force: %s", strerror(-ret));
+		return -1;
+	}
+	/* The file's rules stay as they are; assignments are taken afresh. */
+	for (size_t i = 0; i < pol.nr_rules; i++) {
+		if (pol.rules[i].from_assign) {
+			struct policy_rule *r = &pol.rules[i];
+
+			free(r->cgroup);
+			for (size_t k = 0; k < r->nr_keys; k++)
+				free(r->keys[k].name);
+			free(r->keys);
+			continue;
+		}
+		pol.rules[keep++] = pol.rules[i];
+	}
+	pol.nr_rules = keep;
+	ret = assignments_read(p, &a, &n);
+	if (!ret)
+		ret = policy_compile(&pol, a, n, generation_last(p) + 1, &next, &d);
+	if (ret) {
+		snprintf(err, errlen, "%s", ret == -ENOMEM ? "out of memory" : d.msg);
+		free(a);
+		policy_free(&pol);
+		return -1;
+	}
+	ret = policy_switch(p, &next, err, errlen);
+	compiled_free(&next);
+	free(a);
+	policy_free(&pol);
+	return ret;
+}
+
