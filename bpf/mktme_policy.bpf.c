@@ -184,6 +184,14 @@ struct {
 } mktme_state SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mktme_pol_source);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_source SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
@@ -726,7 +734,8 @@ static __always_inline bool our_map(const struct bpf_map *map)
 	       map == (void *)&mktme_rules_tpl || map == (void *)&mktme_cgroups_tpl ||
 	       map == (void *)&mktme_live || map == (void *)&mktme_keys ||
 	       map == (void *)&mktme_counters || map == (void *)&mktme_assign ||
-	       map == (void *)&mktme_state || map == (void *)&mktme_stats ||
+	       map == (void *)&mktme_state || map == (void *)&mktme_source ||
+	       map == (void *)&mktme_stats ||
 	       map == (void *)&mktme_events || map == (void *)&mktme_denials ||
 	       map == (void *)&mktme_seq || map == (void *)&mktme_denials_last ||
 	       map == (void *)&mktme_exe ||

@@ -213,6 +213,22 @@ struct mktme_pol_exe {
 	__u64 ino;
 };
 
+/*
+ * mktme_source[0]: the policy file the generation in force was compiled
+ * from, as it was read, so that `mktmectl assign` compiles that file with
+ * the stored assignments (data flows one way: file and assignments, the
+ * compiler, the maps). Written by mktmectl only, under its lock, after
+ * each switch; the programs never read it. In a map, not a file, so that
+ * the pins' guards protect it like the generation it describes.
+ */
+#define MKTME_SOURCE_MAX	(1 << 20)	/* a policy file's size limit */
+struct mktme_pol_source {
+	__u32 generation;	/* compiled from this (0: nothing stored) */
+	__u32 len;
+	char file[256];		/* the path it was read from, for messages */
+	char text[MKTME_SOURCE_MAX];
+};
+
 /* mktme_state[0]: written by mktmectl only, under its lock. */
 struct mktme_pol_state {
 	__u32 generation;	/* the last one handed out */

@@ -194,6 +194,33 @@ static void pin_in_force(int fd, const char *name)
 		fprintf(stderr, "mktmectl: warning: cannot pin %s: %s\n", path, strerror(errno));
 }
 
+/*
+ * The file generation @gen was compiled from, into mktme_source (what
+ * policy_reassign() compiles again). Not stored, reassign refuses with the
+ * reason rather than guess.
+ */
+static void source_store(const struct pins *p, const struct compiled *c, __u32 gen)
+{
+	struct mktme_pol_source *s = calloc(1, sizeof(*s));
+	__u32 zero = 0;
+
+	if (!s) {
+		fprintf(stderr, "mktmectl: warning: out of memory storing the policy file of generation %u: `assign` will ask for the policy to be loaded again\n",
+			gen);
+		return;
+	}
+	if (c->source && c->source_len <= sizeof(s->text)) {
+		s->generation = gen;
+		s->len = c->source_len;
+		snprintf(s->file, sizeof(s->file), "%s", c->source_file ? c->source_file : "");
+		memcpy(s->text, c->source, c->source_len);
+	}
+	if (bpf_map_update_elem(p->source, &zero, s, BPF_ANY))
+		fprintf(stderr, "mktmectl: warning: cannot store the policy file of generation %u in mktme_source: %s; `assign` will ask for the policy to be loaded again\n",
+			gen, strerror(errno));
+	free(s);
+}
+
 int policy_switch(const struct pins *p, const struct compiled *c, char *err, size_t errlen)
 {
 	struct mktme_pol_state st = { .changed_at = time(NULL) };
@@ -263,6 +290,7 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 	if (bpf_map_update_elem(p->state, &zero, &st, BPF_ANY))
 		fprintf(stderr, "mktmectl: warning: cannot record generation %u: %s\n",
 			st.generation, strerror(errno));
+	source_store(p, c, gen);
 	pin_in_force(meta, "mktme_meta");
 	pin_in_force(rules, "mktme_rules");
 	pin_in_force(cgroups, "mktme_cgroups");
@@ -299,49 +327,73 @@ int policy_clear(const struct pins *p)
 
 int policy_reassign(const struct pins *p, char *err, size_t errlen)
 {
-	struct compiled cur, next;
-	struct policy pol;
+	struct resolve_opts o = { .cgroup_root = cli.cgroup_root, .missing_ok = true };
+	struct mktme_pol_source *src = NULL;
+	struct mktme_pol_meta cur;
 	struct assignment *a = NULL;
-	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
+	struct compiled next;
+	struct policy pol;
 	struct diag d;
-	size_t n = 0, keep = 0;
-	int ret;
+	size_t n = 0;
+	__u32 zero = 0;
+	int mfd, ret;
 
-	if (policy_current(p, &cur))
+	memset(&pol, 0, sizeof(pol));
+	ret = meta_in_force(p, &cur, &mfd);
+	if (mfd >= 0)
+		close(mfd);
+	if (ret == -ENOENT)
 		return 0;
-	ret = policy_decompile(&cur, &o, &pol);
-	compiled_free(&cur);
 	if (ret) {
-		snprintf(err, errlen, "cannot read the policy in force: %s", strerror(-ret));
+		snprintf(err, errlen, "cannot read the generation in force: %s",
+			 ret == -ENODATA ? "it has no metadata" : strerror(-ret));
 		return -1;
 	}
-	/* The file's rules stay as they are; assignments are taken afresh. */
-	for (size_t i = 0; i < pol.nr_rules; i++) {
-		if (pol.rules[i].from_assign) {
-			struct policy_rule *r = &pol.rules[i];
-
-			free(r->cgroup);
-			for (size_t k = 0; k < r->nr_keys; k++)
-				free(r->keys[k].name);
-			free(r->keys);
-			continue;
-		}
-		pol.rules[keep++] = pol.rules[i];
+	src = malloc(sizeof(*src));
+	if (!src) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	pol.nr_rules = keep;
+	if (bpf_map_lookup_elem(p->source, &zero, src)) {
+		snprintf(err, errlen, "cannot read mktme_source: %s", strerror(errno));
+		ret = -1;
+		goto out;
+	}
+	/*
+	 * The file of the generation in force and the stored assignments,
+	 * compiled as a load does; never the maps read back. Cgroups gone
+	 * since the load wait for their cgroup, as the daemon's refresh has
+	 * them: the file was valid when it was loaded.
+	 */
+	if (src->generation != cur.generation || src->len > sizeof(src->text)) {
+		snprintf(err, errlen, "cannot recompile the generation in force: its policy file (generation %u) is not stored (mktme_source holds generation %u): load the policy again (mktmectl policy load FILE)",
+			 cur.generation, src->generation);
+		ret = -1;
+		goto out;
+	}
+	if (policy_parse_buf(src->file, src->text, src->len, &pol, &d) ||
+	    policy_resolve(&pol, &o, &d)) {
+		snprintf(err, errlen, "cannot recompile the generation in force: its policy file (generation %u, %s) no longer compiles: %s:%d:%d: %s",
+			 cur.generation, src->file, d.file, d.pos.line, d.pos.col, d.msg);
+		ret = -1;
+		goto out;
+	}
 	ret = assignments_read(p, &a, &n);
-	if (!ret)
-		ret = policy_compile(&pol, a, n, generation_last(p) + 1, &next, &d);
 	if (ret) {
-		snprintf(err, errlen, "%s", ret == -ENOMEM ? "out of memory" : d.msg);
-		free(a);
-		policy_free(&pol);
-		return -1;
+		snprintf(err, errlen, "cannot read the assignments: %s", strerror(-ret));
+		ret = -1;
+		goto out;
+	}
+	if (policy_compile(&pol, a, n, generation_last(p) + 1, &next, &d)) {
+		snprintf(err, errlen, "%s", d.msg);
+		ret = -1;
+		goto out;
 	}
 	ret = policy_switch(p, &next, err, errlen);
 	compiled_free(&next);
+out:
 	free(a);
+	free(src);
 	policy_free(&pol);
 	return ret;
 }
-

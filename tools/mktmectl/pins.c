@@ -38,7 +38,8 @@ void pins_close(struct pins *p)
 {
 	int *fds[] = { &p->dir_fd, &p->policy, &p->gen_rules, &p->gen_cgroups, &p->meta_tpl,
 		       &p->rules_tpl, &p->cgroups_tpl, &p->live, &p->keys, &p->counters,
-		       &p->assign, &p->state, &p->stats, &p->events, &p->denials, &p->seq,
+		       &p->assign, &p->state, &p->source, &p->stats, &p->events, &p->denials,
+		       &p->seq,
 		       &p->denials_last };
 
 	/* Closing the directory drops the flock. */
@@ -60,7 +61,8 @@ int pins_open(struct pins *p, bool lock)
 		{ &p->rules_tpl, "mktme_rules_tpl" }, { &p->cgroups_tpl, "mktme_cgroups_tpl" },
 		{ &p->live, "mktme_live" },	{ &p->keys, "mktme_keys" },
 		{ &p->counters, "mktme_counters" }, { &p->assign, "mktme_assign" },
-		{ &p->state, "mktme_state" },	{ &p->stats, "mktme_stats" },
+		{ &p->state, "mktme_state" },	{ &p->source, "mktme_source" },
+		{ &p->stats, "mktme_stats" },
 		{ &p->events, "mktme_events" },	{ &p->denials, "mktme_denials" },
 		{ &p->seq, "mktme_seq" },	{ &p->denials_last, "mktme_denials_last" },
 	};

@@ -11,6 +11,7 @@
  *                      (for bpftool)
  *   mktme_meta_tpl, mktme_rules_tpl, mktme_cgroups_tpl
  *                      never filled: the BTF of the generations' maps
+ *   mktme_source       the policy file the generation in force came from
  *   mktme_live, mktme_keys, mktme_counters, mktme_assign, mktme_state,
  *   mktme_stats (per CPU), the audit streams mktme_denials and mktme_events
  *   (allows), mktme_seq, mktme_denials_last; mktme_exe (task storage)
@@ -26,15 +27,16 @@
 struct pins {
 	int dir_fd;		/* flock()ed while changing anything */
 	int policy, gen_rules, gen_cgroups, meta_tpl, rules_tpl, cgroups_tpl;
-	int live, keys, counters, assign, state, stats, events, denials, seq, denials_last;
+	int live, keys, counters, assign, state, source, stats, events, denials, seq,
+	    denials_last;
 	bool locked;		/* opened with the lock: may write */
 };
 
 /* Every fd -1: what pins_close() may be called on. */
 #define PINS_INIT { .dir_fd = -1, .policy = -1, .gen_rules = -1, .gen_cgroups = -1,	\
 		    .meta_tpl = -1, .rules_tpl = -1, .cgroups_tpl = -1, .live = -1,	\
-		    .keys = -1, .counters = -1, .assign = -1, .state = -1, .stats = -1,	\
-		    .events = -1, .denials = -1, .seq = -1, .denials_last = -1 }
+		    .keys = -1, .counters = -1, .assign = -1, .state = -1, .source = -1,	\
+		    .stats = -1, .events = -1, .denials = -1, .seq = -1, .denials_last = -1 }
 
 /*
  * Open the pinned maps; with @lock, take the exclusive lock first (one

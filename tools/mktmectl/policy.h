@@ -15,9 +15,9 @@
 
 #include "mktme_policy.h"
 
-#define POLICY_MAX_FILE		(1 << 20)
+#define POLICY_MAX_FILE		MKTME_SOURCE_MAX	/* 1 MiB */
 #define POLICY_MAX_KEYS		64	/* keys: per rule */
-#define POLICY_MAX_LIMITS	1024
+#define POLICY_MAX_LIMITS	MKTME_MAX_LIMITS
 #define POLICY_MAX_PATH		4095
 #define POLICY_MAX_UID		4294967294u
 #define POLICY_MAX_LIVE		65535u
@@ -74,6 +74,8 @@ struct policy_limit {
 
 struct policy {
 	char *file;
+	char *source;		/* the text parsed (policy_parse_buf()), for mktme_source */
+	size_t source_len;
 	unsigned int version;
 	uint8_t mode, dflt;
 	uint8_t audit;		/* enum mktme_pol_audit: which decisions are logged */
@@ -131,6 +133,10 @@ struct compiled {
 	struct compiled_cgroup *cg;
 	size_t nr_cg, cap_cg;
 	size_t nr_pending;	/* rules and limits waiting for their cgroup */
+	/* The policy's file and text, borrowed from it (valid while it is): NULL
+	 * for a generation read back from the maps. */
+	const char *source_file, *source;
+	size_t source_len;
 };
 
 /* Returns 0, or -1 with @d filled. Nothing is allocated on failure. */

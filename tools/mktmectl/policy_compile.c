@@ -450,6 +450,9 @@ int policy_compile(const struct policy *p, const struct assignment *assign, size
 		return -1;
 	}
 
+	c->source_file = p->file;
+	c->source = p->source;
+	c->source_len = p->source_len;
 	c->has_meta = true;
 	c->meta.generation = generation;
 	c->meta.mode = p->mode;

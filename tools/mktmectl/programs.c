@@ -244,7 +244,8 @@ int programs_remove(void)
 		"mktme_meta", "mktme_rules", "mktme_cgroups", "mktme_policy", "mktme_gen_rules",
 		"mktme_gen_cgroups", "mktme_meta_tpl", "mktme_rules_tpl", "mktme_cgroups_tpl",
 		"mktme_live", "mktme_keys", "mktme_exe",
-		"mktme_counters", "mktme_assign", "mktme_state", "mktme_stats", "mktme_events",
+		"mktme_counters", "mktme_assign", "mktme_state", "mktme_source", "mktme_stats",
+		"mktme_events",
 		"mktme_denials", "mktme_seq", "mktme_denials_last",
 	};
 	int ret = 0;
