@@ -30,9 +30,9 @@
 #define MKTME_NAME_LEN		64	/* key name buffer: names are 1..63 bytes */
 #define MKTME_MAX_DEPTH		16	/* cgroup levels walked, root = level 0 */
 #define MKTME_BUCKET_MAX	16	/* rules for one (cgroup, key name) */
-#define MKTME_MAX_RULES		1024	/* entries of rules: in a policy file */
+#define MKTME_MAX_RULES		10000	/* entries of rules: in a policy file */
 #define MKTME_MAX_ASSIGN	1024	/* runtime assignments */
-#define MKTME_RULES_ENTRIES	8192	/* buckets of one generation's mktme_rules map */
+#define MKTME_RULES_ENTRIES	65536	/* buckets of one generation's mktme_rules map */
 #define MKTME_MAX_LIMITS	1024	/* entries of one generation's mktme_cgroups map */
 #define MKTME_MAX_GENS		4	/* generations mktme_gen_rules/_cgroups hold: the
 					 * one in force and the next (room to spare) */

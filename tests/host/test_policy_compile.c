@@ -295,18 +295,48 @@ Test(compile, bucket_overflow_through_wildcards)
 
 Test(compile, too_many_map_entries)
 {
-	/* 129 rules x 64 names: 8256 buckets > 8192. */
-	size_t cap = 129 * 64 * 12 + 4096;
+	/* 1025 rules x 64 names: 65,600 buckets > 65,536. */
+	size_t cap = 1025 * 64 * 12 + 4096;
 	char *y = malloc(cap);
 	size_t len = snprintf(y, cap, "version: 1\nrules:\n");
 
-	for (int r = 0; r < 129; r++) {
+	for (int r = 0; r < 1025; r++) {
 		len += snprintf(y + len, cap - len, "  - {cgroup: /vm, verdict: allow, keys: [");
 		for (int k = 0; k < 64; k++)
 			len += snprintf(y + len, cap - len, "%sk%d_%d", k ? "," : "", r, k);
 		len += snprintf(y + len, cap - len, "]}\n");
 	}
-	assert_error(y, "0:0: the policy compiles to 8256 rule entries, one per (cgroup, key name) (at most 8192): fewer cgroups or key names");
+	assert_error(y, "0:0: the policy compiles to 65600 rule entries, one per (cgroup, key name) (at most 65536): fewer cgroups or key names");
+	free(y);
+}
+
+/* The scale the format promises (issue 10 §5): 10,000 rules, 65,536 entries. */
+Test(compile, ten_thousand_rules_and_65536_entries)
+{
+	size_t cap = 10000 * 64 + 1024 * 64 * 12 + 4096;
+	char *y = malloc(cap);
+	size_t len = snprintf(y, cap, "version: 1\nrules:\n");
+	struct policy p;
+	struct compiled c;
+
+	for (int r = 0; r < 10000; r++)
+		len += snprintf(y + len, cap - len, "  - {cgroup: /vm, keys: [k%d], verdict: allow}\n", r);
+	assert_ok(y, &p, &c);
+	cr_assert_eq(p.nr_rules, 10000);
+	cr_assert_eq(c.nr_b, 10000);
+	compiled_free(&c);
+	policy_free(&p);
+	len = snprintf(y, cap, "version: 1\nrules:\n");
+	for (int r = 0; r < 1024; r++) {
+		len += snprintf(y + len, cap - len, "  - {cgroup: /vm, verdict: allow, keys: [");
+		for (int k = 0; k < 64; k++)
+			len += snprintf(y + len, cap - len, "%sk%d_%d", k ? "," : "", r, k);
+		len += snprintf(y + len, cap - len, "]}\n");
+	}
+	assert_ok(y, &p, &c);
+	cr_assert_eq(c.nr_b, MKTME_RULES_ENTRIES);
+	compiled_free(&c);
+	policy_free(&p);
 	free(y);
 }
 

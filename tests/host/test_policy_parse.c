@@ -183,7 +183,7 @@ Test(parse, too_many_rules)
 	for (int i = 0; i <= MKTME_MAX_RULES; i++)
 		len += snprintf(y + len, cap - len,
 				"  - {cgroup: /tenants/a, keys: [k%d], verdict: allow}\n", i);
-	assert_error(y, "2:1: rules: 1025 entries (at most 1024)");
+	assert_error(y, "2:1: rules: 10001 entries (at most 10000)");
 	free(y);
 }
 

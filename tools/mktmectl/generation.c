@@ -7,6 +7,8 @@
 #include "generation.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,38 +59,57 @@ static int gen_map(int outer, __u32 gen)
 	return fd < 0 ? -errno : fd;
 }
 
-static int read_buckets(int fd, struct compiled *c)
-{
-	struct mktme_pol_rule_key k, next;
-	struct mktme_pol_bucket v;
-	void *prev = NULL;
+#define BATCH 4096	/* entries per batched read */
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &v))
-			continue;	/* deleted meanwhile */
-		if (compiled_add_bucket(c, &k, &v))
-			return -ENOMEM;
+/*
+ * Every entry of the hash map @fd, BATCH at a time (one system call each,
+ * where one per entry made the daemon's refresh of 65,536 entries slow).
+ */
+static int read_all(int fd, size_t key_size, size_t value_size, struct compiled *c,
+		    int (*add)(struct compiled *c, const void *k, const void *v))
+{
+	char *keys = malloc(BATCH * key_size), *vals = malloc(BATCH * value_size);
+	__u32 in = 0, out = 0;
+	bool first = true, done = false;
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
 	}
-	return 0;
+	while (!done && !err) {
+		__u32 n = BATCH;
+
+		/* The token of a hash map is a bucket index (kernel/bpf/hashtab.c). */
+		if (bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys, vals, &n, NULL)) {
+			if (errno != ENOENT) {
+				err = -errno;
+				break;
+			}
+			done = true;	/* the last batch: @n entries, maybe none */
+		}
+		for (__u32 i = 0; i < n && !err; i++)
+			err = add(c, keys + i * key_size, vals + i * value_size);
+		in = out;
+		first = false;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
-static int read_cgroups(int fd, struct compiled *c)
+static int add_bucket(struct compiled *c, const void *k, const void *v)
 {
-	struct mktme_pol_cgroup v;
-	__u64 k, next;
-	void *prev = NULL;
+	return compiled_add_bucket(c, k, v);
+}
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(fd, &k, &v))
-			continue;
-		if (compiled_add_cgroup(c, k, &v))
-			return -ENOMEM;
-	}
-	return 0;
+static int add_cgroup(struct compiled *c, const void *k, const void *v)
+{
+	__u64 cgid;
+
+	memcpy(&cgid, k, sizeof(cgid));
+	return compiled_add_cgroup(c, cgid, v);
 }
 
 int policy_current(const struct pins *p, struct compiled *c)
@@ -106,12 +127,14 @@ int policy_current(const struct pins *p, struct compiled *c)
 	c->has_meta = true;
 	fd = gen_map(p->gen_rules, c->meta.generation);
 	if (fd >= 0) {
-		err = read_buckets(fd, c);
+		err = read_all(fd, sizeof(struct mktme_pol_rule_key),
+			       sizeof(struct mktme_pol_bucket), c, add_bucket);
 		close(fd);
 	}
 	fd = gen_map(p->gen_cgroups, c->meta.generation);
 	if (!err && fd >= 0)
-		err = read_cgroups(fd, c);
+		err = read_all(fd, sizeof(__u64), sizeof(struct mktme_pol_cgroup), c,
+			       add_cgroup);
 	if (fd >= 0)
 		close(fd);
 	if (err)
@@ -180,6 +203,42 @@ static int gen_create(int tpl, const char *name, __u32 key_size, __u32 value_siz
 		close(btf_fd);
 	errno = err;
 	return fd;
+}
+
+/*
+ * The @n entries of @e (each @stride bytes: a key of @ksz at 0, a value of
+ * @vsz at @voff) into the fresh map @fd, in one batched update: one system
+ * call, not one per entry (a 10,000-rule policy is as many buckets).
+ */
+static int fill(int fd, const void *e, size_t n, size_t stride, size_t ksz, size_t voff,
+		size_t vsz, const char *what, char *err, size_t errlen)
+{
+	char *keys, *vals;
+	__u32 count = n;
+	int ret = 0;
+
+	if (!n)
+		return 0;
+	keys = malloc(n * ksz);
+	vals = malloc(n * vsz);
+	if (!keys || !vals) {
+		snprintf(err, errlen, "out of memory");
+		ret = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(keys + i * ksz, (const char *)e + i * stride, ksz);
+		memcpy(vals + i * vsz, (const char *)e + i * stride + voff, vsz);
+	}
+	if (bpf_map_update_batch(fd, keys, vals, &count, NULL)) {
+		snprintf(err, errlen, "cannot fill the new generation's %s (%u of %zu entries written): %s",
+			 what, count, n, strerror(errno));
+		ret = -1;
+	}
+out:
+	free(keys);
+	free(vals);
+	return ret;
 }
 
 /* For bpftool: the maps of the generation in force under fixed names. */
@@ -253,20 +312,12 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 		snprintf(err, errlen, "cannot create the new generation's maps: %s", strerror(errno));
 		goto out;
 	}
-	for (size_t i = 0; i < c->nr_b; i++) {
-		if (bpf_map_update_elem(rules, &c->b[i].key, &c->b[i].val, BPF_NOEXIST)) {
-			snprintf(err, errlen, "cannot fill the new generation's rules (entry %zu of %zu): %s",
-				 i + 1, c->nr_b, strerror(errno));
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < c->nr_cg; i++) {
-		if (bpf_map_update_elem(cgroups, &c->cg[i].cgid, &c->cg[i].val, BPF_NOEXIST)) {
-			snprintf(err, errlen, "cannot fill the new generation's cgroups (entry %zu of %zu): %s",
-				 i + 1, c->nr_cg, strerror(errno));
-			goto out;
-		}
-	}
+	if (fill(rules, c->b, c->nr_b, sizeof(c->b[0]), sizeof(c->b[0].key),
+		 offsetof(struct compiled_bucket, val), sizeof(c->b[0].val), "rules", err, errlen) ||
+	    fill(cgroups, c->cg, c->nr_cg, sizeof(c->cg[0]), sizeof(c->cg[0].cgid),
+		 offsetof(struct compiled_cgroup, val), sizeof(c->cg[0].val), "cgroups", err,
+		 errlen))
+		goto out;
 	if (bpf_map_update_elem(meta, &zero, &c->meta, BPF_NOEXIST)) {
 		snprintf(err, errlen, "cannot fill the new generation's metadata: %s", strerror(errno));
 		goto out;
