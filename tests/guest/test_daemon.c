@@ -460,22 +460,21 @@ static double kubelet_update(const char *old, const char *new, const char *text)
 
 /*
  * The mode of the generation in force, read the way the programs read it:
- * the mktme_policy slot, then that generation's meta entry. -1 if none. A
+ * the mktme_policy slot, then that generation's metadata. -1 if none. A
  * few system calls, where `mktmectl status` takes a second or more under
  * TCG: the 2 s are measured with this, and status is asked afterwards.
  */
 static int mode_in_force(void)
 {
-	struct mktme_pol_rule_key k = { .kind = MKTME_KIND_META };
-	static struct mktme_pol_rule_val v;
+	struct mktme_pol_meta m;
 	__u32 zero = 0, id;
 	int slot = bpf_obj_get(MKTME_PIN_DIR "/mktme_policy"), fd, ret = -1;
 
 	if (slot < 0)
 		return -1;
 	if (!bpf_map_lookup_elem(slot, &zero, &id) && (fd = bpf_map_get_fd_by_id(id)) >= 0) {
-		if (!bpf_map_lookup_elem(fd, &k, &v))
-			ret = v.meta.mode;
+		if (!bpf_map_lookup_elem(fd, &zero, &m))
+			ret = m.mode;
 		close(fd);
 	}
 	close(slot);

@@ -104,34 +104,6 @@ static void log_diag(const struct diag *d)
 	free(text);
 }
 
-/*
- * Same map contents, the meta entry's generation and load time aside: its
- * mode and default count (a file that changes only those is a new policy).
- */
-static bool same_entries(const struct compiled *a, const struct compiled *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++) {
-		const struct compiled_entry *x = &a->e[i], *y = NULL;
-		struct mktme_pol_rule_val xv = x->val, yv;
-
-		for (size_t j = 0; j < b->n && !y; j++)
-			if (!memcmp(&b->e[j].key, &x->key, sizeof(x->key)))
-				y = &b->e[j];
-		if (!y)
-			return false;
-		yv = y->val;
-		if (x->key.kind == MKTME_KIND_META) {
-			xv.meta.generation = yv.meta.generation = 0;
-			xv.meta.loaded_at = yv.meta.loaded_at = 0;
-		}
-		if (memcmp(&xv, &yv, sizeof(xv)))
-			return false;
-	}
-	return true;
-}
-
 /* One version of the policy file's content. */
 struct content {
 	char *buf;
@@ -258,7 +230,7 @@ static int apply(const char *file, const struct content *cont, enum why why)
 		goto bad;
 	}
 	if (why == WHY_REFRESH && policy_current(&p, &cur) == 0) {
-		bool same = same_entries(&c, &cur);
+		bool same = compiled_same(&c, &cur);
 
 		compiled_free(&cur);
 		if (same) {

@@ -118,11 +118,11 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 	if (dry_run)
 		printf("%s is valid: it would become generation %u (mode %s, default %s, %zu rules, %u assignments, %zu map entries, %zu pending). Nothing was changed.\n",
 		       file, m->generation, name_of(mode_names, m->mode),
-		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, c->n, c->nr_pending);
+		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, compiled_entries(c), c->nr_pending);
 	else
 		printf("loaded %s as generation %u (mode %s, default %s, %zu rules, %u assignments, %zu map entries, %zu pending); programs %s\n",
 		       file, m->generation, name_of(mode_names, m->mode),
-		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, c->n, c->nr_pending,
+		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, compiled_entries(c), c->nr_pending,
 		       adopted ? "already attached" : "attached now");
 	if (m->mode == MKTME_MODE_AUDIT && !dry_run)
 		printf("audit mode: decisions are logged (mktmectl audit), nothing is denied\n");
