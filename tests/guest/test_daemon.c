@@ -676,7 +676,7 @@ static int daemon_exit(int secs)
 Test(daemon, owns_the_policy_and_stands_back_only_when_forced, .timeout = GUEST_TIMEOUT(900))
 {
 	const char *log = "/tmp/mktme-own.log";
-	char *out, want[256];
+	char *out, *tag, want[256];
 	int rc;
 
 	write_file(OWN_FILE, "version: 1\nmode: audit\ndefault: allow\nrules:\n"
@@ -710,6 +710,22 @@ Test(daemon, owns_the_policy_and_stands_back_only_when_forced, .timeout = GUEST_
 	free(out);
 	cr_assert_eq(mode_in_force(), MKTME_MODE_AUDIT, "a refused command changed the policy");
 
+	/* status: who owns the policy, and which build enforces (the tag bpftool sees too). */
+	cr_assert_eq(guest_sh(&tag, "bpftool prog show name mktme_create | sed -n 's/.* tag \\([0-9a-f]*\\).*/\\1/p' | tr -d '\\n'"), 0);
+	cr_assert_eq(strlen(tag), 16, "bpftool's tag: \"%s\"", tag);
+	guest_sh(&out, "%s status 2>&1", guest_ctl());
+	snprintf(want, sizeof(want), "daemon:    pid %d (", daemon_pid);
+	cr_assert(strstr(out, want) && strstr(out, "keeps " OWN_FILE " in force"), "status:\n%s", out);
+	cr_assert(strstr(out, "mktmectl:  ") && strstr(out, tag), "status has no tag %s:\n%s", tag, out);
+	free(out);
+	guest_sh(&out, "%s -j status 2>/dev/null", guest_ctl());
+	snprintf(want, sizeof(want), "\"tag\":\"%s\"", tag);
+	cr_assert(strstr(out, want) && strstr(out, "\"version\":\""), "-j status:\n%s", out);
+	snprintf(want, sizeof(want), "\"daemon_pid\":%d", daemon_pid);
+	cr_assert(strstr(out, want) && strstr(out, "\"daemon_overridden_by\":null"), "-j status:\n%s", out);
+	free(out);
+	free(tag);
+
 	/* --force: done, and the daemon leaves it alone, saying so once. */
 	rc = guest_sh(&out, "%s policy load --force %s 2>&1", guest_ctl(), OWN_FORCED);
 	cr_assert(rc == 0 && strstr(out, "the daemon (pid ") && strstr(out, "stands back"),
@@ -720,6 +736,10 @@ Test(daemon, owns_the_policy_and_stands_back_only_when_forced, .timeout = GUEST_
 	cr_assert_eq(mode_in_force(), MKTME_MODE_ENFORCE, "the daemon put its file back after --force");
 	cr_assert_eq(count_in_log(log, "changed outside the daemon"), 1, "not said once:\n%s",
 		     guest_read_file(log, NULL));
+	guest_sh(&out, "%s status 2>&1", guest_ctl());
+	cr_assert(strstr(out, "STANDS BACK: overridden by `mktmectl policy load --force " OWN_FORCED "`"),
+		  "status while overridden:\n%s", out);
+	free(out);
 
 	/* SIGHUP: the daemon takes the policy back. */
 	kill(daemon_pid, SIGHUP);

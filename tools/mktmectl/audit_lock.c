@@ -54,7 +54,7 @@ void lock_holder(pid_t pid, char *who, size_t len)
 		snprintf(who, len, "pid %d", (int)pid);
 }
 
-int run_dir_open(char *why, size_t whylen)
+int run_dir_open(bool create, char *why, size_t whylen)
 {
 	const char *dir = getenv("MKTME_RUN_DIR");
 	struct stat st;
@@ -62,7 +62,7 @@ int run_dir_open(char *why, size_t whylen)
 
 	if (!dir || !*dir)
 		dir = RUN_DIR;
-	if (mkdir(dir, 0700) && errno != EEXIST)
+	if (create && mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
@@ -86,7 +86,7 @@ int audit_lock(int ring_fd, char *who, size_t wholen)
 	memset(&info, 0, sizeof(info));
 	if (bpf_obj_get_info_by_fd(ring_fd, &info, &len))
 		return -errno;
-	dfd = run_dir_open(who, wholen);
+	dfd = run_dir_open(true, who, wholen);
 	if (dfd < 0)
 		return dfd;
 	snprintf(name, sizeof(name), "audit-%u.lock", info.id);

@@ -31,7 +31,8 @@ static void name_for(const char *kind, const char *suffix, char *name, size_t le
 static int open_in_run_dir(const char *kind, const char *suffix, int flags, char *why, size_t whylen)
 {
 	char name[256];
-	int dfd = run_dir_open(why, whylen), fd, err;
+	/* Only a daemon makes the directory: asking whether one runs changes nothing. */
+	int dfd = run_dir_open(flags & O_CREAT, why, whylen), fd, err;
 
 	if (dfd < 0)
 		return dfd;
@@ -126,7 +127,7 @@ int owner_override_set(const char *what)
 	close(fd);
 	name_for("override", ".tmp", tmpname, sizeof(tmpname));
 	name_for("override", "", name, sizeof(name));
-	dfd = run_dir_open(why, sizeof(why));
+	dfd = run_dir_open(false, why, sizeof(why));
 	if (dfd < 0)
 		return dfd;
 	if (!err && renameat(dfd, tmpname, dfd, name))
@@ -159,8 +160,10 @@ int owner_override_get(char *buf, size_t len)
 int owner_override_clear(void)
 {
 	char why[256], name[256];
-	int dfd = run_dir_open(why, sizeof(why)), err = 0;
+	int dfd = run_dir_open(false, why, sizeof(why)), err = 0;
 
+	if (dfd == -ENOENT)
+		return 0;
 	if (dfd < 0)
 		return dfd;
 	name_for("override", "", name, sizeof(name));
