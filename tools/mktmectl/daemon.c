@@ -275,9 +275,11 @@ static bool overridden(void)
 	}
 	if (ret == 0)
 		return false;
-	if (strcmp(what, override_seen))
+	if (strcmp(what, override_seen)) {
 		logp(LOG_WARNING, "the policy was changed outside the daemon: %s. Standing back: the daemon changes nothing until its policy file changes, it gets SIGHUP (systemctl reload), or it restarts",
 		     what);
+		sd_notifyf(0, "STATUS=standing back: overridden by %s", what);
+	}
 	snprintf(override_seen, sizeof(override_seen), "%s", what);
 	return true;
 }
