@@ -589,7 +589,9 @@ Test(daemon, a_rejected_file_stays_rejected_when_cgroups_change, .timeout = GUES
 
 /* ---- who owns the policy ------------------------------------------------ */
 
-#define OWN_FILE "/tmp/mktme-own.yaml"
+/* A directory of its own: nothing else there makes the daemon read the file. */
+#define OWN_DIR "/tmp/mktme-own.d"
+#define OWN_FILE OWN_DIR "/policy.yaml"
 #define OWN_FORCED "/tmp/mktme-own-forced.yaml"
 
 /*
@@ -679,6 +681,7 @@ Test(daemon, owns_the_policy_and_stands_back_only_when_forced, .timeout = GUEST_
 	char *out, *tag, want[256];
 	int rc;
 
+	cr_assert_eq(mkdir(OWN_DIR, 0755), 0);
 	write_file(OWN_FILE, "version: 1\nmode: audit\ndefault: allow\nrules:\n"
 			     "  - {cgroup: " CG "/lat, may_appear_later: true, keys: [k], verdict: allow}\n");
 	write_file(OWN_FORCED, "version: 1\nmode: enforce\ndefault: allow\n");
