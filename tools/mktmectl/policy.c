@@ -132,6 +132,7 @@ static int owner_gate(const char *cmd, bool force, struct gate *g)
 
 		json_object_object_add(x, "daemon_pid", json_object_new_int64(g->pid));
 		json_object_object_add(x, "daemon_policy", json_object_new_string(g->file));
+		json_object_object_add(x, "nothing_changed", json_object_new_boolean(true));
 		return fail_with(EXIT_RUNTIME, x, "the policy is the daemon's: mktmectl daemon %s keeps %s in force and would undo this. Change that file (the daemon loads it at once) or send it SIGHUP (systemctl reload mktme), stop it (systemctl stop mktme), or add --force to override it until its file changes, it gets SIGHUP, or it restarts. Nothing was changed.",
 				 g->who, g->file);
 	}
