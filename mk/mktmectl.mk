@@ -16,7 +16,7 @@ LIBPOLICY_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(LIBPOL
 LIBPOLICY := $(MKTMECTL_OUT)/libpolicy.a
 LIBPOLICY_LIBS := -lfyaml -ljson-c
 
-MKTMECTL_SRCS := $(addprefix tools/mktmectl/,main.c policy.c key.c assign.c audit.c audit_lock.c \
+MKTMECTL_SRCS := $(addprefix tools/mktmectl/,main.c policy.c key.c assign.c audit.c audit_lock.c owner.c \
 	status.c daemon.c pins.c programs.c generation.c assign_map.c caps.c)
 MKTMECTL_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(MKTMECTL_SRCS))
 MKTMECTL := $(MKTMECTL_OUT)/mktmectl
