@@ -1,23 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mktme policy: one BPF LSM program per mktme hook, deciding from the
- * policy generation currently in the mktme_policy slot (bpf/mktme_policy.h
- * has the decision and the map layout; policy/REFERENCE.md the semantics).
+ * policy generation whose metadata is in the mktme_policy slot
+ * (bpf/mktme_policy.h has the decision and the map layout;
+ * policy/REFERENCE.md the semantics).
  *
  * Global programs keyed by cgroup id rather than BPF_LSM_CGROUP: they use
  * none of the system-wide cgroup LSM slots, and a task's whole ancestry is
  * visible, so the nearest rule can win.
  *
- * The slot is read once per call: every decision is taken wholly under one
- * generation, and a reload is one map update (mktmectl builds the new
- * generation completely in a fresh map first).
+ * The slot is read once per call, and the generation number in it names
+ * that generation's rules and limits: every decision is taken wholly under
+ * one generation, and a reload is one map update (mktmectl builds the new
+ * generation completely in fresh maps first).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#define MKTME_LOOKUP(map, key) ((const struct mktme_pol_rule_val *)bpf_map_lookup_elem(map, key))
+#define MKTME_LOOKUP_BUCKET(map, key) \
+	((const struct mktme_pol_bucket *)bpf_map_lookup_elem(map, key))
+#define MKTME_LOOKUP_CGROUP(map, cgid) \
+	((const struct mktme_pol_cgroup *)bpf_map_lookup_elem(map, cgid))
 #define MKTME_CHARGE(live, cgid) live_add(live, cgid)
 #define MKTME_UNCHARGE(live, cgid) live_sub(live, cgid)
 static __always_inline __u64 live_add(void *live, __u64 cgid);
@@ -48,32 +53,70 @@ static __always_inline int lsm_ret(int ret)
 }
 
 /*
- * A template of one generation, never filled: it gives mktmectl the BTF
- * for the generations it creates. Defined before mktme_policy: clang emits
- * only forward declarations for the key and value types of an inner map.
+ * Templates of one generation's three maps, never filled: they give
+ * mktmectl the BTF for the maps it creates. Defined before the outer maps:
+ * clang emits only forward declarations for the key and value types of an
+ * inner map.
  */
+#define MKTME_META_MAP							\
+	__uint(type, BPF_MAP_TYPE_HASH);				\
+	__uint(map_flags, BPF_F_NO_PREALLOC);				\
+	__uint(max_entries, 1);						\
+	__type(key, __u32);						\
+	__type(value, struct mktme_pol_meta)
+#define MKTME_RULES_MAP							\
+	__uint(type, BPF_MAP_TYPE_HASH);				\
+	__uint(map_flags, BPF_F_NO_PREALLOC);				\
+	__uint(max_entries, MKTME_RULES_ENTRIES);			\
+	__type(key, struct mktme_pol_rule_key);				\
+	__type(value, struct mktme_pol_bucket)
+#define MKTME_CGROUPS_MAP						\
+	__uint(type, BPF_MAP_TYPE_HASH);				\
+	__uint(map_flags, BPF_F_NO_PREALLOC);				\
+	__uint(max_entries, MKTME_MAX_LIMITS);				\
+	__type(key, __u64);						\
+	__type(value, struct mktme_pol_cgroup)
+
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, MKTME_RULES_ENTRIES);
-	__type(key, struct mktme_pol_rule_key);
-	__type(value, struct mktme_pol_rule_val);
+	MKTME_META_MAP;
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_meta_tpl SEC(".maps");
+
+struct {
+	MKTME_RULES_MAP;
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_rules_tpl SEC(".maps");
 
+struct {
+	MKTME_CGROUPS_MAP;
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_cgroups_tpl SEC(".maps");
+
+/* The switch: the metadata of the generation in force. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct {
-		__uint(type, BPF_MAP_TYPE_HASH);
-		__uint(map_flags, BPF_F_NO_PREALLOC);
-		__uint(max_entries, MKTME_RULES_ENTRIES);
-		__type(key, struct mktme_pol_rule_key);
-		__type(value, struct mktme_pol_rule_val);
-	});
+	__array(values, struct { MKTME_META_MAP; });
 } mktme_policy SEC(".maps");
+
+/* Generation number -> its rules; -> its cgroups' settings. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, MKTME_MAX_GENS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct { MKTME_RULES_MAP; });
+} mktme_gen_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, MKTME_MAX_GENS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct { MKTME_CGROUPS_MAP; });
+} mktme_gen_cgroups SEC(".maps");
 
 /*
  * Live keys created in each cgroup's subtree, in the cgroup's own storage:
@@ -139,6 +182,14 @@ struct {
 	__type(value, struct mktme_pol_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_state SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mktme_pol_source);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_source SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -290,12 +341,10 @@ static __always_inline bool read_name(const struct key *key, struct mktme_pol_ru
 
 static const struct mktme_pol_counter zero_counter;
 
-/* @k: the key name, its cgid set to the task's own cgroup by the caller. */
-static __always_inline void count(const struct mktme_pol_rule_key *k, __u32 op, __u8 verdict,
+/* @ck: the key name, its cgid the task's own cgroup. */
+static __always_inline void count(const struct mktme_pol_cg_key *ck, __u32 op, __u8 verdict,
 				  __u8 mode)
 {
-	/* A rule key starts with a counter key (mktme_policy.h). */
-	const void *ck = k;
 	struct mktme_pol_counter *c;
 
 	c = bpf_map_lookup_elem(&mktme_counters, ck);
@@ -316,7 +365,7 @@ static __always_inline void count(const struct mktme_pol_rule_key *k, __u32 op, 
 }
 
 static __always_inline void emit(const struct mktme_pol_subject *s, const struct key *key,
-				 const struct mktme_pol_rule_key *k, bool name_ok, __u32 op,
+				 const char *name, bool name_ok, __u32 op,
 				 __u32 keyid, const struct mktme_pol_meta *meta,
 				 const struct mktme_pol_decision *d, int ret)
 {
@@ -374,7 +423,7 @@ static __always_inline void emit(const struct mktme_pol_subject *s, const struct
 	e->key_alg = s->o.alg;
 	e->pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	__builtin_memcpy(e->key, k->name, sizeof(e->key));
+	__builtin_memcpy(e->key, name, sizeof(e->key));
 	if (denial) {
 		__u32 slot = nr % MKTME_DENIALS_LAST;
 
@@ -385,19 +434,57 @@ static __always_inline void emit(const struct mktme_pol_subject *s, const struct
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* Count the decision for the task's own cgroup and the key name, and log it. */
+static __always_inline void account(const struct mktme_pol_subject *s, const struct key *key,
+				    const char *name, bool name_ok, __u32 op, __u32 keyid,
+				    const struct mktme_pol_meta *meta,
+				    const struct mktme_pol_decision *d, __u8 mode, int ret)
+{
+	struct mktme_pol_cg_key ck = { .cgid = bpf_get_current_cgroup_id() };
+
+	__builtin_memcpy(ck.name, name, sizeof(ck.name));
+	count(&ck, op, d->verdict, mode);
+	emit(s, key, name, name_ok, op, keyid, meta, d, ret);
+}
+
+/*
+ * The generation in force: its metadata from the slot, its rules and (for
+ * create) its cgroups' limits by its number. False if the slot holds a
+ * generation that is not whole (not one mktmectl makes: it inserts the
+ * rules and cgroups before it switches the slot): the caller fails closed.
+ */
+static __always_inline bool generation(__u32 op, const struct mktme_pol_meta **meta,
+				       void **rules, void **cgroups, bool *none)
+{
+	__u32 zero = 0;
+	void *slot = bpf_map_lookup_elem(&mktme_policy, &zero);
+
+	*none = !slot;
+	if (!slot)
+		return true;
+	*meta = bpf_map_lookup_elem(slot, &zero);
+	if (!*meta)
+		return false;
+	*rules = bpf_map_lookup_elem(&mktme_gen_rules, &(*meta)->generation);
+	if (!*rules)
+		return false;
+	if (op != MKTME_OP_CREATE)
+		return true;
+	*cgroups = bpf_map_lookup_elem(&mktme_gen_cgroups, &(*meta)->generation);
+	return *cgroups != 0;
+}
+
 /* All three hooks: decide, charge (create), count, log, answer. */
 static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, __u8 type,
 				 __u8 alg)
 {
 	struct mktme_pol_subject s = {};
-	struct mktme_pol_rule_key kname = {}, kwild = { .name = "*" };
+	struct mktme_pol_rule_key kname = {};
 	struct mktme_pol_decision d = { .verdict = MKTME_ALLOW, .reason = MKTME_REASON_NO_POLICY };
 	const struct mktme_pol_meta *meta = 0;
-	const struct mktme_pol_rule_val *mv;
-	__u32 zero = 0;
 	__u8 mode = MKTME_MODE_ENFORCE;
-	void *rules;
-	bool name_ok;
+	void *rules = 0, *cgroups = 0;
+	bool name_ok, none;
 	int ret, level;
 	__s32 serial = BPF_CORE_READ(key, serial);
 
@@ -434,30 +521,20 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		s.owner_levels = ko ? mktme_owner_levels(ko, &s.o) : MKTME_OWNER_UNKNOWN;
 	}
 
-	rules = bpf_map_lookup_elem(&mktme_policy, &zero);
-	if (rules) {
-		/* kwild is free until the decision: borrow it for the meta key. */
-		kwild.kind = MKTME_KIND_META;
-		kwild.name[0] = 0;
-		mv = MKTME_LOOKUP(rules, &kwild);
-		kwild.name[0] = '*';
-		if (mv) {
-			meta = &mv->meta;
-			mode = meta->mode;
-			mktme_decide(rules, meta, &s, &kname, &kwild, name_ok, op, &d);
-		} else {
-			/*
-			 * A generation without its metadata is not one
-			 * mktmectl made (it writes the meta with the rules,
-			 * before the switch): fail closed.
-			 */
-			d.verdict = MKTME_DENY;
-			d.reason = MKTME_REASON_ERROR;
-		}
+	if (!generation(op, &meta, &rules, &cgroups, &none)) {
+		/* A generation that is not whole: fail closed, enforced. */
+		meta = 0;
+		d.verdict = MKTME_DENY;
+		d.reason = MKTME_REASON_ERROR;
+	} else if (!none && meta) {
+		struct mktme_pol_rule_key kwild = { .name = "*" };
+
+		mode = meta->mode;
+		mktme_decide(rules, meta, &s, &kname, &kwild, name_ok, op, &d);
 	}
 
 	if (op == MKTME_OP_CREATE && d.verdict == MKTME_ALLOW) {
-		level = mktme_charge(meta ? rules : 0, &mktme_live, &s, &kwild);
+		level = mktme_charge(meta ? cgroups : 0, &mktme_live, &s);
 		if (level >= 0 && level < MKTME_MAX_DEPTH) {
 			d.verdict = MKTME_DENY;
 			d.reason = MKTME_REASON_QUOTA;
@@ -476,18 +553,15 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 			d.verdict = MKTME_DENY;
 			d.reason = MKTME_REASON_ERROR;
 			if (mode == MKTME_MODE_ENFORCE) {
-				kname.cgid = bpf_get_current_cgroup_id();
-				count(&kname, op, d.verdict, mode);
-				emit(&s, key, &kname, name_ok, op, keyid, meta, &d, -ENOSPC);
+				account(&s, key, kname.name, name_ok, op, keyid, meta, &d, mode,
+					-ENOSPC);
 				return -ENOSPC;
 			}
 		}
 	}
 
 	ret = mktme_hook_ret(mode, &d);
-	kname.cgid = bpf_get_current_cgroup_id();
-	count(&kname, op, d.verdict, mode);
-	emit(&s, key, &kname, name_ok, op, keyid, meta, &d, ret);
+	account(&s, key, kname.name, name_ok, op, keyid, meta, &d, mode, ret);
 	return lsm_ret(ret);
 }
 
@@ -655,19 +729,38 @@ static __always_inline int guard_ret(bool touches)
 	return lsm_ret(1);
 }
 
-static __always_inline bool our_map(const struct bpf_map *map)
+/* One of the maps of the generation in force. */
+static __always_inline bool in_force(const struct bpf_map *map)
 {
 	__u32 zero = 0;
+	void *slot = bpf_map_lookup_elem(&mktme_policy, &zero);
+	struct mktme_pol_meta *m;
 
-	return map == (void *)&mktme_policy || map == (void *)&mktme_rules_tpl ||
+	if (!slot)
+		return false;
+	if (map == slot)
+		return true;
+	m = bpf_map_lookup_elem(slot, &zero);
+	if (!m)
+		return false;
+	return map == bpf_map_lookup_elem(&mktme_gen_rules, &m->generation) ||
+	       map == bpf_map_lookup_elem(&mktme_gen_cgroups, &m->generation);
+}
+
+static __always_inline bool our_map(const struct bpf_map *map)
+{
+	return map == (void *)&mktme_policy || map == (void *)&mktme_gen_rules ||
+	       map == (void *)&mktme_gen_cgroups || map == (void *)&mktme_meta_tpl ||
+	       map == (void *)&mktme_rules_tpl || map == (void *)&mktme_cgroups_tpl ||
 	       map == (void *)&mktme_live || map == (void *)&mktme_keys ||
 	       map == (void *)&mktme_counters || map == (void *)&mktme_assign ||
-	       map == (void *)&mktme_state || map == (void *)&mktme_stats ||
+	       map == (void *)&mktme_state || map == (void *)&mktme_source ||
+	       map == (void *)&mktme_stats ||
 	       map == (void *)&mktme_events || map == (void *)&mktme_denials ||
 	       map == (void *)&mktme_seq || map == (void *)&mktme_denials_last ||
 	       map == (void *)&mktme_exe ||
-	       /* the generation in force, pinned as mktme_rules */
-	       map == bpf_map_lookup_elem(&mktme_policy, &zero);
+	       /* the generation in force, pinned as mktme_meta, mktme_rules, mktme_cgroups */
+	       in_force(map);
 }
 
 SEC("lsm/bpf_map")

@@ -5,10 +5,12 @@
  * LSM programs run is also compiled into the host unit tests: LSM programs
  * cannot be run with BPF_PROG_TEST_RUN.
  *
- * The includer provides MKTME_LOOKUP(map, key), returning a
- * const struct mktme_pol_rule_val * or NULL: bpf_map_lookup_elem() on BPF, a
- * lookup in the compiled policy on the host; and MKTME_CHARGE and
- * MKTME_UNCHARGE for the live-key counts (mktme_charge()).
+ * The includer provides MKTME_LOOKUP_BUCKET(rules, key), returning a
+ * const struct mktme_pol_bucket * or NULL, and MKTME_LOOKUP_CGROUP(cgroups,
+ * cgid pointer), returning a const struct mktme_pol_cgroup * or NULL:
+ * bpf_map_lookup_elem() on BPF, a lookup in the compiled policy on the
+ * host; and MKTME_CHARGE and MKTME_UNCHARGE for the live-key counts
+ * (mktme_charge()).
  */
 #ifndef MKTME_POLICY_H
 #define MKTME_POLICY_H
@@ -22,15 +24,18 @@
 #endif
 
 /* Bumped with any change to the structs below: it names the pin directory. */
-#define MKTME_ABI		2
-#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v2"
+#define MKTME_ABI		3
+#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v3"
 
 #define MKTME_NAME_LEN		64	/* key name buffer: names are 1..63 bytes */
 #define MKTME_MAX_DEPTH		16	/* cgroup levels walked, root = level 0 */
 #define MKTME_BUCKET_MAX	16	/* rules for one (cgroup, key name) */
-#define MKTME_MAX_RULES		1024	/* entries of rules: in a policy file */
+#define MKTME_MAX_RULES		10000	/* entries of rules: in a policy file */
 #define MKTME_MAX_ASSIGN	1024	/* runtime assignments */
-#define MKTME_RULES_ENTRIES	8192	/* entries of one generation's rules map */
+#define MKTME_RULES_ENTRIES	65536	/* buckets of one generation's mktme_rules map */
+#define MKTME_MAX_LIMITS	1024	/* entries of one generation's mktme_cgroups map */
+#define MKTME_MAX_GENS		4	/* generations mktme_gen_rules/_cgroups hold: the
+					 * one in force and the next (room to spare) */
 /*
  * Keys tracked: those holding a KeyID, created while attached (a record is
  * dropped when its key is revoked or freed). Each holds a KeyID of its own,
@@ -90,21 +95,26 @@ enum mktme_pol_reason {
 #define MKTME_TYPE_UNKNOWN	0xff	/* key created before the programs ran */
 
 /*
- * One generation of the policy is one hash map of these, switched in whole
- * through the mktme_policy map-in-map slot.
+ * One generation of the policy is three maps, one per kind of entry, each
+ * value sized for its kind:
+ *
+ *   meta      u32 0 -> struct mktme_pol_meta (mode, default, generation G)
+ *   rules     struct mktme_pol_rule_key -> struct mktme_pol_bucket
+ *   cgroups   cgroup id -> struct mktme_pol_cgroup (live-key limits)
+ *
+ * The meta map sits in the one-slot mktme_policy (the switch); the rules and
+ * cgroup maps sit in mktme_gen_rules and mktme_gen_cgroups under the key G.
+ * A decision reads the slot once and takes G from it, so it sees one whole
+ * generation: mktmectl inserts G's rules and cgroups first, switches the
+ * slot, and removes the older generations only after the switch (whose
+ * map-in-map update waits for every program that could still be reading
+ * them). docs/design.md, "Generations".
  */
-enum mktme_pol_entry_kind {
-	MKTME_KIND_META = 0,	/* cgid 0, name "": struct mktme_pol_meta */
-	MKTME_KIND_CGROUP = 1,	/* per-cgroup settings: struct mktme_pol_cgroup */
-	MKTME_KIND_KEY = 2,	/* rules for (cgid, key name or "*") */
-};
 
-/* Starts like struct mktme_pol_cg_key, so the programs can use one as the other. */
+/* A bucket: the rules for (cgid, key name or "*"). */
 struct mktme_pol_rule_key {
 	__u64 cgid;
 	char name[MKTME_NAME_LEN];	/* zero-padded: it is hashed whole */
-	__u32 kind;
-	__u32 pad;
 };
 
 #define MKTME_RF_EXE		0x01	/* exe_dev/exe_ino must match */
@@ -135,13 +145,13 @@ struct mktme_pol_rule {
 };
 
 struct mktme_pol_meta {
-	__u32 generation;
+	__u32 generation;	/* never 0: the key of its rules and cgroups */
 	__u8 mode;		/* enum mktme_pol_mode */
 	__u8 dflt;		/* enum mktme_pol_verdict */
-	__u16 nr_rules;		/* rules in the file */
-	__u32 nr_assign;	/* assignments merged in */
 	__u8 audit;		/* enum mktme_pol_audit */
-	__u8 pad[3];
+	__u8 pad;
+	__u32 nr_rules;		/* rules in the file */
+	__u32 nr_assign;	/* assignments merged in */
 	__u64 loaded_at;	/* CLOCK_REALTIME seconds */
 };
 
@@ -152,10 +162,8 @@ struct mktme_pol_cgroup {
 	__u32 live_limit;	/* keys created in this subtree and alive */
 };
 
-struct mktme_pol_rule_val {
-	struct mktme_pol_meta meta;		/* MKTME_KIND_META */
-	struct mktme_pol_cgroup cgroup;	/* MKTME_KIND_CGROUP */
-	__u32 nr;			/* MKTME_KIND_KEY: rules in r[] */
+struct mktme_pol_bucket {
+	__u32 nr;			/* rules in r[] */
 	__u32 pad;
 	struct mktme_pol_rule r[MKTME_BUCKET_MAX];
 };
@@ -174,7 +182,10 @@ struct mktme_pol_key_owner {
 	__u16 pad;
 };
 
-/* mktme_counters and mktme_assign: (cgroup, key name). */
+/*
+ * mktme_counters and mktme_assign: (cgroup, key name). The same fields as a
+ * rule key, but its own type: the programs build one from the other.
+ */
 struct mktme_pol_cg_key {
 	__u64 cgid;
 	char name[MKTME_NAME_LEN];	/* zero-padded */
@@ -208,6 +219,22 @@ struct mktme_pol_assign_val {
 struct mktme_pol_exe {
 	__u64 dev;		/* kernel dev_t of the inode's super_block */
 	__u64 ino;
+};
+
+/*
+ * mktme_source[0]: the policy file the generation in force was compiled
+ * from, as it was read, so that `mktmectl assign` compiles that file with
+ * the stored assignments (data flows one way: file and assignments, the
+ * compiler, the maps). Written by mktmectl only, under its lock, after
+ * each switch; the programs never read it. In a map, not a file, so that
+ * the pins' guards protect it like the generation it describes.
+ */
+#define MKTME_SOURCE_MAX	(1 << 20)	/* a policy file's size limit */
+struct mktme_pol_source {
+	__u32 generation;	/* compiled from this (0: nothing stored) */
+	__u32 len;
+	char file[256];		/* the path it was read from, for messages */
+	char text[MKTME_SOURCE_MAX];
 };
 
 /* mktme_state[0]: written by mktmectl only, under its lock. */
@@ -308,7 +335,7 @@ struct mktme_pol_decision {
  * The decision: only where the includer said how to look entries up (a host
  * test may include this header again once it has).
  */
-#if defined(MKTME_LOOKUP) && !defined(MKTME_POLICY_DECIDE)
+#if defined(MKTME_LOOKUP_BUCKET) && !defined(MKTME_POLICY_DECIDE)
 #define MKTME_POLICY_DECIDE
 
 /* How mktme_bucket_match() is defined: the BPF programs make it global. */
@@ -377,7 +404,7 @@ static __always_inline bool mktme_rule_matches(const struct mktme_pol_rule *r,
  * the index of the match or -1. As a global BPF function it is verified on
  * its own, with pointer arguments that may be NULL: hence the check.
  */
-MKTME_BUCKET_MATCH_FN int mktme_bucket_match(const struct mktme_pol_rule_val *v,
+MKTME_BUCKET_MATCH_FN int mktme_bucket_match(const struct mktme_pol_bucket *v,
 					     const struct mktme_pol_subject *s,
 					     __u32 op, __u32 level)
 {
@@ -401,8 +428,8 @@ MKTME_BUCKET_MATCH_FN int mktme_bucket_match(const struct mktme_pol_rule_val *v,
  * any of its final rules matches: one match per level tells both.
  *
  * @kname and @kwild are keys the caller filled (name zero-padded, and "*");
- * this sets their cgid and kind. @name_ok is false when the key's name is
- * longer than any policy name, so only "*" can match it.
+ * this sets their cgid. @name_ok is false when the key's name is longer
+ * than any policy name, so only "*" can match it.
  */
 static __always_inline void mktme_decide(void *rules, const struct mktme_pol_meta *meta,
 					 const struct mktme_pol_subject *s,
@@ -416,10 +443,8 @@ static __always_inline void mktme_decide(void *rules, const struct mktme_pol_met
 	d->rule_id = 0;
 	d->rule_cgid = 0;
 
-	kname->kind = MKTME_KIND_KEY;
-	kwild->kind = MKTME_KIND_KEY;
 	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
-		const struct mktme_pol_rule_val *v = 0;
+		const struct mktme_pol_bucket *v = 0;
 		bool final;
 		int j;
 
@@ -427,11 +452,11 @@ static __always_inline void mktme_decide(void *rules, const struct mktme_pol_met
 			break;
 		if (name_ok) {
 			kname->cgid = s->o.cgids[i];
-			v = MKTME_LOOKUP(rules, kname);
+			v = MKTME_LOOKUP_BUCKET(rules, kname);
 		}
 		if (!v) {
 			kwild->cgid = s->o.cgids[i];
-			v = MKTME_LOOKUP(rules, kwild);
+			v = MKTME_LOOKUP_BUCKET(rules, kwild);
 		}
 		if (!v)
 			continue;
@@ -458,30 +483,26 @@ static __always_inline void mktme_decide(void *rules, const struct mktme_pol_met
  * The includer provides MKTME_CHARGE(live, cgid): add one to the live count
  * of @cgid, atomically, and return the count before (~0 if it cannot count:
  * then any limit there is reached, failing closed). Returns the first level
- * whose limit the key goes past, or -1. @rules may be NULL (no policy).
- * @kcg is a scratch key, zero but for name[0] (the programs pass their "*"
- * key); this sets its cgid, kind and name[0].
+ * whose limit the key goes past, or -1. @cgroups (the generation's limits)
+ * may be NULL: no policy.
  */
-static __always_inline int mktme_charge(void *rules, void *live,
-					const struct mktme_pol_subject *s,
-					struct mktme_pol_rule_key *kcg)
+static __always_inline int mktme_charge(void *cgroups, void *live,
+					const struct mktme_pol_subject *s)
 {
 	int over = -1;
 
-	kcg->kind = MKTME_KIND_CGROUP;
-	kcg->name[0] = 0;
 	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
-		const struct mktme_pol_rule_val *v = 0;
-		__u64 before;
+		const struct mktme_pol_cgroup *v = 0;
+		__u64 before, cgid;
 
 		if (i >= (int)s->o.depth)
 			break;
-		before = MKTME_CHARGE(live, s->o.cgids[i]);
-		if (!rules || over >= 0)
+		cgid = s->o.cgids[i];
+		before = MKTME_CHARGE(live, cgid);
+		if (!cgroups || over >= 0)
 			continue;
-		kcg->cgid = s->o.cgids[i];
-		v = MKTME_LOOKUP(rules, kcg);
-		if (v && (v->cgroup.flags & MKTME_CF_LIMIT) && before >= v->cgroup.live_limit)
+		v = MKTME_LOOKUP_CGROUP(cgroups, &cgid);
+		if (v && (v->flags & MKTME_CF_LIMIT) && before >= v->live_limit)
 			over = i;
 	}
 	return over;
@@ -508,4 +529,4 @@ static __always_inline int mktme_hook_ret(__u8 mode, const struct mktme_pol_deci
 	return 0;
 }
 
-#endif /* MKTME_LOOKUP */
+#endif /* MKTME_LOOKUP_BUCKET */

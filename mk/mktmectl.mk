@@ -16,8 +16,8 @@ LIBPOLICY_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(LIBPOL
 LIBPOLICY := $(MKTMECTL_OUT)/libpolicy.a
 LIBPOLICY_LIBS := -lfyaml -ljson-c
 
-MKTMECTL_SRCS := $(addprefix tools/mktmectl/,main.c policy.c key.c assign.c audit.c audit_lock.c \
-	status.c daemon.c bpfobj.c caps.c)
+MKTMECTL_SRCS := $(addprefix tools/mktmectl/,main.c policy.c key.c assign.c audit.c audit_lock.c owner.c \
+	status.c daemon.c pins.c programs.c generation.c assign_map.c caps.c)
 MKTMECTL_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(MKTMECTL_SRCS))
 MKTMECTL := $(MKTMECTL_OUT)/mktmectl
 
@@ -32,7 +32,7 @@ $(MKTMECTL_OUT)/obj/%.o: tools/mktmectl/%.c $(MKTMECTL_HDRS)
 	@$(CC) $(USER_CFLAGS) $(MKTMECTL_CFLAGS) -c -o $@ $<
 
 # The programs' skeleton: only the loader needs it.
-$(MKTMECTL_OUT)/obj/bpfobj.o: $(BPF_OUT)/mktme_policy.skel.h
+$(MKTMECTL_OUT)/obj/programs.o: $(BPF_OUT)/mktme_policy.skel.h
 
 $(LIBPOLICY): $(LIBPOLICY_OBJS)
 	@echo "  AR      $@"

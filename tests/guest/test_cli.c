@@ -38,7 +38,7 @@
 #define POLICY_FILE "/tmp/mktme-cli-policy.yaml"
 #define DAEMON_LOG "/tmp/mktme-cli-daemon.log"
 #define PIN_PARENT "/sys/fs/bpf/mktme"
-#define PINS PIN_PARENT "/v2"
+#define PINS PIN_PARENT "/v3"
 #define OTHER_PINS "/sys/fs/bpf/mktme-other"
 
 #define TWO_TENANTS                                                                  \
@@ -410,7 +410,7 @@ enum attacker { ROOT_WITHOUT_CAPS, USERNS_ROOT };
 
 /* What each attempt gave: 0, or the errno. */
 struct attempts {
-	int open_rw, open_ro, unlink_link, rename_pin, rename_dir, rename_parent, chmod_pin, rmdir_dir;
+	int open_rw, open_gen_rw, open_rules_rw, open_ro, unlink_link, rename_pin, rename_dir, rename_parent, chmod_pin, rmdir_dir;
 };
 
 static int err_of(int ret)
@@ -455,6 +455,15 @@ static struct attempts attack_pins(enum attacker who)
 			bpf_map_delete_elem(fd, &zero);
 			close(fd);
 		}
+		/* The generations' maps: emptied, the slot's generation would deny. */
+		fd = bpf_obj_get(PINS "/mktme_gen_rules");
+		a.open_gen_rw = err_of(fd);
+		if (fd >= 0)
+			close(fd);
+		fd = bpf_obj_get(PINS "/mktme_rules");
+		a.open_rules_rw = err_of(fd);
+		if (fd >= 0)
+			close(fd);
 		fd = bpf_obj_get_opts(PINS "/mktme_policy", &ro);
 		a.open_ro = err_of(fd);
 		if (fd >= 0)
@@ -487,6 +496,10 @@ static void pins_held(enum attacker who)
 	EXPECT_BIND(EPERM, CG "/b", KA);
 	a = attack_pins(who);
 	cr_expect_eq(a.open_rw, EPERM, "open for writing: %s", strerror(a.open_rw));
+	cr_expect_eq(a.open_gen_rw, EPERM, "open of mktme_gen_rules for writing: %s",
+		     strerror(a.open_gen_rw));
+	cr_expect_eq(a.open_rules_rw, EPERM, "open of the rules in force for writing: %s",
+		     strerror(a.open_rules_rw));
 	cr_expect_eq(a.unlink_link, EPERM, "unlink of a link pin: %s", strerror(a.unlink_link));
 	cr_expect_eq(a.rename_pin, EPERM, "rename of a pin: %s", strerror(a.rename_pin));
 	cr_expect_eq(a.rename_dir, EPERM, "rename of the pin directory: %s", strerror(a.rename_dir));

@@ -7,7 +7,7 @@
  * the emulated backend's program_calls, pages_mapped unchanged); another
  * process is not denied; after detaching, the same call works.
  *
- * Programs: bpf/test_core_deny.bpf.c. Each test loads only its own program,
+ * Programs: tests/bpf/test_core_deny.bpf.c. Each test loads only its own program,
  * so a hook that is missing fails that test alone (at load).
  */
 #include <criterion/criterion.h>

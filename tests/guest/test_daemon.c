@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -78,7 +79,7 @@ static void stop_daemon(void)
 static void cleanup(void)
 {
 	stop_daemon();
-	guest_sh(NULL, "%s policy unload --detach >/dev/null 2>&1; rm -rf " ETC " " CM " " NOTIFY " /tmp/mktme-strace*", guest_ctl());
+	guest_sh(NULL, "%s policy unload --detach >/dev/null 2>&1; rm -rf " ETC " " CM " " NOTIFY " /tmp/mktme-strace* /tmp/mktme-own*", guest_ctl());
 	rmdir(CG_ROOT CG "/late");
 	rmdir(CG_ROOT CG);
 }
@@ -460,22 +461,21 @@ static double kubelet_update(const char *old, const char *new, const char *text)
 
 /*
  * The mode of the generation in force, read the way the programs read it:
- * the mktme_policy slot, then that generation's meta entry. -1 if none. A
+ * the mktme_policy slot, then that generation's metadata. -1 if none. A
  * few system calls, where `mktmectl status` takes a second or more under
  * TCG: the 2 s are measured with this, and status is asked afterwards.
  */
 static int mode_in_force(void)
 {
-	struct mktme_pol_rule_key k = { .kind = MKTME_KIND_META };
-	static struct mktme_pol_rule_val v;
+	struct mktme_pol_meta m;
 	__u32 zero = 0, id;
 	int slot = bpf_obj_get(MKTME_PIN_DIR "/mktme_policy"), fd, ret = -1;
 
 	if (slot < 0)
 		return -1;
 	if (!bpf_map_lookup_elem(slot, &zero, &id) && (fd = bpf_map_get_fd_by_id(id)) >= 0) {
-		if (!bpf_map_lookup_elem(fd, &k, &v))
-			ret = v.meta.mode;
+		if (!bpf_map_lookup_elem(fd, &zero, &m))
+			ret = m.mode;
 		close(fd);
 	}
 	close(slot);
@@ -584,4 +584,204 @@ Test(daemon, a_rejected_file_stays_rejected_when_cgroups_change, .timeout = GUES
 	cr_assert_eq(count_in_log(log, "mode enforce"), 0, "the refused file was loaded:\n%s",
 		     guest_read_file(log, NULL));
 	cr_assert(wait_log_n(log, "0 pending)", 1, 10));
+}
+
+/* ---- who owns the policy ------------------------------------------------ */
+
+/* A directory of its own: nothing else there makes the daemon read the file. */
+#define OWN_DIR "/tmp/mktme-own.d"
+#define OWN_FILE OWN_DIR "/policy.yaml"
+#define OWN_FORCED "/tmp/mktme-own-forced.yaml"
+
+/*
+ * Wait (up to 60 s) until the daemon has read @file @n more times: each
+ * 2 s refresh reads it once (IN_CLOSE_NOWRITE on the file itself), so this
+ * is "n refreshes have run", without guessing at their timing.
+ */
+static void wait_refreshes(const char *file, int n)
+{
+	int fd = inotify_init1(IN_CLOEXEC), seen = 0;
+	double end = now_s() + 60;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_geq(inotify_add_watch(fd, file, IN_CLOSE_NOWRITE), 0, "%s: %s", file, strerror(errno));
+	while (seen < n && now_s() < end) {
+		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t len;
+
+		if (poll(&p, 1, 500) != 1)
+			continue;
+		len = read(fd, buf, sizeof(buf));
+		for (char *q = buf; len > 0 && q < buf + len;) {
+			struct inotify_event *ev = (struct inotify_event *)q;
+
+			seen += !!(ev->mask & IN_CLOSE_NOWRITE);
+			q += sizeof(*ev) + ev->len;
+		}
+	}
+	close(fd);
+	cr_assert_geq(seen, n, "the daemon read %s %d times in 60 s, not %d: no refresh", file, seen, n);
+}
+
+/* The daemon under strace, with the fault @inject in the system calls @calls. */
+static pid_t start_daemon_faulty(const char *policy, const char *log, const char *calls,
+				 const char *inject)
+{
+	char trace[64], fault[128];
+
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fd, 2);
+		dup2(open("/dev/null", O_WRONLY), 1);
+		snprintf(trace, sizeof(trace), "trace=%s", calls);
+		snprintf(fault, sizeof(fault), "inject=%s:%s", calls, inject);
+		execlp("strace", "strace", "-f", "-qq", "-o", "/dev/null", "-e", trace, "-e", fault,
+		       guest_ctl(), "daemon", "--policy", policy, (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = pid;
+	return pid;
+}
+
+/* The daemon's exit status, waited for up to @secs (then it is killed: -1). */
+static int daemon_exit(int secs)
+{
+	for (int i = 0; i < secs * 10; i++) {
+		int st;
+
+		if (waitpid(daemon_pid, &st, WNOHANG) == daemon_pid) {
+			daemon_pid = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		usleep(100 * 1000);
+	}
+	stop_daemon();
+	return -1;
+}
+
+/*
+ * The daemon owns the policy while it runs: the command line's load and
+ * unload are refused naming it (text and -j), a second daemon too; with
+ * --force they are done and the daemon stands back, saying so once, for as
+ * many refreshes as it takes, until SIGHUP or its file changes; then it
+ * takes the policy back, attaching the programs again after a --detach. It
+ * used to put its file back at the next refresh (and after a --detach,
+ * log an error every 2 s). A cgroup that does not exist is named, not
+ * silently pending.
+ */
+Test(daemon, owns_the_policy_and_stands_back_only_when_forced, .timeout = GUEST_TIMEOUT(900))
+{
+	const char *log = "/tmp/mktme-own.log";
+	char *out, *tag, want[256];
+	int rc;
+
+	cr_assert_eq(mkdir(OWN_DIR, 0755), 0);
+	write_file(OWN_FILE, "version: 1\nmode: audit\ndefault: allow\nrules:\n"
+			     "  - {cgroup: " CG "/lat, may_appear_later: true, keys: [k], verdict: allow}\n");
+	write_file(OWN_FORCED, "version: 1\nmode: enforce\ndefault: allow\n");
+	start_daemon(OWN_FILE, log);
+	cr_assert(wait_log_n(log, "ready: watching", 1, 300), "daemon did not start");
+	/* A cgroup that is not there (a typo of /late?) is named with its line. */
+	cr_assert(wait_log_n(log, "do not exist (yet): " CG "/lat (" OWN_FILE ":5)", 1, 10));
+	cr_assert_eq(mode_in_force(), MKTME_MODE_AUDIT);
+
+	/* A second daemon would undo the first one's loads: refused, naming it. */
+	rc = guest_sh(&out, "%s daemon --policy %s 2>&1", guest_ctl(), OWN_FORCED);
+	snprintf(want, sizeof(want), "another daemon owns the policy under %s: pid %d (", MKTME_PIN_DIR,
+		 daemon_pid);
+	cr_assert(rc == 1 && strstr(out, want) && strstr(out, "Nothing was changed"),
+		  "second daemon: exit %d:\n%s", rc, out);
+	free(out);
+
+	/* policy load and unload by hand: refused, naming the daemon and the way out. */
+	rc = guest_sh(&out, "%s policy load %s 2>&1", guest_ctl(), OWN_FORCED);
+	snprintf(want, sizeof(want), "the policy is the daemon's: mktmectl daemon pid %d (", daemon_pid);
+	cr_assert(rc == 1 && strstr(out, want) && strstr(out, "--force") &&
+		  strstr(out, "Nothing was changed"), "policy load: exit %d:\n%s", rc, out);
+	free(out);
+	rc = guest_sh(&out, "%s -j policy unload 2>/dev/null", guest_ctl());
+	snprintf(want, sizeof(want), "\"daemon_pid\":%d", daemon_pid);
+	cr_assert(rc == 1 && strstr(out, want) && strstr(out, "\"exit_code\":1") &&
+		  strstr(out, "\"nothing_changed\":true") && strstr(out, "\"daemon_policy\":\"" OWN_FILE "\""),
+		  "-j policy unload: exit %d:\n%s", rc, out);
+	free(out);
+	cr_assert_eq(mode_in_force(), MKTME_MODE_AUDIT, "a refused command changed the policy");
+
+	/* status: who owns the policy, and which build enforces (the tag bpftool sees too). */
+	cr_assert_eq(guest_sh(&tag, "bpftool prog show name mktme_create | sed -n 's/.* tag \\([0-9a-f]*\\).*/\\1/p' | tr -d '\\n'"), 0);
+	cr_assert_eq(strlen(tag), 16, "bpftool's tag: \"%s\"", tag);
+	guest_sh(&out, "%s status 2>&1", guest_ctl());
+	snprintf(want, sizeof(want), "daemon:    pid %d (", daemon_pid);
+	cr_assert(strstr(out, want) && strstr(out, "keeps " OWN_FILE " in force"), "status:\n%s", out);
+	cr_assert(strstr(out, "mktmectl:  ") && strstr(out, tag), "status has no tag %s:\n%s", tag, out);
+	free(out);
+	guest_sh(&out, "%s -j status 2>/dev/null", guest_ctl());
+	snprintf(want, sizeof(want), "\"tag\":\"%s\"", tag);
+	cr_assert(strstr(out, want) && strstr(out, "\"version\":\""), "-j status:\n%s", out);
+	snprintf(want, sizeof(want), "\"daemon_pid\":%d", daemon_pid);
+	cr_assert(strstr(out, want) && strstr(out, "\"daemon_overridden_by\":null"), "-j status:\n%s", out);
+	free(out);
+	free(tag);
+
+	/* --force: done, and the daemon leaves it alone, saying so once. */
+	rc = guest_sh(&out, "%s policy load --force %s 2>&1", guest_ctl(), OWN_FORCED);
+	cr_assert(rc == 0 && strstr(out, "the daemon (pid ") && strstr(out, "stands back"),
+		  "policy load --force: exit %d:\n%s", rc, out);
+	free(out);
+	cr_assert(wait_log_n(log, "the policy was changed outside the daemon: `mktmectl policy load --force " OWN_FORCED "`", 1, 30));
+	wait_refreshes(OWN_FILE, 3);
+	cr_assert_eq(mode_in_force(), MKTME_MODE_ENFORCE, "the daemon put its file back after --force");
+	cr_assert_eq(count_in_log(log, "changed outside the daemon"), 1, "not said once:\n%s",
+		     guest_read_file(log, NULL));
+	guest_sh(&out, "%s status 2>&1", guest_ctl());
+	cr_assert(strstr(out, "STANDS BACK: overridden by `mktmectl policy load --force " OWN_FORCED "`"),
+		  "status while overridden:\n%s", out);
+	free(out);
+
+	/* SIGHUP: the daemon takes the policy back. */
+	kill(daemon_pid, SIGHUP);
+	cr_assert(wait_log_n(log, "taking the policy back", 1, 30));
+	cr_assert(wait_log_n(log, "SIGHUP: loaded " OWN_FILE, 1, 30));
+	cr_assert_eq(mode_in_force(), MKTME_MODE_AUDIT);
+
+	/* Forced away entirely: the daemon stands back without an error per refresh... */
+	rc = guest_sh(&out, "%s -j policy unload --detach --force 2>&1", guest_ctl());
+	cr_assert(rc == 0 && strstr(out, "\"detached\":true") && strstr(out, "\"daemon_overridden\":true"),
+		  "unload --detach --force: exit %d:\n%s", rc, out);
+	free(out);
+	cr_assert(wait_log_n(log, "changed outside the daemon: `mktmectl policy unload --detach --force`", 1, 30));
+	wait_refreshes(OWN_FILE, 3);
+	cr_assert_eq(mode_in_force(), -1, "the daemon attached again while overridden");
+	cr_assert_eq(count_in_log(log, "cannot"), 0, "errors while standing back:\n%s",
+		     guest_read_file(log, NULL));
+	/* ...until its file changes: then it attaches the programs again and loads it. */
+	write_file(OWN_FILE, "version: 1\nmode: audit\ndefault: deny\n");
+	cr_assert(wait_log_n(log, "the programs were detached: attached and pinned them again", 1, 300));
+	cr_assert(wait_log_n(log, "file changed: loaded " OWN_FILE, 1, 60));
+	out = status_policy();
+	cr_assert(strstr(out, "mode audit") && strstr(out, "default deny"), "after the re-attach: %s", out);
+	free(out);
+	cr_assert(wait_log_n(log, "every cgroup of the policy exists now", 1, 10));
+
+	/* A failing poll: exit 1 (systemd restarts it), not a daemon deaf to everything. */
+	stop_daemon();
+	start_daemon_faulty(OWN_FILE, log, "poll,ppoll", "error=ENOMEM");
+	rc = daemon_exit(300);
+	out = guest_read_file(log, NULL);
+	cr_assert(rc == 1 && strstr(out, "poll: Cannot allocate memory; exiting"),
+		  "poll failing: exit %d:\n%s", rc, out);
+	free(out);
+	/* A failing signalfd (SIGTERM would go unseen): exit 1, before anything. */
+	start_daemon_faulty(OWN_FILE, log, "signalfd4", "error=EMFILE");
+	rc = daemon_exit(120);
+	out = guest_read_file(log, NULL);
+	cr_assert(rc == 1 && strstr(out, "signalfd: Too many open files; nothing was changed"),
+		  "signalfd failing: exit %d:\n%s", rc, out);
+	free(out);
+	cr_assert_eq(mode_in_force(), MKTME_MODE_AUDIT, "the failed starts changed the policy");
 }

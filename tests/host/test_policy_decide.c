@@ -42,7 +42,8 @@ static uint64_t live_of(uint64_t cgid)
 
 #include "policy_test.h"
 
-#define MKTME_LOOKUP(map, key) compiled_lookup((const struct compiled *)(map), (key))
+#define MKTME_LOOKUP_BUCKET(map, key) compiled_bucket((const struct compiled *)(map), (key))
+#define MKTME_LOOKUP_CGROUP(map, cgid) compiled_cgroup((const struct compiled *)(map), (cgid))
 #define MKTME_CHARGE(map, cgid) ((void)(map), live_add(cgid))
 #define MKTME_UNCHARGE(map, cgid) ((void)(map), live_sub(cgid))
 #include "mktme_policy.h"
@@ -350,13 +351,7 @@ Test(decide, enforce_mode_returns_eperm)
 
 static int charge(const struct mktme_pol_subject *s)
 {
-	struct mktme_pol_rule_key k;
-
-	/* As the programs do: the "*" key, reused after the decision. */
-	memset(&k, 0, sizeof(k));
-	k.name[0] = '*';
-	k.kind = MKTME_KIND_KEY;
-	return mktme_charge(&C, NULL, s, &k);
+	return mktme_charge(&C, NULL, s);
 }
 
 Test(decide, quota_per_cgroup)

@@ -25,10 +25,11 @@
 
 #include <bpf/bpf.h>
 
+#include "run_dir.h"
+
 #define RUN_DIR "/run/mktme"
 
-/* "pid N (argv0 argv1 ...)", or "pid N" if /proc does not tell more. */
-static void holder(pid_t pid, char *who, size_t len)
+void lock_holder(pid_t pid, char *who, size_t len)
 {
 	char path[64], cmd[256] = "";
 	ssize_t n = 0;
@@ -53,31 +54,41 @@ static void holder(pid_t pid, char *who, size_t len)
 		snprintf(who, len, "pid %d", (int)pid);
 }
 
-int audit_lock(int ring_fd, char *who, size_t wholen)
+int run_dir_open(bool create, char *why, size_t whylen)
 {
 	const char *dir = getenv("MKTME_RUN_DIR");
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-	char name[64];
 	struct stat st;
-	int dfd, fd, err;
+	int dfd;
 
 	if (!dir || !*dir)
 		dir = RUN_DIR;
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(ring_fd, &info, &len))
-		return -errno;
-	if (mkdir(dir, 0700) && errno != EEXIST)
+	if (create && mkdir(dir, 0700) && errno != EEXIST)
 		return -errno;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
 		return -errno;
 	if (fstat(dfd, &st) || st.st_uid != geteuid() || (st.st_mode & 022)) {
-		snprintf(who, wholen, "%s is not ours alone (owner uid %u, mode %04o)", dir,
+		snprintf(why, whylen, "%s is not ours alone (owner uid %u, mode %04o)", dir,
 			 (unsigned int)st.st_uid, (unsigned int)st.st_mode & 07777);
 		close(dfd);
 		return -EPERM;
 	}
+	return dfd;
+}
+
+int audit_lock(int ring_fd, char *who, size_t wholen)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	char name[64];
+	int dfd, fd, err;
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(ring_fd, &info, &len))
+		return -errno;
+	dfd = run_dir_open(true, who, wholen);
+	if (dfd < 0)
+		return dfd;
 	snprintf(name, sizeof(name), "audit-%u.lock", info.id);
 	fd = openat(dfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	err = fd < 0 ? -errno : 0;
@@ -97,7 +108,7 @@ int audit_lock(int ring_fd, char *who, size_t wholen)
 		}
 		fl.l_type = F_WRLCK;
 		if (!fcntl(fd, F_GETLK, &fl) && fl.l_type != F_UNLCK) {
-			holder(fl.l_pid, who, wholen);
+			lock_holder(fl.l_pid, who, wholen);
 			close(fd);
 			return -EBUSY;
 		}

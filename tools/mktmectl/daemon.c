@@ -7,7 +7,17 @@
  * that cgroups created after the load get their rules and removed ones are
  * dropped, and stream the audit ring buffers as JSON lines on stdout. Exits
  * on SIGINT/SIGTERM (or a crash) leaving everything pinned: enforcement
- * stays, and the next daemon adopts the pins.
+ * stays, and the next daemon adopts the pins. A failing poll() or signalfd
+ * exits 1, for systemd to restart it.
+ *
+ * With FILE the daemon owns the policy (owner.h): the command line's
+ * `policy load`/`unload` are refused while it runs; with --force they are
+ * done, and the daemon stands back (said once) until FILE changes, SIGHUP,
+ * or its restart, then attaches the programs again if they were detached.
+ * Programs detached without that (not through mktmectl) are attached again
+ * at the next refresh. The refresh also reads FILE: inotify does not see
+ * every write (a hard link in another directory, another mount namespace).
+ * Cgroups the policy waits for are named whenever that set changes.
  *
  * A bad FILE at start: exit 2, the policy in force untouched. A bad FILE
  * later: logged with its position, the generation in force kept, and the
@@ -55,6 +65,7 @@
 #include "bpfobj.h"
 #include "main.h"
 #include "names.h"
+#include "owner.h"
 #include "policy.h"
 
 #define REFRESH_MS 2000	/* re-resolve cgroups */
@@ -102,34 +113,6 @@ static void log_diag(const struct diag *d)
 	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n"))
 		logp(LOG_ERR, "%s", l);
 	free(text);
-}
-
-/*
- * Same map contents, the meta entry's generation and load time aside: its
- * mode and default count (a file that changes only those is a new policy).
- */
-static bool same_entries(const struct compiled *a, const struct compiled *b)
-{
-	if (a->n != b->n)
-		return false;
-	for (size_t i = 0; i < a->n; i++) {
-		const struct compiled_entry *x = &a->e[i], *y = NULL;
-		struct mktme_pol_rule_val xv = x->val, yv;
-
-		for (size_t j = 0; j < b->n && !y; j++)
-			if (!memcmp(&b->e[j].key, &x->key, sizeof(x->key)))
-				y = &b->e[j];
-		if (!y)
-			return false;
-		yv = y->val;
-		if (x->key.kind == MKTME_KIND_META) {
-			xv.meta.generation = yv.meta.generation = 0;
-			xv.meta.loaded_at = yv.meta.loaded_at = 0;
-		}
-		if (memcmp(&xv, &yv, sizeof(xv)))
-			return false;
-	}
-	return true;
 }
 
 /* One version of the policy file's content. */
@@ -205,6 +188,105 @@ static struct content copy_of(const struct content *c)
 enum why { WHY_START, WHY_SIGHUP, WHY_FILE, WHY_REFRESH };
 
 static unsigned int gen_in_force;
+/* The override note last logged (owner.h): said once, not at every refresh. */
+static char override_seen[512];
+/* The cgroups last reported as not there: said again only when they change. */
+static char *pending_seen;
+/* The programs were attached again: the audit streams are new ones. */
+static bool reattached;
+
+/*
+ * Name the cgroups a policy waits for, when that set changes: a mistyped
+ * path under may_appear_later would otherwise wait forever, unseen.
+ */
+static void report_pending(const struct policy *pol, const char *file)
+{
+	char *list = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&list, &len);
+	int n = 0;
+
+	if (!m)
+		return;
+	for (size_t i = 0; i < pol->nr_rules; i++)
+		if (pol->rules[i].cgroup && !pol->rules[i].cgid)
+			fprintf(m, "%s%s (%s:%d)", n++ ? ", " : "", pol->rules[i].cgroup, file,
+				pol->rules[i].cgroup_pos.line);
+	for (size_t i = 0; i < pol->nr_limits; i++)
+		if (pol->limits[i].cgroup && !pol->limits[i].cgid)
+			fprintf(m, "%s%s (%s:%d)", n++ ? ", " : "", pol->limits[i].cgroup, file,
+				pol->limits[i].cgroup_pos.line);
+	fclose(m);
+	if (list && (pending_seen ? strcmp(list, pending_seen) : n > 0)) {
+		if (n)
+			logp(LOG_WARNING, "%d cgroup(s) of the policy do not exist (yet): %s; their rules are pending and apply once the cgroup is created. A path that should exist is misspelled, or the cgroup was removed.",
+			     n, list);
+		else
+			logp(LOG_NOTICE, "every cgroup of the policy exists now; nothing is pending");
+	}
+	free(pending_seen);
+	pending_seen = list;
+}
+
+/*
+ * A `policy load --force` or `policy unload --force` overrode us: leave the
+ * policy in force alone (said once per override). true: stand back.
+ */
+static bool overridden(void)
+{
+	char what[512];
+	int ret = owner_override_get(what, sizeof(what));
+
+	if (ret < 0) {
+		/* Unreadable: keep enforcing FILE rather than guess. */
+		snprintf(what, sizeof(what), "cannot read the override note: %s", strerror(-ret));
+		if (strcmp(what, override_seen))
+			logp(LOG_ERR, "%s; FILE stays in force", what);
+		snprintf(override_seen, sizeof(override_seen), "%s", what);
+		return false;
+	}
+	if (ret == 0)
+		return false;
+	if (strcmp(what, override_seen)) {
+		logp(LOG_WARNING, "the policy was changed outside the daemon: %s. Standing back: the daemon changes nothing until its policy file changes, it gets SIGHUP (systemctl reload), or it restarts",
+		     what);
+		sd_notifyf(0, "STATUS=standing back: overridden by %s", what);
+	}
+	snprintf(override_seen, sizeof(override_seen), "%s", what);
+	return true;
+}
+
+/*
+ * Our own turn (start, SIGHUP, a new file): an override ends here, and
+ * programs someone detached are attached again. 0, or -1 (logged).
+ */
+static int take_back(void)
+{
+	struct pins p;
+	char what[512];
+	bool adopted;
+	int ret;
+
+	if (owner_override_get(what, sizeof(what)) == 1) {
+		logp(LOG_NOTICE, "taking the policy back (it was overridden: %s)", what);
+		ret = owner_override_clear();
+		if (ret) {
+			logp(LOG_ERR, "cannot remove the override note: %s", strerror(-ret));
+			return -1;
+		}
+	}
+	override_seen[0] = '\0';
+	ret = pins_open(&p, false);
+	pins_close(&p);
+	if (ret != -ENOENT)
+		return 0;	/* open, or an error apply() reports */
+	if (programs_ensure(&adopted))
+		return -1;
+	reattached = true;
+	logp(LOG_NOTICE, "the programs were detached: %s them again (pins under %s)",
+	     adopted ? "adopted" : "attached and pinned", cli.pin_dir);
+	return 0;
+}
 
 static void notify_status(void)
 {
@@ -228,8 +310,28 @@ static int apply(const char *file, const struct content *cont, enum why why)
 	char err[512];
 	size_t n = 0;
 	unsigned int gen;
-	int ret = pins_open(&p, true);
+	int ret;
 
+	if (why != WHY_REFRESH && take_back())
+		return -1;
+	ret = pins_open(&p, true);
+	/*
+	 * Under the pins' lock: a forced command writes its note before it takes
+	 * the lock, so once it has switched, this sees the note.
+	 */
+	if (why == WHY_REFRESH && (!ret || ret == -ENOENT) && overridden()) {
+		if (!ret)
+			pins_close(&p);
+		return 0;
+	}
+	if (ret == -ENOENT && why == WHY_REFRESH) {
+		/* Detached without a note (not through mktmectl): enforcement is ours. */
+		logp(LOG_WARNING, "the programs were detached (nothing pinned under %s) without `policy unload --detach --force`; attaching them again",
+		     cli.pin_dir);
+		if (take_back())
+			return -1;
+		ret = pins_open(&p, true);
+	}
 	if (ret) {
 		logp(LOG_ERR, "cannot open the pins under %s: %s", cli.pin_dir, strerror(-ret));
 		return -1;
@@ -257,8 +359,9 @@ static int apply(const char *file, const struct content *cont, enum why why)
 		policy_free(&pol);
 		goto bad;
 	}
+	report_pending(&pol, file);
 	if (why == WHY_REFRESH && policy_current(&p, &cur) == 0) {
-		bool same = same_entries(&c, &cur);
+		bool same = compiled_same(&c, &cur);
 
 		compiled_free(&cur);
 		if (same) {
@@ -302,7 +405,6 @@ struct follow {
 	int wd_dir, wd_real;
 	struct content seen;	/* the content last looked at (loaded or rejected) */
 	struct content good;	/* the content last loaded */
-	bool retry;		/* the last look failed for another reason than the file */
 };
 
 #define WATCH_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | \
@@ -405,8 +507,7 @@ static void follow_look(struct follow *f, enum why why, bool force)
 		return;
 	}
 	ret = apply(f->file, &now, why);
-	/* A runtime error says nothing about the file: look again at the next refresh. */
-	f->retry = ret == -1;
+	/* A runtime error says nothing about the file: looked at again at the next refresh. */
 	if (ret != -1) {
 		content_free(&f->seen);
 		f->seen = copy_of(&now);
@@ -497,7 +598,7 @@ static int run(const char *file, bool audit)
 	bool audit_refused = false;
 	struct follow f = { .ifd = -1, .wd_dir = -1, .wd_real = -1 };
 	sigset_t mask;
-	int sfd = -1, ret;
+	int sfd = -1, owner_fd = -1, ret;
 	struct timespec last, audit_tried;
 
 	if ((ret = need_caps("the daemon", CAPS_ATTACH)) || (ret = need_bpf_lsm()))
@@ -509,8 +610,25 @@ static int run(const char *file, bool audit)
 	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (file)
+	if (sfd < 0)
+		/* Deaf to SIGTERM and SIGHUP otherwise: exit, for a restart. */
+		return fail(EXIT_RUNTIME, "signalfd: %s; nothing was changed", strerror(errno));
+	if (file) {
+		char who[512];
+
+		owner_fd = owner_take(file, who, sizeof(who));
+		if (owner_fd == -EBUSY) {
+			ret = fail(EXIT_RUNTIME, "another daemon owns the policy under %s: %s; two would undo each other's loads. Stop it first (systemctl stop mktme). Nothing was changed.",
+				   cli.pin_dir, who);
+			goto out;
+		}
+		if (owner_fd < 0) {
+			ret = fail(EXIT_RUNTIME, "cannot take ownership of the policy (a lock under /run/mktme): %s; nothing was changed",
+				   owner_fd == -EPERM ? who : strerror(-owner_fd));
+			goto out;
+		}
 		follow_init(&f, file);
+	}
 	ret = programs_ensure(&adopted);
 	if (ret)
 		goto out;
@@ -587,12 +705,20 @@ static int run(const char *file, bool audit)
 		if (a)
 			audit_consume(a, n == 0);
 		if (file && ms_since(&last) >= REFRESH_MS) {
-			if (f.retry)
-				follow_look(&f, WHY_FILE, false);
+			/* Read the file too: inotify misses a write through a hard link elsewhere,
+			 * or on a mount changed from another namespace. */
+			follow_look(&f, WHY_FILE, false);
 			/* The content in force, not the file: a rejected file stays rejected. */
 			apply(file, &f.good, WHY_REFRESH);
 			clock_gettime(CLOCK_MONOTONIC, &last);
 		}
+		if (reattached && a) {
+			/* The old rings are no longer written: read the new programs' ones. */
+			audit_close(a);
+			a = NULL;
+			audit_take(&a, &audit_refused, why, sizeof(why));
+		}
+		reattached = false;
 		if (audit && !a && ms_since(&audit_tried) >= REFRESH_MS) {
 			audit_take(&a, &audit_refused, why, sizeof(why));
 			clock_gettime(CLOCK_MONOTONIC, &audit_tried);
@@ -606,5 +732,7 @@ out:
 	follow_free(&f);
 	if (sfd >= 0)
 		close(sfd);
+	if (owner_fd >= 0)
+		close(owner_fd);	/* the lock goes with it */
 	return ret;
 }

@@ -30,6 +30,25 @@ static const char exit_usage[] =
 	"COMMAND --help says more. Exit status: 0 ok, 1 runtime error, 2 bad input or usage,\n"
 	"3 a capability is missing, 4 BPF LSM or mktme support missing. See mktmectl(8).\n";
 
+static int fail_msg(int code, struct json_object *extra, const char *msg)
+{
+	/* Under systemd (the daemon), journald files it as an error: sd-daemon(3). */
+	fprintf(stderr, "%smktmectl%s%s: %s\n", cli.journal ? "<3>" : "", cli.cmd ? " " : "",
+		cli.cmd ? cli.cmd : "", msg);
+	if (cli.json) {
+		struct json_object *o = json_error(msg);
+
+		json_object_object_add(o, "exit_code", json_object_new_int(code));
+		if (extra) {
+			json_object_object_foreach(extra, k, v)
+				json_object_object_add(o, k, json_object_get(v));
+		}
+		json_emit(o, stdout, cli.pretty);
+	}
+	json_object_put(extra);
+	return code;
+}
+
 int fail(int code, const char *fmt, ...)
 {
 	char msg[1024];
@@ -38,16 +57,18 @@ int fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* Under systemd (the daemon), journald files it as an error: sd-daemon(3). */
-	fprintf(stderr, "%smktmectl%s%s: %s\n", cli.journal ? "<3>" : "", cli.cmd ? " " : "",
-		cli.cmd ? cli.cmd : "", msg);
-	if (cli.json) {
-		struct json_object *o = json_error(msg);
+	return fail_msg(code, NULL, msg);
+}
 
-		json_object_object_add(o, "exit_code", json_object_new_int(code));
-		json_emit(o, stdout, cli.pretty);
-	}
-	return code;
+int fail_with(int code, struct json_object *extra, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return fail_msg(code, extra, msg);
 }
 
 void note(const char *fmt, ...)

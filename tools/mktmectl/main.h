@@ -40,6 +40,10 @@ extern struct cli cli;
  * what went wrong; callers say whether anything changed.
  */
 int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* fail(), and @extra's members (its reference is taken) in the -j object. */
+struct json_object;
+int fail_with(int code, struct json_object *extra, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /*
  * Capabilities, as the kernel checks them (capable(): the effective set, in
  * the initial user namespace). Which operation needs which: caps.c.

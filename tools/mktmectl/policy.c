@@ -12,6 +12,7 @@
 #include "json.h"
 #include "main.h"
 #include "names.h"
+#include "owner.h"
 #include "policy.h"
 #include "policy_check.h"
 
@@ -98,8 +99,80 @@ bad:
 	return EXIT_USAGE;
 }
 
+/* A daemon owning the policy (owner.h), as a command that would change it saw it. */
+struct gate {
+	bool daemon;		/* one runs */
+	pid_t pid;
+	char who[512];		/* "pid N (mktmectl daemon --policy ...)" */
+	char file[1024];	/* its policy file */
+	int prev;		/* an override note was there before (1), none (0) */
+	char prev_note[512];
+};
+
+/*
+ * Refuse @cmd while a daemon owns the policy; with @force, leave the note
+ * that makes it stand back (before the change: the daemon reads the note
+ * under the pins' lock). Returns an exit code (0: go ahead).
+ */
+static int owner_gate(const char *cmd, bool force, struct gate *g)
+{
+	char note[768];
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	ret = owner_get(&g->pid, g->who, sizeof(g->who), g->file, sizeof(g->file));
+	if (ret < 0)
+		return fail(EXIT_RUNTIME, "cannot tell whether a daemon owns the policy (its lock under /run/mktme): %s. Nothing was changed.",
+			    strerror(-ret));
+	if (!ret)
+		return EXIT_OK;
+	g->daemon = true;
+	if (!force) {
+		struct json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "daemon_pid", json_object_new_int64(g->pid));
+		json_object_object_add(x, "daemon_policy", json_object_new_string(g->file));
+		json_object_object_add(x, "nothing_changed", json_object_new_boolean(true));
+		return fail_with(EXIT_RUNTIME, x, "the policy is the daemon's: mktmectl daemon %s keeps %s in force and would undo this. Change that file (the daemon loads it at once) or send it SIGHUP (systemctl reload mktme), stop it (systemctl stop mktme), or add --force to override it until its file changes, it gets SIGHUP, or it restarts. Nothing was changed.",
+				 g->who, g->file);
+	}
+	g->prev = owner_override_get(g->prev_note, sizeof(g->prev_note));
+	snprintf(note, sizeof(note), "`mktmectl %s` by pid %d (uid %u)", cmd, (int)getpid(),
+		 (unsigned int)getuid());
+	ret = owner_override_set(note);
+	if (ret)
+		return fail(EXIT_RUNTIME, "cannot leave the daemon (%s) the note that it is overridden: %s. Nothing was changed.",
+			    g->who, strerror(-ret));
+	return EXIT_OK;
+}
+
+/* The command failed after owner_gate(): the daemon's note as it was. */
+static void owner_gate_undo(const struct gate *g)
+{
+	if (!g->daemon)
+		return;
+	if (g->prev == 1)
+		owner_override_set(g->prev_note);
+	else
+		owner_override_clear();
+}
+
+/* Said on success when a daemon was overridden. */
+static void owner_gate_said(const struct gate *g, struct json_object *o)
+{
+	if (!g->daemon)
+		return;
+	if (o) {
+		json_object_object_add(o, "daemon_overridden", json_object_new_boolean(true));
+		json_object_object_add(o, "daemon_pid", json_object_new_int64(g->pid));
+		return;
+	}
+	note("mktmectl %s: the daemon (%s) stands back: it leaves this in force until %s changes, it gets SIGHUP (systemctl reload mktme), or it restarts",
+	     cli.cmd, g->who, g->file);
+}
+
 static void print_loaded(const struct policy *pol, const struct compiled *c, bool dry_run,
-			 bool adopted, const char *file)
+			 bool adopted, const char *file, const struct gate *g)
 {
 	const struct mktme_pol_meta *m = compiled_meta(c);
 
@@ -112,20 +185,24 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		if (!dry_run)
 			json_object_object_add(o, "programs",
 					       json_object_new_string(adopted ? "adopted" : "attached"));
+		if (g)
+			owner_gate_said(g, o);
 		json_emit(o, stdout, cli.pretty);
 		return;
 	}
 	if (dry_run)
 		printf("%s is valid: it would become generation %u (mode %s, default %s, %zu rules, %u assignments, %zu map entries, %zu pending). Nothing was changed.\n",
 		       file, m->generation, name_of(mode_names, m->mode),
-		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, c->n, c->nr_pending);
+		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, compiled_entries(c), c->nr_pending);
 	else
 		printf("loaded %s as generation %u (mode %s, default %s, %zu rules, %u assignments, %zu map entries, %zu pending); programs %s\n",
 		       file, m->generation, name_of(mode_names, m->mode),
-		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, c->n, c->nr_pending,
+		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, compiled_entries(c), c->nr_pending,
 		       adopted ? "already attached" : "attached now");
 	if (m->mode == MKTME_MODE_AUDIT && !dry_run)
 		printf("audit mode: decisions are logged (mktmectl audit), nothing is denied\n");
+	if (g)
+		owner_gate_said(g, NULL);
 }
 
 /*
@@ -147,15 +224,17 @@ static int state_ok(void)
 
 static int do_load(int argc, char **argv)
 {
-	static int dry_run;
+	static int dry_run, force;
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, &dry_run, 1 },
+		{ "force", no_argument, &force, 1 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct policy pol;
 	struct compiled c;
 	struct pins p = PINS_INIT;
-	char *file, err[512];
+	struct gate g;
+	char *file, err[512], what[1100];
 	bool adopted = false;
 	int ret = args(argc, argv, opts, 1, &file);
 
@@ -170,7 +249,7 @@ static int do_load(int argc, char **argv)
 		pins_close(&p);
 		if (ret)
 			return ret;
-		print_loaded(&pol, &c, true, false, file);
+		print_loaded(&pol, &c, true, false, file, NULL);
 		compiled_free(&c);
 		policy_free(&pol);
 		return EXIT_OK;
@@ -185,14 +264,18 @@ static int do_load(int argc, char **argv)
 	compiled_free(&c);
 	policy_free(&pol);
 	ret = need_bpf_lsm();
-	if (!ret)
-		ret = programs_ensure(&adopted);
-	if (ret)
+	snprintf(what, sizeof(what), "policy load --force %s", file);
+	if (ret || (ret = owner_gate(what, force, &g)))
 		return ret;
-	ret = pins_open(&p, true);
+	ret = programs_ensure(&adopted);
 	if (ret)
-		return fail(EXIT_RUNTIME, "cannot open the pinned maps under %s: %s. The policy was not loaded.",
-			    cli.pin_dir, strerror(-ret));
+		goto undo;
+	ret = pins_open(&p, true);
+	if (ret) {
+		ret = fail(EXIT_RUNTIME, "cannot open the pinned maps under %s: %s. The policy was not loaded.",
+			   cli.pin_dir, strerror(-ret));
+		goto undo;
+	}
 	/* Under the lock: the file again (it may have changed), the assignments. */
 	ret = compile_file(file, &p, generation_last(&p) + 1, &pol, &c);
 	if (ret)
@@ -200,13 +283,16 @@ static int do_load(int argc, char **argv)
 	if (policy_switch(&p, &c, err, sizeof(err))) {
 		ret = fail(EXIT_RUNTIME, "%s. The policy in force was left as it was.", err);
 	} else {
-		print_loaded(&pol, &c, false, adopted, file);
+		print_loaded(&pol, &c, false, adopted, file, &g);
 		ret = EXIT_OK;
 	}
 	compiled_free(&c);
 	policy_free(&pol);
 out:
 	pins_close(&p);
+undo:
+	if (ret)
+		owner_gate_undo(&g);
 	return ret;
 }
 
@@ -266,24 +352,32 @@ static int do_show(int argc, char **argv)
 
 static int do_unload(int argc, char **argv)
 {
-	static int detach;
+	static int detach, force;
 	static const struct option opts[] = {
 		{ "detach", no_argument, &detach, 1 },
+		{ "force", no_argument, &force, 1 },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pins p = PINS_INIT;
+	struct gate g;
 	unsigned int gen;
 	int ret = args(argc, argv, opts, 0, NULL);
 
 	if (ret || (ret = need_caps("unloading the policy", CAPS_CHANGE)))
 		return ret;
+	ret = owner_gate(detach ? "policy unload --detach --force" : "policy unload --force", force, &g);
+	if (ret)
+		return ret;
 	ret = pins_open(&p, true);
-	if (ret == -ENOENT && !detach)
+	if (ret == -ENOENT && !detach) {
+		owner_gate_undo(&g);
 		return fail(EXIT_RUNTIME, "nothing to unload: no mktme programs are pinned under %s",
 			    cli.pin_dir);
+	}
 	gen = ret ? 0 : generation_last(&p);
 	if (!ret && policy_clear(&p)) {
 		pins_close(&p);
+		owner_gate_undo(&g);
 		return fail(EXIT_RUNTIME, "cannot empty the policy slot: %s. The policy in force was left as it was.",
 			    strerror(errno));
 	}
@@ -325,7 +419,9 @@ static int do_unload(int argc, char **argv)
 
 		json_object_object_add(j, "unloaded_generation", json_object_new_int64(gen));
 		json_object_object_add(j, "detached", json_object_new_boolean(detach));
+		owner_gate_said(&g, j);
 		json_emit(j, stdout, cli.pretty);
+		return EXIT_OK;
 	} else if (detach) {
 		printf("policy unloaded and programs detached; every pin under %s removed (counters too; the assignments stay in %s/%s)\n",
 		       cli.pin_dir, state_dir(cli.state_dir), STATE_FILE);
@@ -333,16 +429,17 @@ static int do_unload(int argc, char **argv)
 		printf("policy unloaded (generation %u was in force); the programs stay attached and allow everything\n",
 		       gen);
 	}
+	owner_gate_said(&g, NULL);
 	return EXIT_OK;
 }
 
 const struct cmd policy_cmds[] = {
 	{ "check", do_check, NULL, "[--offline] FILE",
 	  "validate FILE and change nothing; --offline: without this system's cgroups and executables (their form only), e.g. on a workstation or in CI" },
-	{ "load", do_load, NULL, "FILE [--dry-run]",
-	  "load FILE with the assignments (attaching the programs if needed); --dry-run: say what it would be" },
+	{ "load", do_load, NULL, "FILE [--dry-run] [--force]",
+	  "load FILE with the assignments (attaching the programs if needed); --dry-run: say what it would be; --force: even while the daemon owns the policy (it then stands back until its file changes or SIGHUP)" },
 	{ "show", do_show, NULL, "", "the policy in force" },
-	{ "unload", do_unload, NULL, "[--detach]",
-	  "stop enforcing; --detach: remove the programs and pins too" },
+	{ "unload", do_unload, NULL, "[--detach] [--force]",
+	  "stop enforcing; --detach: remove the programs and pins too; --force: even while the daemon owns the policy (as for load)" },
 	{ NULL, NULL, NULL, NULL, NULL },
 };

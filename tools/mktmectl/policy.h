@@ -15,9 +15,9 @@
 
 #include "mktme_policy.h"
 
-#define POLICY_MAX_FILE		(1 << 20)
+#define POLICY_MAX_FILE		MKTME_SOURCE_MAX	/* 1 MiB */
 #define POLICY_MAX_KEYS		64	/* keys: per rule */
-#define POLICY_MAX_LIMITS	1024
+#define POLICY_MAX_LIMITS	MKTME_MAX_LIMITS
 #define POLICY_MAX_PATH		4095
 #define POLICY_MAX_UID		4294967294u
 #define POLICY_MAX_LIVE		65535u
@@ -74,6 +74,8 @@ struct policy_limit {
 
 struct policy {
 	char *file;
+	char *source;		/* the text parsed (policy_parse_buf()), for mktme_source */
+	size_t source_len;
 	unsigned int version;
 	uint8_t mode, dflt;
 	uint8_t audit;		/* enum mktme_pol_audit: which decisions are logged */
@@ -111,15 +113,30 @@ struct assignment {
 	bool owner_any;		/* assign --owner any: no owner condition */
 };
 
-struct compiled_entry {
+/* An entry of the generation's mktme_rules map. */
+struct compiled_bucket {
 	struct mktme_pol_rule_key key;
-	struct mktme_pol_rule_val val;
+	struct mktme_pol_bucket val;
+};
+
+/* An entry of the generation's mktme_cgroups map. */
+struct compiled_cgroup {
+	uint64_t cgid;
+	struct mktme_pol_cgroup val;
 };
 
 struct compiled {
-	struct compiled_entry *e;
-	size_t n, cap;
+	bool has_meta;
+	struct mktme_pol_meta meta;	/* the mktme_meta map's one entry */
+	struct compiled_bucket *b;
+	size_t nr_b, cap_b;
+	struct compiled_cgroup *cg;
+	size_t nr_cg, cap_cg;
 	size_t nr_pending;	/* rules and limits waiting for their cgroup */
+	/* The policy's file and text, borrowed from it (valid while it is): NULL
+	 * for a generation read back from the maps. */
+	const char *source_file, *source;
+	size_t source_len;
 };
 
 /* Returns 0, or -1 with @d filled. Nothing is allocated on failure. */
@@ -145,12 +162,22 @@ int policy_compile(const struct policy *p, const struct assignment *assign,
 		   size_t nr_assign, uint32_t generation, struct compiled *c,
 		   struct diag *d);
 void compiled_free(struct compiled *c);
-const struct mktme_pol_rule_val *compiled_lookup(const struct compiled *c,
-					     const struct mktme_pol_rule_key *k);
+const struct mktme_pol_bucket *compiled_bucket(const struct compiled *c,
+					       const struct mktme_pol_rule_key *k);
+const struct mktme_pol_cgroup *compiled_cgroup(const struct compiled *c, const __u64 *cgid);
+/* NULL when there is none (a generation read back without its metadata). */
 const struct mktme_pol_meta *compiled_meta(const struct compiled *c);
+/* Entries in all three maps (what `policy check` and `load` report). */
+size_t compiled_entries(const struct compiled *c);
+/*
+ * Same entries, the metadata's generation and load time aside (its mode and
+ * default count: a file that changes only those is a new policy).
+ */
+bool compiled_same(const struct compiled *a, const struct compiled *b);
 /* For building a compiled policy from map contents (policy show). */
-int compiled_add(struct compiled *c, const struct mktme_pol_rule_key *k,
-		 const struct mktme_pol_rule_val *v);
+int compiled_add_bucket(struct compiled *c, const struct mktme_pol_rule_key *k,
+			const struct mktme_pol_bucket *v);
+int compiled_add_cgroup(struct compiled *c, uint64_t cgid, const struct mktme_pol_cgroup *v);
 
 /*
  * Back from map entries to rules (ids, cgroup ids, inodes; paths where the

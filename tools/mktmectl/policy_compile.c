@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Resolved policy → the entries of one generation's mktme_rules map, and
- * back. The BPF side only ever walks buckets in order (mktme_policy.h), so
+ * Resolved policy → the entries of one generation's maps (meta, rules,
+ * cgroups), and back. The BPF side only ever walks buckets in order (mktme_policy.h), so
  * all of the precedence is decided here, where it can be tested.
  */
 #include "policy.h"
@@ -291,39 +291,51 @@ static bool overlap(const struct mktme_pol_rule *a, const struct mktme_pol_rule 
 	       (a->algs & b->algs);
 }
 
-static int entry_add(struct compiled *c, const struct mktme_pol_rule_key *k,
-		     const struct mktme_pol_rule_val *v)
+/* Amortised growth of one of the compiled arrays. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct compiled_entry *e = realloc(c->e, cap * sizeof(*e));
+	size_t ncap;
+	void *p;
 
-		if (!e)
-			return -ENOMEM;
-		c->e = e;
-		c->cap = cap;
-	}
-	c->e[c->n].key = *k;
-	c->e[c->n].val = *v;
-	c->n++;
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	p = realloc(*arr, ncap * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
 	return 0;
 }
 
-int compiled_add(struct compiled *c, const struct mktme_pol_rule_key *k,
-		 const struct mktme_pol_rule_val *v)
+int compiled_add_bucket(struct compiled *c, const struct mktme_pol_rule_key *k,
+			const struct mktme_pol_bucket *v)
 {
-	return entry_add(c, k, v);
+	if (grow((void **)&c->b, &c->cap_b, c->nr_b, sizeof(*c->b)))
+		return -ENOMEM;
+	c->b[c->nr_b].key = *k;
+	c->b[c->nr_b].val = *v;
+	c->nr_b++;
+	return 0;
 }
 
-static struct mktme_pol_rule_key make_key(uint64_t cgid, uint32_t kind, const char *name)
+int compiled_add_cgroup(struct compiled *c, uint64_t cgid, const struct mktme_pol_cgroup *v)
+{
+	if (grow((void **)&c->cg, &c->cap_cg, c->nr_cg, sizeof(*c->cg)))
+		return -ENOMEM;
+	c->cg[c->nr_cg].cgid = cgid;
+	c->cg[c->nr_cg].val = *v;
+	c->nr_cg++;
+	return 0;
+}
+
+static struct mktme_pol_rule_key make_key(uint64_t cgid, const char *name)
 {
 	struct mktme_pol_rule_key k;
 
 	memset(&k, 0, sizeof(k));
 	k.cgid = cgid;
-	k.kind = kind;
-	if (name)
-		strncpy(k.name, name, sizeof(k.name) - 1);
+	strncpy(k.name, name, sizeof(k.name) - 1);
 	return k;
 }
 
@@ -369,8 +381,8 @@ static int fill_bucket(const struct policy *p, struct compiled *c, uint64_t cgid
 		       const char *name, const struct item *exact, size_t nexact,
 		       const struct item *wild, size_t nwild, struct diag *d)
 {
-	struct mktme_pol_rule_key k = make_key(cgid, MKTME_KIND_KEY, name);
-	struct mktme_pol_rule_val v;
+	struct mktme_pol_rule_key k = make_key(cgid, name);
+	struct mktme_pol_bucket v;
 	const struct item *last = nexact ? &exact[nexact - 1] : &wild[nwild - 1];
 
 	if (nexact + nwild > MKTME_BUCKET_MAX) {
@@ -386,7 +398,7 @@ static int fill_bucket(const struct policy *p, struct compiled *c, uint64_t cgid
 	for (size_t i = 0; i < nwild; i++)
 		v.r[v.nr++] = wild[i].r;
 	qsort(v.r, v.nr, sizeof(v.r[0]), rule_cmp);
-	if (entry_add(c, &k, &v)) {
+	if (compiled_add_bucket(c, &k, &v)) {
 		diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
 		return -1;
 	}
@@ -424,8 +436,6 @@ static int compile_items(const struct policy *p, struct compiled *c, struct item
 int policy_compile(const struct policy *p, const struct assignment *assign, size_t nr_assign,
 		   uint32_t generation, struct compiled *c, struct diag *d)
 {
-	struct mktme_pol_rule_key k;
-	struct mktme_pol_rule_val v;
 	struct item *items = NULL;
 	size_t n = 0, total = nr_assign;
 	int ret = -1;
@@ -440,17 +450,17 @@ int policy_compile(const struct policy *p, const struct assignment *assign, size
 		return -1;
 	}
 
-	memset(&v, 0, sizeof(v));
-	v.meta.generation = generation;
-	v.meta.mode = p->mode;
-	v.meta.dflt = p->dflt;
-	v.meta.audit = p->audit;
-	v.meta.nr_rules = p->nr_rules;
-	v.meta.nr_assign = nr_assign;
-	v.meta.loaded_at = time(NULL);
-	k = make_key(0, MKTME_KIND_META, NULL);
-	if (entry_add(c, &k, &v))
-		goto oom;
+	c->source_file = p->file;
+	c->source = p->source;
+	c->source_len = p->source_len;
+	c->has_meta = true;
+	c->meta.generation = generation;
+	c->meta.mode = p->mode;
+	c->meta.dflt = p->dflt;
+	c->meta.audit = p->audit;
+	c->meta.nr_rules = p->nr_rules;
+	c->meta.nr_assign = nr_assign;
+	c->meta.loaded_at = time(NULL);
 
 	for (size_t i = 0; i < p->nr_limits; i++) {
 		const struct policy_limit *l = &p->limits[i];
@@ -466,11 +476,9 @@ int policy_compile(const struct policy *p, const struct assignment *assign, size
 				goto out;
 			}
 		}
-		memset(&v, 0, sizeof(v));
-		v.cgroup.flags = MKTME_CF_LIMIT;
-		v.cgroup.live_limit = l->max_live_keys;
-		k = make_key(l->cgid, MKTME_KIND_CGROUP, NULL);
-		if (entry_add(c, &k, &v))
+		if (compiled_add_cgroup(c, l->cgid, &(struct mktme_pol_cgroup){
+						.flags = MKTME_CF_LIMIT,
+						.live_limit = l->max_live_keys }))
 			goto oom;
 	}
 
@@ -525,10 +533,10 @@ int policy_compile(const struct policy *p, const struct assignment *assign, size
 	}
 	if (compile_items(p, c, items, n, d))
 		goto out;
-	if (c->n > MKTME_RULES_ENTRIES) {
+	if (c->nr_b > MKTME_RULES_ENTRIES) {
 		diag_set(d, p->file, (struct pos){ 0, 0 },
-			 "the policy compiles to %zu map entries (at most %d): fewer cgroups or key names",
-			 c->n, MKTME_RULES_ENTRIES);
+			 "the policy compiles to %zu rule entries, one per (cgroup, key name) (at most %d): fewer cgroups or key names",
+			 c->nr_b, MKTME_RULES_ENTRIES);
 		goto out;
 	}
 	ret = 0;
@@ -544,25 +552,79 @@ out:
 
 void compiled_free(struct compiled *c)
 {
-	free(c->e);
+	free(c->b);
+	free(c->cg);
 	memset(c, 0, sizeof(*c));
 }
 
-const struct mktme_pol_rule_val *compiled_lookup(const struct compiled *c,
-					     const struct mktme_pol_rule_key *k)
+const struct mktme_pol_bucket *compiled_bucket(const struct compiled *c,
+					       const struct mktme_pol_rule_key *k)
 {
-	for (size_t i = 0; i < c->n; i++)
-		if (!memcmp(&c->e[i].key, k, sizeof(*k)))
-			return &c->e[i].val;
+	for (size_t i = 0; i < c->nr_b; i++)
+		if (!memcmp(&c->b[i].key, k, sizeof(*k)))
+			return &c->b[i].val;
+	return NULL;
+}
+
+const struct mktme_pol_cgroup *compiled_cgroup(const struct compiled *c, const __u64 *cgid)
+{
+	for (size_t i = 0; i < c->nr_cg; i++)
+		if (c->cg[i].cgid == *cgid)
+			return &c->cg[i].val;
 	return NULL;
 }
 
 const struct mktme_pol_meta *compiled_meta(const struct compiled *c)
 {
-	struct mktme_pol_rule_key k = make_key(0, MKTME_KIND_META, NULL);
-	const struct mktme_pol_rule_val *v = compiled_lookup(c, &k);
+	return c->has_meta ? &c->meta : NULL;
+}
 
-	return v ? &v->meta : NULL;
+size_t compiled_entries(const struct compiled *c)
+{
+	return c->has_meta + c->nr_b + c->nr_cg;
+}
+
+static int bucket_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(struct compiled_bucket));
+}
+
+static int cgroup_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(struct compiled_cgroup));
+}
+
+/* Equal as sets: sorted copies compared whole (map order is the hash's). */
+static bool same_set(const void *a, const void *b, size_t n, size_t size,
+		     int (*cmp)(const void *, const void *))
+{
+	char *x = malloc(n * size + 1), *y = malloc(n * size + 1);
+	bool same = false;
+
+	if (x && y) {
+		memcpy(x, a, n * size);
+		memcpy(y, b, n * size);
+		qsort(x, n, size, cmp);
+		qsort(y, n, size, cmp);
+		same = !memcmp(x, y, n * size);
+	}
+	free(x);
+	free(y);
+	return same;
+}
+
+bool compiled_same(const struct compiled *a, const struct compiled *b)
+{
+	struct mktme_pol_meta ma = a->meta, mb = b->meta;
+
+	if (a->has_meta != b->has_meta || a->nr_b != b->nr_b || a->nr_cg != b->nr_cg)
+		return false;
+	ma.generation = mb.generation = 0;
+	ma.loaded_at = mb.loaded_at = 0;
+	if (memcmp(&ma, &mb, sizeof(ma)))
+		return false;
+	return same_set(a->b, b->b, a->nr_b, sizeof(*a->b), bucket_cmp) &&
+	       same_set(a->cg, b->cg, a->nr_cg, sizeof(*a->cg), cgroup_cmp);
 }
 
 /* ---- decompile ---------------------------------------------------------- */
@@ -622,76 +684,78 @@ int policy_decompile(const struct compiled *c, const struct resolve_opts *o, str
 	memset(p, 0, sizeof(*p));
 	p->loaded = true;
 	p->version = 1;
-	for (size_t i = 0; i < c->n; i++) {
-		const struct mktme_pol_rule_key *k = &c->e[i].key;
-		const struct mktme_pol_rule_val *v = &c->e[i].val;
+	if (c->has_meta) {
+		p->mode = c->meta.mode;
+		p->dflt = c->meta.dflt;
+		p->audit = c->meta.audit;
+		p->generation = c->meta.generation;
+		p->loaded_at = c->meta.loaded_at;
+	}
+	for (size_t i = 0; i < c->nr_cg; i++) {
+		const struct compiled_cgroup *e = &c->cg[i];
+		struct policy_limit *l;
 
-		if (k->kind == MKTME_KIND_META) {
-			p->mode = v->meta.mode;
-			p->dflt = v->meta.dflt;
-			p->audit = v->meta.audit;
-			p->generation = v->meta.generation;
-			p->loaded_at = v->meta.loaded_at;
-		} else if (k->kind == MKTME_KIND_CGROUP && (v->cgroup.flags & MKTME_CF_LIMIT)) {
-			struct policy_limit *l;
-
-			if (p->nr_limits == cap_limits) {
-				cap_limits = cap_limits ? 2 * cap_limits : 16;
-				l = realloc(p->limits, cap_limits * sizeof(*l));
-				if (!l)
-					goto oom;
-				p->limits = l;
-			}
-			l = &p->limits[p->nr_limits++];
-			memset(l, 0, sizeof(*l));
-			l->cgid = k->cgid;
-			l->max_live_keys = v->cgroup.live_limit;
-			l->cgroup = path_of(root, k->cgid);
-			if (!l->cgroup)
+		if (!(e->val.flags & MKTME_CF_LIMIT))
+			continue;
+		if (p->nr_limits == cap_limits) {
+			cap_limits = cap_limits ? 2 * cap_limits : 16;
+			l = realloc(p->limits, cap_limits * sizeof(*l));
+			if (!l)
 				goto oom;
-		} else if (k->kind == MKTME_KIND_KEY) {
-			bool wild_bucket = !strcmp(k->name, "*");
+			p->limits = l;
+		}
+		l = &p->limits[p->nr_limits++];
+		memset(l, 0, sizeof(*l));
+		l->cgid = e->cgid;
+		l->max_live_keys = e->val.live_limit;
+		l->cgroup = path_of(root, e->cgid);
+		if (!l->cgroup)
+			goto oom;
+	}
+	for (size_t i = 0; i < c->nr_b; i++) {
+		const struct mktme_pol_rule_key *k = &c->b[i].key;
+		const struct mktme_pol_bucket *v = &c->b[i].val;
+		bool wild_bucket = !strcmp(k->name, "*");
 
-			for (uint32_t j = 0; j < v->nr && j < MKTME_BUCKET_MAX; j++) {
-				const struct mktme_pol_rule *mr = &v->r[j];
-				struct policy_rule *r;
+		for (uint32_t j = 0; j < v->nr && j < MKTME_BUCKET_MAX; j++) {
+			const struct mktme_pol_rule *mr = &v->r[j];
+			struct policy_rule *r;
 
-				/* "*" rules are copied into every named bucket of their
-				 * cgroup; the "*" bucket is where they are shown. */
-				if ((mr->flags & MKTME_RF_WILDCARD) && !wild_bucket)
-					continue;
-				r = find_rule(p, mr->id, k->cgid);
-				if (!r) {
-					if (p->nr_rules == cap_rules) {
-						cap_rules = cap_rules ? 2 * cap_rules : 16;
-						r = realloc(p->rules, cap_rules * sizeof(*r));
-						if (!r)
-							goto oom;
-						p->rules = r;
-					}
-					r = &p->rules[p->nr_rules++];
-					memset(r, 0, sizeof(*r));
-					r->id = mr->id;
-					r->cgid = k->cgid;
-					r->cgroup = path_of(root, k->cgid);
-					if (!r->cgroup)
+			/* "*" rules are copied into every named bucket of their
+			 * cgroup; the "*" bucket is where they are shown. */
+			if ((mr->flags & MKTME_RF_WILDCARD) && !wild_bucket)
+				continue;
+			r = find_rule(p, mr->id, k->cgid);
+			if (!r) {
+				if (p->nr_rules == cap_rules) {
+					cap_rules = cap_rules ? 2 * cap_rules : 16;
+					r = realloc(p->rules, cap_rules * sizeof(*r));
+					if (!r)
 						goto oom;
-					r->has_exe = mr->flags & MKTME_RF_EXE;
-					r->exe_dev = mr->exe_dev;
-					r->exe_ino = mr->exe_ino;
-					r->has_uid = mr->flags & MKTME_RF_UID;
-					r->uid = mr->uid;
-					r->ops = mr->ops;
-					r->verdict = mr->verdict;
-					r->types = mr->types;
-					r->algs = mr->algs;
-					r->from_assign = mr->flags & MKTME_RF_ASSIGN;
-					r->final = mr->flags & MKTME_RF_FINAL;
-					r->owner_subtree = mr->flags & MKTME_RF_OWNER;
+					p->rules = r;
 				}
-				if (add_key_name(r, k->name))
+				r = &p->rules[p->nr_rules++];
+				memset(r, 0, sizeof(*r));
+				r->id = mr->id;
+				r->cgid = k->cgid;
+				r->cgroup = path_of(root, k->cgid);
+				if (!r->cgroup)
 					goto oom;
+				r->has_exe = mr->flags & MKTME_RF_EXE;
+				r->exe_dev = mr->exe_dev;
+				r->exe_ino = mr->exe_ino;
+				r->has_uid = mr->flags & MKTME_RF_UID;
+				r->uid = mr->uid;
+				r->ops = mr->ops;
+				r->verdict = mr->verdict;
+				r->types = mr->types;
+				r->algs = mr->algs;
+				r->from_assign = mr->flags & MKTME_RF_ASSIGN;
+				r->final = mr->flags & MKTME_RF_FINAL;
+				r->owner_subtree = mr->flags & MKTME_RF_OWNER;
 			}
+			if (add_key_name(r, k->name))
+				goto oom;
 		}
 	}
 	if (p->nr_rules)

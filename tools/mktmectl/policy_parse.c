@@ -682,6 +682,14 @@ int policy_parse_buf(const char *name, const char *buf, size_t len, struct polic
 			 POLICY_MAX_FILE);
 		goto out;
 	}
+	p->source = malloc(len + 1);
+	if (!p->source) {
+		diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
+		goto out;
+	}
+	memcpy(p->source, buf, len);
+	p->source[len] = '\0';
+	p->source_len = len;
 	if (check_utf8(&ps, buf, len))
 		goto out;
 	fy_diag_cfg_default(&dcfg);
@@ -806,5 +814,6 @@ void policy_free(struct policy *p)
 	free(p->rules);
 	free(p->limits);
 	free(p->file);
+	free(p->source);
 	memset(p, 0, sizeof(*p));
 }

@@ -109,7 +109,7 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 		fputc('\n', out);
 	}
 	if (c)
-		fprintf(out, "compiled: %zu map entries, %zu pending\n", c->n, c->nr_pending);
+		fprintf(out, "compiled: %zu map entries, %zu pending\n", compiled_entries(c), c->nr_pending);
 }
 
 static struct json_object *rule_json(const struct policy *p, const struct policy_rule *r)
@@ -174,7 +174,7 @@ struct json_object *policy_to_json(const struct policy *p, const struct compiled
 		json_object_array_add(rules, rule_json(p, &p->rules[i]));
 	json_object_object_add(o, "rules", rules);
 	if (c) {
-		json_object_object_add(o, "map_entries", json_object_new_int64(c->n));
+		json_object_object_add(o, "map_entries", json_object_new_int64(compiled_entries(c)));
 		json_object_object_add(o, "pending", json_object_new_int64(c->nr_pending));
 	}
 	return o;

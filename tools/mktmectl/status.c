@@ -16,6 +16,30 @@
 #include "json.h"
 #include "main.h"
 #include "names.h"
+#include "owner.h"
+
+/*
+ * The program's tag (kernel/bpf/core.c, bpf_prog_calc_tag(): a SHA-1 of its
+ * instructions, map references zeroed) as 16 hex digits, and its load time.
+ * The tag tells builds apart: the same source and compiler give the same tag.
+ */
+static bool prog_tag(unsigned int id, char tag[17])
+{
+	struct bpf_prog_info pi;
+	__u32 len = sizeof(pi);
+	int fd = bpf_prog_get_fd_by_id(id);
+	bool ok;
+
+	tag[0] = '\0';
+	if (fd < 0)
+		return false;
+	memset(&pi, 0, sizeof(pi));
+	ok = !bpf_obj_get_info_by_fd(fd, &pi, &len);
+	close(fd);
+	for (int i = 0; ok && i < BPF_TAG_SIZE; i++)
+		snprintf(tag + 2 * i, 3, "%02x", pi.tag[i]);
+	return ok;
+}
 
 /* One line of a sysfs file, or NULL. */
 static char *read_line(const char *dir, const char *name, char *buf, size_t len)
@@ -39,7 +63,10 @@ static char *read_line(const char *dir, const char *name, char *buf, size_t len)
 int do_status(int argc, char **argv)
 {
 	char dir[512], backend[64] = "", encrypts[16] = "", nr[32] = "", used[32] = "", lsm[1024] = "";
-	char names[N_PROGS][32], foreign[256] = "";
+	char names[N_PROGS][32], foreign[256] = "", tags[N_PROGS][17];
+	char owner_who[512] = "", owner_file[1024] = "", override[512] = "";
+	pid_t owner_pid = 0;
+	int owned = 0, overridden = 0;
 	unsigned int ids[N_PROGS], links[N_PROGS], in_kernel[64];
 	size_t n_kernel = 0, n_foreign = 0;
 	bool have_mktme, bpf_lsm = false, privileged = have_caps(NEED_SYS_ADMIN), loaded = false;
@@ -66,8 +93,13 @@ int do_status(int argc, char **argv)
 		for (char *t = strtok(copy, ","); t; t = strtok(NULL, ","))
 			bpf_lsm |= !strcmp(t, "bpf");
 	}
+	owned = owner_get(&owner_pid, owner_who, sizeof(owner_who), owner_file, sizeof(owner_file));
+	overridden = owned > 0 ? owner_override_get(override, sizeof(override)) : 0;
 	if (privileged) {
 		attached = programs_attached(names, ids, links);
+		for (int i = 0; i < N_PROGS; i++)
+			if (!ids[i] || !prog_tag(ids[i], tags[i]))
+				tags[i][0] = '\0';
 		/* Links of ours that no pin here accounts for: a second set. */
 		if (!programs_in_kernel(in_kernel, 64, &n_kernel)) {
 			for (size_t i = 0; i < n_kernel && i < 64; i++) {
@@ -96,6 +128,7 @@ int do_status(int argc, char **argv)
 		struct json_object *progs = json_object_new_array();
 
 		o = json_object_new_object();
+		json_object_object_add(o, "version", json_object_new_string(MKTME_VERSION));
 		json_object_object_add(o, "mktme", json_object_new_boolean(have_mktme));
 		json_object_object_add(o, "backend", have_mktme ? json_object_new_string(backend) : NULL);
 		json_object_object_add(o, "encrypts", json_object_new_boolean(!strcmp(encrypts, "1")));
@@ -110,6 +143,7 @@ int do_status(int argc, char **argv)
 			json_object_object_add(po, "attached", json_object_new_boolean(ids[i] != 0));
 			json_object_object_add(po, "prog_id", ids[i] ? json_object_new_int64(ids[i]) : NULL);
 			json_object_object_add(po, "link_id", links[i] ? json_object_new_int64(links[i]) : NULL);
+			json_object_object_add(po, "tag", tags[i][0] ? json_object_new_string(tags[i]) : NULL);
 			json_object_array_add(progs, po);
 		}
 		json_object_object_add(o, "programs", privileged ? progs : NULL);
@@ -129,7 +163,11 @@ int do_status(int argc, char **argv)
 		json_object_object_add(o, "denials_lost", json_u64(st.denials_lost));
 		json_object_object_add(o, "allows_lost", json_u64(st.allows_lost));
 		json_object_object_add(o, "keys_untracked", json_u64(st.keys_untracked));
+		json_object_object_add(o, "daemon_pid", owned > 0 ? json_object_new_int64(owner_pid) : NULL);
+		json_object_object_add(o, "daemon_policy", owned > 0 ? json_object_new_string(owner_file) : NULL);
+		json_object_object_add(o, "daemon_overridden_by", overridden > 0 ? json_object_new_string(override) : NULL);
 	} else {
+		printf("mktmectl:  %s\n", MKTME_VERSION);
 		if (!have_mktme)
 			printf("mktme:     NOT AVAILABLE (no %s/kernel/mm/mktme: not an mktme kernel)\n", cli.sysfs);
 		else if (!strcmp(backend, "off"))
@@ -153,7 +191,8 @@ int do_status(int argc, char **argv)
 			       attached && attached < N_PROGS ? " (INCOMPLETE: enforcement cannot be trusted; load again to attach the rest)" : "");
 			for (int i = 0; i < N_PROGS; i++)
 				if (ids[i])
-					printf("%s %s (id %u)", i ? "," : ":", names[i], ids[i]);
+					printf("%s %s (id %u, tag %s)", i ? "," : ":", names[i], ids[i],
+					       tags[i][0] ? tags[i] : "?");
 			printf("\n");
 			if (n_foreign)
 				printf("WARNING:   %zu mktme program link(s) attached but not pinned under %s (link ids %s): a second set decides too\n",
@@ -165,6 +204,14 @@ int do_status(int argc, char **argv)
 				       name_of(verdict_names, meta->dflt), name_of(audit_names, meta->audit));
 			else
 				printf("policy:    none loaded%s\n", attached > 0 ? " (everything allowed)" : "");
+			if (owned > 0 && overridden > 0)
+				printf("daemon:    %s owns the policy (%s) but STANDS BACK: overridden by %s, until its file changes or SIGHUP\n",
+				       owner_who, owner_file, override);
+			else if (owned > 0)
+				printf("daemon:    %s keeps %s in force (policy load/unload by hand are refused)\n",
+				       owner_who, owner_file);
+			else
+				printf("daemon:    none owns the policy\n");
 			printf("decisions: %llu, of them denials: %llu\n", (unsigned long long)st.decisions,
 			       (unsigned long long)st.denials);
 			if (st.denials_lost)

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Loading and attaching the programs (once; adopted afterwards), detaching
+ * them, and telling which are attached. Nothing here touches a policy
+ * generation (generation.c).
+ */
+#include "programs.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "main.h"
+#include "mktme_policy.skel.h"
+#include "pin_dir.h"
+#include "pins.h"
+
+/*
+ * The decisions, the charge's release, the guards of the pins
+ * (bpf/mktme_policy.bpf.c, "Self-protection"), then the exec records
+ * (exec, fork). Names as the kernel keeps them (BPF_OBJ_NAME_LEN: 15
+ * characters).
+ */
+const char *const prog_names[N_PROGS] = {
+	"mktme_create", "mktme_bind", "mktme_mmap", "mktme_key_free",
+	"mktme_map_open", "mktme_unlink", "mktme_rmdir", "mktme_rename", "mktme_setattr",
+	"mktme_exec", "mktme_fork", "mktme_revoked",
+};
+
+/*
+ * Attach order: the charges' release first (key_free, revoked), so that no
+ * key created while the others attach is charged and then never released;
+ * the exec records next, so
+ * that every task exec'd from then on is known to the decisions; the
+ * guards before the decisions, so that nothing is enforced before the pins
+ * are protected.
+ */
+static const int attach_order[N_PROGS] = { 3, 11, 10, 9, 4, 5, 6, 7, 8, 0, 1, 2 };
+
+static struct bpf_program *skel_prog(struct mktme_policy_bpf *skel, int i)
+{
+	struct bpf_program *progs[N_PROGS] = {
+		skel->progs.mktme_create, skel->progs.mktme_bind, skel->progs.mktme_mmap,
+		skel->progs.mktme_key_free, skel->progs.mktme_map_open, skel->progs.mktme_unlink,
+		skel->progs.mktme_rmdir, skel->progs.mktme_rename, skel->progs.mktme_setattr,
+		skel->progs.mktme_exec, skel->progs.mktme_fork, skel->progs.mktme_revoked,
+	};
+
+	return progs[i];
+}
+
+static int mkdir_p(const char *dir)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (char *s = path + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(path, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static bool link_pinned(const char *prog)
+{
+	char name[64], path[512];
+
+	snprintf(name, sizeof(name), "link_%s", prog);
+	if (pin_path(path, sizeof(path), name))
+		return false;
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * The kernel's LSM links running one of our programs, by link id, and how
+ * many there are. A set attached from another pin directory (or whose pins
+ * were removed) shows up here and not under ours.
+ */
+int programs_in_kernel(unsigned int *ids, size_t max, size_t *n)
+{
+	__u32 id = 0;
+
+	*n = 0;
+	while (bpf_link_get_next_id(id, &id) == 0) {
+		struct bpf_link_info li;
+		struct bpf_prog_info pi;
+		__u32 len = sizeof(li);
+		int fd = bpf_link_get_fd_by_id(id), pfd;
+		bool ours = false;
+
+		if (fd < 0)
+			continue;	/* gone meanwhile */
+		memset(&li, 0, sizeof(li));
+		if (!bpf_obj_get_info_by_fd(fd, &li, &len) && li.type == BPF_LINK_TYPE_TRACING &&
+		    li.tracing.attach_type == BPF_LSM_MAC) {
+			pfd = bpf_prog_get_fd_by_id(li.prog_id);
+			len = sizeof(pi);
+			memset(&pi, 0, sizeof(pi));
+			if (pfd >= 0 && !bpf_obj_get_info_by_fd(pfd, &pi, &len))
+				for (int i = 0; i < N_PROGS; i++)
+					ours |= !strcmp(pi.name, prog_names[i]);
+			if (pfd >= 0)
+				close(pfd);
+		}
+		close(fd);
+		if (!ours)
+			continue;
+		if (*n < max)
+			ids[*n] = id;
+		(*n)++;
+	}
+	return errno == ENOENT ? 0 : -errno;
+}
+
+/* Our link ids in the kernel that are not pinned under the pin directory. */
+static size_t programs_foreign(char *list, size_t len)
+{
+	unsigned int in_kernel[64], prog_ids[N_PROGS], pinned[N_PROGS];
+	char names[N_PROGS][32];
+	size_t n = 0, foreign = 0, off = 0;
+
+	programs_attached(names, prog_ids, pinned);
+	if (programs_in_kernel(in_kernel, 64, &n))
+		return 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < n && i < 64; i++) {
+		bool here = false;
+
+		for (int k = 0; k < N_PROGS; k++)
+			here |= pinned[k] && pinned[k] == in_kernel[i];
+		if (here)
+			continue;
+		foreign++;
+		if (off < len)
+			off += snprintf(list + off, len - off, "%s%u", foreign > 1 ? ", " : "", in_kernel[i]);
+	}
+	return foreign;
+}
+
+int programs_ensure(bool *adopted)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct mktme_policy_bpf *skel = NULL;
+	struct pin_guard guard;
+	char why[PATH_MAX + 128], foreign[256];
+	int missing = 0, err, lock_fd = -1, ret = EXIT_RUNTIME;
+
+	*adopted = false;
+	err = mkdir_p(cli.pin_dir);
+	if (err)
+		return fail(EXIT_RUNTIME, "cannot create %s: %s (is bpffs mounted on /sys/fs/bpf?). Nothing was changed.",
+			    cli.pin_dir, strerror(-err));
+	/* Squatted (another user's directory), or someone could swap the pins: refuse. */
+	err = pin_dir_check(cli.pin_dir, &guard, why, sizeof(why));
+	if (err)
+		return fail(EXIT_RUNTIME, "refusing to pin the programs under %s: %s. Whoever owns or may write it could rename or replace the pins; remove it (as root) and load again. Nothing was attached.",
+			    cli.pin_dir, why);
+	lock_fd = open(cli.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX)) {
+		ret = fail(EXIT_RUNTIME, "cannot lock %s: %s", cli.pin_dir, strerror(errno));
+		goto out;
+	}
+	for (int i = 0; i < N_PROGS; i++)
+		missing += !link_pinned(prog_names[i]);
+	/* Never a second set beside one that runs: both would decide. */
+	if (programs_foreign(foreign, sizeof(foreign))) {
+		ret = fail(EXIT_RUNTIME, "mktme programs are already attached but not pinned under %s (link ids %s): another pin directory, or pins removed by hand. Loading would run a second set beside them; detach them where they are pinned (mktmectl --bpffs-dir DIR policy unload --detach) or reboot. Nothing was attached.",
+			   cli.pin_dir, foreign);
+		goto out;
+	}
+	if (!missing) {
+		*adopted = true;
+		ret = EXIT_OK;
+		goto out;
+	}
+
+	/* Maps are pinned by name: a partial earlier load is reused, not doubled. */
+	opts.pin_root_path = cli.pin_dir;
+	skel = mktme_policy_bpf__open_opts(&opts);
+	if (!skel) {
+		ret = fail(EXIT_RUNTIME, "cannot open the BPF object: %s", strerror(errno));
+		goto out;
+	}
+	skel->rodata->guard_dev = guard.kdev;
+	for (int i = 0; i < PIN_GUARD_DIRS; i++)
+		skel->rodata->guard_ino[i] = guard.ino[i];
+	err = mktme_policy_bpf__load(skel);
+	if (err) {
+		ret = fail(err == -ESRCH || err == -ENOENT ? EXIT_NO_LSM : EXIT_RUNTIME,
+			   "cannot load the BPF programs: %s (does this kernel have the mktme LSM hooks and BTF? libbpf's log above says more). Nothing was attached.",
+			   strerror(-err));
+		goto out;
+	}
+	for (int o = 0; o < N_PROGS; o++) {
+		int i = attach_order[o];
+		char name[64], path[512];
+		struct bpf_link *link;
+
+		if (link_pinned(prog_names[i]))
+			continue;
+		link = bpf_program__attach_lsm(skel_prog(skel, i));
+		if (!link) {
+			ret = fail(EXIT_RUNTIME, "cannot attach %s: %s", prog_names[i], strerror(errno));
+			goto out;
+		}
+		snprintf(name, sizeof(name), "link_%s", prog_names[i]);
+		pin_path(path, sizeof(path), name);
+		err = bpf_link__pin(link, path);
+		bpf_link__destroy(link);	/* the pin keeps it attached */
+		if (err) {
+			ret = fail(EXIT_RUNTIME, "cannot pin %s: %s", path, strerror(-err));
+			goto out;
+		}
+	}
+	ret = EXIT_OK;
+out:
+	mktme_policy_bpf__destroy(skel);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return ret;
+}
+
+int programs_remove(void)
+{
+	static const char *const names[] = {
+		"link_mktme_create", "link_mktme_bind", "link_mktme_mmap",
+		/* the guards after the decisions, the key charges' release last */
+		"link_mktme_map_open", "link_mktme_unlink", "link_mktme_rmdir", "link_mktme_rename",
+		"link_mktme_setattr", "link_mktme_exec", "link_mktme_fork", "link_mktme_revoked",
+		"link_mktme_key_free",
+		"mktme_meta", "mktme_rules", "mktme_cgroups", "mktme_policy", "mktme_gen_rules",
+		"mktme_gen_cgroups", "mktme_meta_tpl", "mktme_rules_tpl", "mktme_cgroups_tpl",
+		"mktme_live", "mktme_keys", "mktme_exe",
+		"mktme_counters", "mktme_assign", "mktme_state", "mktme_source", "mktme_stats",
+		"mktme_events",
+		"mktme_denials", "mktme_seq", "mktme_denials_last",
+	};
+	int ret = 0;
+
+	/* Links first: enforcement ends before the state goes. */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[512];
+
+		pin_path(path, sizeof(path), names[i]);
+		if (unlink(path) && errno != ENOENT)
+			ret = -errno;
+	}
+	rmdir(cli.pin_dir);
+	return ret;
+}
+
+int programs_attached(char names[N_PROGS][32], unsigned int prog_ids[N_PROGS],
+		      unsigned int link_ids[N_PROGS])
+{
+	int attached = 0;
+
+	for (int i = 0; i < N_PROGS; i++) {
+		struct bpf_link_info li;
+		struct bpf_prog_info pi;
+		__u32 len = sizeof(li);
+		char name[64];
+		int fd, pfd;
+
+		names[i][0] = '\0';
+		prog_ids[i] = 0;
+		link_ids[i] = 0;
+		snprintf(name, sizeof(name), "link_%s", prog_names[i]);
+		fd = pin_obj_get(name);
+		if (fd < 0)
+			continue;
+		memset(&li, 0, sizeof(li));
+		if (!bpf_obj_get_info_by_fd(fd, &li, &len)) {
+			link_ids[i] = li.id;
+			pfd = bpf_prog_get_fd_by_id(li.prog_id);
+			if (pfd >= 0) {
+				len = sizeof(pi);
+				memset(&pi, 0, sizeof(pi));
+				if (!bpf_obj_get_info_by_fd(pfd, &pi, &len)) {
+					snprintf(names[i], 32, "%s", pi.name);
+					prog_ids[i] = pi.id;
+					attached++;
+				}
+				close(pfd);
+			}
+		}
+		close(fd);
+	}
+	return attached;
+}
