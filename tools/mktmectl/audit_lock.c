@@ -76,6 +76,26 @@ int run_dir_open(bool create, char *why, size_t whylen)
 	return dfd;
 }
 
+int run_lock_take(int fd, const char *churn, char *who, size_t wholen)
+{
+	/* A holder may let go between the two calls: then try once more. */
+	for (int tries = 0; tries < 3; tries++) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+
+		if (!fcntl(fd, F_SETLK, &fl))
+			return 0;
+		if (errno != EAGAIN && errno != EACCES)
+			return -errno;
+		fl.l_type = F_WRLCK;
+		if (!fcntl(fd, F_GETLK, &fl) && fl.l_type != F_UNLCK) {
+			lock_holder(fl.l_pid, who, wholen);
+			return -EBUSY;
+		}
+	}
+	snprintf(who, wholen, "%s", churn);
+	return -EBUSY;
+}
+
 int audit_lock(int ring_fd, char *who, size_t wholen)
 {
 	struct bpf_map_info info;
@@ -95,25 +115,10 @@ int audit_lock(int ring_fd, char *who, size_t wholen)
 	close(dfd);
 	if (err)
 		return err;
-	/* A holder may let go between the two calls: then try once more. */
-	for (int tries = 0; tries < 3; tries++) {
-		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-
-		if (!fcntl(fd, F_SETLK, &fl))
-			return fd;
-		if (errno != EAGAIN && errno != EACCES) {
-			err = -errno;
-			close(fd);
-			return err;
-		}
-		fl.l_type = F_WRLCK;
-		if (!fcntl(fd, F_GETLK, &fl) && fl.l_type != F_UNLCK) {
-			lock_holder(fl.l_pid, who, wholen);
-			close(fd);
-			return -EBUSY;
-		}
+	err = run_lock_take(fd, "readers that come and go", who, wholen);
+	if (err) {
+		close(fd);
+		return err;
 	}
-	snprintf(who, wholen, "readers that come and go");
-	close(fd);
-	return -EBUSY;
+	return fd;
 }

@@ -49,26 +49,34 @@ static int fail_msg(int code, struct json_object *extra, const char *msg)
 	return code;
 }
 
-int fail(int code, const char *fmt, ...)
+static int vfail(int code, struct json_object *extra, const char *fmt, va_list ap)
 {
 	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	return fail_msg(code, extra, msg);
+}
+
+int fail(int code, const char *fmt, ...)
+{
 	va_list ap;
+	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ret = vfail(code, NULL, fmt, ap);
 	va_end(ap);
-	return fail_msg(code, NULL, msg);
+	return ret;
 }
 
 int fail_with(int code, struct json_object *extra, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
+	int ret;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ret = vfail(code, extra, fmt, ap);
 	va_end(ap);
-	return fail_msg(code, extra, msg);
+	return ret;
 }
 
 void note(const char *fmt, ...)

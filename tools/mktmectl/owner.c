@@ -50,33 +50,21 @@ int owner_take(const char *file, char *why, size_t whylen)
 
 	if (fd < 0)
 		return fd;
-	for (int tries = 0; tries < 3; tries++) {
-		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-
-		if (!fcntl(fd, F_SETLK, &fl))
-			goto locked;
-		if (errno != EAGAIN && errno != EACCES)
-			goto err;
-		fl.l_type = F_WRLCK;
-		if (!fcntl(fd, F_GETLK, &fl) && fl.l_type != F_UNLCK) {
-			lock_holder(fl.l_pid, why, whylen);
-			close(fd);
-			return -EBUSY;
-		}
+	err = run_lock_take(fd, "daemons that come and go", why, whylen);
+	if (err) {
+		if (err != -EBUSY)
+			snprintf(why, whylen, "%s", strerror(-err));
+		close(fd);
+		return err;
 	}
-	snprintf(why, whylen, "daemons that come and go");
-	close(fd);
-	return -EBUSY;
-locked:
 	n = snprintf(body, sizeof(body), "%d\n%s\n", (int)getpid(), file);
-	if (ftruncate(fd, 0) || pwrite(fd, body, n, 0) != n)
-		goto err;
+	if (ftruncate(fd, 0) || pwrite(fd, body, n, 0) != n) {
+		err = -errno;
+		snprintf(why, whylen, "%s", strerror(errno));
+		close(fd);
+		return err;
+	}
 	return fd;
-err:
-	err = -errno;
-	snprintf(why, whylen, "%s", strerror(errno));
-	close(fd);
-	return err;
 }
 
 int owner_get(pid_t *pid, char *who, size_t wholen, char *file, size_t filelen)

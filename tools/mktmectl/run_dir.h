@@ -20,4 +20,11 @@ int run_dir_open(bool create, char *why, size_t whylen);
 /* "pid N (argv0 argv1 ...)", or "pid N" if /proc does not tell more. */
 void lock_holder(pid_t pid, char *who, size_t len);
 
+/*
+ * Take the write lock of the lock file @fd without waiting: 0, or -EBUSY
+ * with @who naming the holder (@churn if holders kept letting go between
+ * the tries), or another negative errno. @fd stays open either way.
+ */
+int run_lock_take(int fd, const char *churn, char *who, size_t wholen);
+
 #endif
