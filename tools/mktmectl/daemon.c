@@ -520,12 +520,6 @@ static void follow_look(struct follow *f, enum why why, bool force)
 	}
 }
 
-static int usage_err(const char *msg)
-{
-	fprintf(stderr, "Usage: mktmectl daemon [--policy FILE] [--no-audit]\n");
-	return fail(EXIT_USAGE, "%s", msg);
-}
-
 static long ms_since(const struct timespec *t)
 {
 	struct timespec now;
@@ -572,18 +566,26 @@ static void audit_take(struct audit **a, bool *refused, char *why, size_t len)
 
 int do_daemon(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'P' },
+		{ "no-audit", no_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *file = NULL;
 	bool audit = true;
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--policy") && i + 1 < argc)
-			file = argv[++i];
-		else if (!strcmp(argv[i], "--no-audit"))
+	opts_begin();
+	while ((ret = opts_next(argc, argv, "", opts)) != -1) {
+		if (ret == 'P')
+			file = optarg;
+		else if (ret == 'A')
 			audit = false;
 		else
-			return usage_err("bad argument");
+			return opts_error(ret, argv);
 	}
+	if ((ret = opts_operands(argc, argv, 0, NULL)))
+		return ret;
 	journal_detect();
 	ret = run(file, audit);
 	sd_notifyf(0, "STOPPING=1\nSTATUS=exited (%d); the policy in force stays pinned", ret);

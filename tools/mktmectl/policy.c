@@ -16,28 +16,6 @@
 #include "policy.h"
 #include "policy_check.h"
 
-/*
- * Exactly @nargs positional arguments into @pos, after the options in @opts
- * (flags: getopt_long sets them through their flag pointer).
- */
-static int args(int argc, char **argv, const struct option *opts, int nargs, char **pos)
-{
-	int c, n;
-
-	opts_begin();
-	while ((c = opts_next(argc, argv, "", opts)) != -1)
-		if (c)
-			return opts_error(c, argv);
-	n = argc + 1 - optind;
-	if (n < nargs)
-		return usage_fail("missing argument");
-	if (n > nargs)
-		return usage_fail("unexpected argument \"%s\"", argv[optind - 1 + nargs]);
-	for (int i = 0; i < nargs; i++)
-		pos[i] = argv[optind - 1 + i];
-	return EXIT_OK;
-}
-
 static int do_check(int argc, char **argv)
 {
 	static int offline;
@@ -47,7 +25,7 @@ static int do_check(int argc, char **argv)
 	};
 	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
 	char *file;
-	int ret = args(argc, argv, opts, 1, &file);
+	int ret = opts_flags(argc, argv, opts, 1, &file);
 
 	if (ret)
 		return ret;
@@ -236,7 +214,7 @@ static int do_load(int argc, char **argv)
 	struct gate g;
 	char *file, err[512], what[1100];
 	bool adopted = false;
-	int ret = args(argc, argv, opts, 1, &file);
+	int ret = opts_flags(argc, argv, opts, 1, &file);
 
 	if (ret)
 		return ret;
@@ -302,7 +280,7 @@ static int do_show(int argc, char **argv)
 	struct pins p = PINS_INIT;
 	struct compiled c;
 	struct policy pol;
-	int ret = args(argc, argv, (const struct option[]){ { NULL, 0, NULL, 0 } }, 0, NULL);
+	int ret = opts_flags(argc, argv, NULL, 0, NULL);
 
 	if (ret || (ret = need_caps("reading the loaded policy", NEED_SYS_ADMIN)))
 		return ret;
@@ -361,7 +339,7 @@ static int do_unload(int argc, char **argv)
 	struct pins p = PINS_INIT;
 	struct gate g;
 	unsigned int gen;
-	int ret = args(argc, argv, opts, 0, NULL);
+	int ret = opts_flags(argc, argv, opts, 0, NULL);
 
 	if (ret || (ret = need_caps("unloading the policy", CAPS_CHANGE)))
 		return ret;

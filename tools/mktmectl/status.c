@@ -77,9 +77,9 @@ int do_status(int argc, char **argv)
 	struct mktme_pol_stats st = { 0 };
 	struct json_object *o = NULL;
 
-	(void)argv;
-	if (argc)
-		return fail(EXIT_USAGE, "status takes no arguments");
+	ret = opts_flags(argc, argv, NULL, 0, NULL);
+	if (ret)
+		return ret;
 	snprintf(dir, sizeof(dir), "%s/kernel/mm/mktme", cli.sysfs);
 	have_mktme = read_line(dir, "backend", backend, sizeof(backend)) != NULL;
 	read_line(dir, "encrypts", encrypts, sizeof(encrypts));
