@@ -264,7 +264,7 @@ static int take_back(void)
 {
 	struct pins p;
 	char what[512];
-	bool adopted;
+	enum programs_how how;
 	int ret;
 
 	if (owner_override_get(what, sizeof(what)) == 1) {
@@ -280,11 +280,11 @@ static int take_back(void)
 	pins_close(&p);
 	if (ret != -ENOENT)
 		return 0;	/* open, or an error apply() reports */
-	if (programs_ensure(&adopted))
+	if (programs_ensure(&how))
 		return -1;
 	reattached = true;
 	logp(LOG_NOTICE, "the programs were detached: %s them again (pins under %s)",
-	     adopted ? "adopted" : "attached and pinned", cli.pin_dir);
+	     how == PROGRAMS_ADOPTED ? "adopted" : "attached and pinned", cli.pin_dir);
 	return 0;
 }
 
@@ -594,7 +594,8 @@ int do_daemon(int argc, char **argv)
 
 static int run(const char *file, bool audit)
 {
-	bool adopted, failed = false;
+	enum programs_how how;
+	bool failed = false;
 	struct audit *a = NULL;
 	char why[512] = "";
 	bool audit_refused = false;
@@ -631,11 +632,13 @@ static int run(const char *file, bool audit)
 		}
 		follow_init(&f, file);
 	}
-	ret = programs_ensure(&adopted);
+	ret = programs_ensure(&how);
 	if (ret)
 		goto out;
-	logp(LOG_INFO, "%s the programs (pins under %s)", adopted ? "adopted" : "attached and pinned",
-	     cli.pin_dir);
+	logp(how == PROGRAMS_UPGRADED ? LOG_NOTICE : LOG_INFO, "%s the programs (pins under %s)",
+	     how == PROGRAMS_ADOPTED ? "adopted" :
+	     how == PROGRAMS_UPGRADED ? "upgraded (this build's replaced the attached ones, every map kept)" :
+	     "attached and pinned", cli.pin_dir);
 	/*
 	 * Runtime assignments kept outside the pins are put back here, before
 	 * the first generation is built from them.

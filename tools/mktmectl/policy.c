@@ -150,7 +150,7 @@ static void owner_gate_said(const struct gate *g, struct json_object *o)
 }
 
 static void print_loaded(const struct policy *pol, const struct compiled *c, bool dry_run,
-			 bool adopted, const char *file, const struct gate *g)
+			 enum programs_how how, const char *file, const struct gate *g)
 {
 	const struct mktme_pol_meta *m = compiled_meta(c);
 
@@ -162,7 +162,7 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		json_object_object_add(o, "assignments", json_object_new_int64(m->nr_assign));
 		if (!dry_run)
 			json_object_object_add(o, "programs",
-					       json_object_new_string(adopted ? "adopted" : "attached"));
+					       json_object_new_string(programs_how_str(how)));
 		if (g)
 			owner_gate_said(g, o);
 		json_emit(o, stdout, cli.pretty);
@@ -176,7 +176,9 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		printf("loaded %s as generation %u (mode %s, default %s, %zu rules, %u assignments, %zu map entries, %zu pending); programs %s\n",
 		       file, m->generation, name_of(mode_names, m->mode),
 		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, compiled_entries(c), c->nr_pending,
-		       adopted ? "already attached" : "attached now");
+		       how == PROGRAMS_ADOPTED ? "already attached" :
+		       how == PROGRAMS_UPGRADED ? "upgraded: this build's replaced the attached ones, every map kept" :
+		       "attached now");
 	if (m->mode == MKTME_MODE_AUDIT && !dry_run)
 		printf("audit mode: decisions are logged (mktmectl audit), nothing is denied\n");
 	if (g)
@@ -213,7 +215,7 @@ static int do_load(int argc, char **argv)
 	struct pins p = PINS_INIT;
 	struct gate g;
 	char *file, err[512], what[1100];
-	bool adopted = false;
+	enum programs_how how = PROGRAMS_ADOPTED;
 	int ret = opts_flags(argc, argv, opts, 1, &file);
 
 	if (ret)
@@ -227,7 +229,7 @@ static int do_load(int argc, char **argv)
 		pins_close(&p);
 		if (ret)
 			return ret;
-		print_loaded(&pol, &c, true, false, file, NULL);
+		print_loaded(&pol, &c, true, PROGRAMS_ADOPTED, file, NULL);
 		compiled_free(&c);
 		policy_free(&pol);
 		return EXIT_OK;
@@ -245,7 +247,7 @@ static int do_load(int argc, char **argv)
 	snprintf(what, sizeof(what), "policy load --force %s", file);
 	if (ret || (ret = owner_gate(what, force, &g)))
 		return ret;
-	ret = programs_ensure(&adopted);
+	ret = programs_ensure(&how);
 	if (ret)
 		goto undo;
 	ret = pins_open(&p, true);
@@ -261,7 +263,7 @@ static int do_load(int argc, char **argv)
 	if (policy_switch(&p, &c, err, sizeof(err))) {
 		ret = fail(EXIT_RUNTIME, "%s. The policy in force was left as it was.", err);
 	} else {
-		print_loaded(&pol, &c, false, adopted, file, &g);
+		print_loaded(&pol, &c, false, how, file, &g);
 		ret = EXIT_OK;
 	}
 	compiled_free(&c);
