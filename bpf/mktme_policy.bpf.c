@@ -37,6 +37,11 @@ static __always_inline void live_sub(void *live, __u64 cgid);
 
 char LICENSE[] SEC("license") = "GPL";
 
+#ifdef MKTME_TEST_VARIANT
+/* A second build of the same programs, for the upgrade test (mk/mktmectl.mk). */
+const volatile __u32 mktme_test_variant = MKTME_TEST_VARIANT;
+#endif
+
 #define ENOSPC 28
 
 /*
@@ -198,6 +203,20 @@ struct {
 	__type(value, struct mktme_pol_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_stats SEC(".maps");
+
+/*
+ * The build of the programs attached (tools/mktmectl/programs.c: a hash of
+ * the BPF object mktmectl embeds). Written by mktmectl once every program
+ * of a build is attached; a build that finds another's id here replaces
+ * the programs, keeping every other map.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_build SEC(".maps");
 
 /*
  * Audit: two ring buffers, so that no number of allows can take the place
@@ -533,7 +552,16 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		mktme_decide(rules, meta, &s, &kname, &kwild, name_ok, op, &d);
 	}
 
-	if (op == MKTME_OP_CREATE && d.verdict == MKTME_ALLOW) {
+	/*
+	 * A key is charged once. While an upgrade replaces the programs, a
+	 * hook runs two builds' programs for a moment (tools/mktmectl/
+	 * programs.c), newest first (kernel/bpf/trampoline.c adds to the
+	 * head); the second finds the first's record and only decides. A
+	 * serial is unique among live keys and its record goes at key_free,
+	 * so nothing else leaves a record behind.
+	 */
+	if (op == MKTME_OP_CREATE && d.verdict == MKTME_ALLOW &&
+	    !bpf_map_lookup_elem(&mktme_keys, &serial)) {
 		level = mktme_charge(meta ? cgroups : 0, &mktme_live, &s);
 		if (level >= 0 && level < MKTME_MAX_DEPTH) {
 			d.verdict = MKTME_DENY;
@@ -758,7 +786,7 @@ static __always_inline bool our_map(const struct bpf_map *map)
 	       map == (void *)&mktme_stats ||
 	       map == (void *)&mktme_events || map == (void *)&mktme_denials ||
 	       map == (void *)&mktme_seq || map == (void *)&mktme_denials_last ||
-	       map == (void *)&mktme_exe ||
+	       map == (void *)&mktme_exe || map == (void *)&mktme_build ||
 	       /* the generation in force, pinned as mktme_meta, mktme_rules, mktme_cgroups */
 	       in_force(map);
 }

@@ -65,3 +65,29 @@ HOST_TEST_LDLIBS_test_cli := -ljson-c
 # (make build/mktmectl/mktmectl, make build/tests/host/test_policy_parse) work.
 $(patsubst $(ROOT)/%,%,$(POLICY_HOST_BINS) $(MKTMECTL) $(LIBPOLICY)): build/%: $(BUILD)/%
 	@:
+
+# tests/guest/test_policy.c's upgrade test: mktmectl with a second build of
+# the programs (the same source with MKTME_TEST_VARIANT: other bytes, so
+# another build id) to replace the attached ones with, and back.
+VARIANT_OUT := $(TEST_OUT)/mktmectl-variant
+MKTMECTL_VARIANT := $(VARIANT_OUT)/mktmectl
+USERSPACE_TARGETS += $(MKTMECTL_VARIANT)
+
+$(VARIANT_OUT)/mktme_policy.bpf.o: bpf/mktme_policy.bpf.c $(BPF_OUT)/vmlinux.h $(wildcard bpf/*.h)
+	@mkdir -p $(@D)
+	@echo "  BPF     $@"
+	@$(CLANG) $(BPF_CFLAGS) -DMKTME_TEST_VARIANT=1 -c $< -o $@
+
+$(VARIANT_OUT)/mktme_policy.skel.h: $(VARIANT_OUT)/mktme_policy.bpf.o
+	@echo "  SKEL    $@"
+	@$(BPFTOOL) gen skeleton $< name mktme_policy_bpf >$@.tmp && mv $@.tmp $@
+
+# The skeleton is found through -I$(VARIANT_OUT) before USER_CFLAGS' -I$(BPF_OUT).
+$(VARIANT_OUT)/programs.o: tools/mktmectl/programs.c $(MKTMECTL_HDRS) $(VARIANT_OUT)/mktme_policy.skel.h
+	@echo "  CC      $@"
+	@$(CC) -I$(VARIANT_OUT) $(USER_CFLAGS) $(MKTMECTL_CFLAGS) -c -o $@ $<
+
+$(MKTMECTL_VARIANT): $(filter-out %/programs.o,$(MKTMECTL_OBJS)) $(VARIANT_OUT)/programs.o $(LIBPOLICY)
+	@echo "  LD      $@"
+	@$(CC) -o $@ $^ $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lcap -lsystemd
+GUEST_TEST_LDLIBS_test_policy := -ljson-c

@@ -9,6 +9,7 @@
  * session keyring of the test's own, shared with its children.
  */
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +29,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "guest.h"
 /* The map layout (struct mktme_pol_cg_key, struct mktme_pol_counter, MKTME_MAX_DEPTH). */
@@ -1509,4 +1512,236 @@ Test(policy, non_root_cannot_load_or_unload)
 		free(out);
 	}
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
+}
+
+/* ---- upgrades (issue 10 §6) ------------------------------------------------ */
+
+/* What `mktmectl -j status` says: the builds and every program's link and program id. */
+struct programs_seen {
+	char build[17], build_attached[17];
+	long long link[32], prog[32];
+	int n;
+	bool complete;
+	long long not_pinned_here, unfinished;
+};
+
+static struct programs_seen programs_seen(const char *ctl)
+{
+	struct programs_seen s = { .n = 0 };
+	struct json_object *o, *v, *arr;
+	char *out = NULL;
+
+	guest_sh(&out, "%s -j status", ctl);
+	o = json_tokener_parse(out);
+	cr_assert(o, "status -j: %s", out);
+	cr_assert(json_object_object_get_ex(o, "build", &v));
+	snprintf(s.build, sizeof(s.build), "%s", json_object_get_string(v));
+	cr_assert(json_object_object_get_ex(o, "build_attached", &v) && v, "%s", out);
+	snprintf(s.build_attached, sizeof(s.build_attached), "%s", json_object_get_string(v));
+	cr_assert(json_object_object_get_ex(o, "programs_complete", &v));
+	s.complete = json_object_get_boolean(v);
+	cr_assert(json_object_object_get_ex(o, "links_not_pinned_here", &v));
+	s.not_pinned_here = json_object_get_int64(v);
+	cr_assert(json_object_object_get_ex(o, "upgrade_unfinished", &v));
+	s.unfinished = json_object_get_int64(v);
+	cr_assert(json_object_object_get_ex(o, "programs", &arr));
+	for (size_t i = 0; i < json_object_array_length(arr) && s.n < 32; i++, s.n++) {
+		struct json_object *p = json_object_array_get_idx(arr, i);
+
+		cr_assert(json_object_object_get_ex(p, "link_id", &v) && v, "program %zu: %s", i, out);
+		s.link[s.n] = json_object_get_int64(v);
+		cr_assert(json_object_object_get_ex(p, "prog_id", &v) && v);
+		s.prog[s.n] = json_object_get_int64(v);
+	}
+	json_object_put(o);
+	free(out);
+	return s;
+}
+
+/* Counts of the hammers below, shared with them (MAP_SHARED before fork). */
+struct hammer {
+	volatile int stop;
+	volatile long denied_ok, denied_wrong, allowed_ok, allowed_wrong;
+};
+
+/*
+ * In CG/b (no rule: default deny) a key must never be created; in CG/q
+ * KA must always bind. Each child does one until told to stop.
+ */
+static pid_t hammer_start(struct hammer *h, bool deny)
+{
+	pid_t pid = fork();
+
+	cr_assert_neq(pid, -1);
+	if (pid)
+		return pid;
+	cg_enter(deny ? CG "/b" : CG "/q");
+	while (!h->stop) {
+		if (deny) {
+			key_serial_t k = add_key(MKTME_KEY_TYPE, "nope", PAYLOAD_CPU_128,
+						 strlen(PAYLOAD_CPU_128), KEY_SPEC_PROCESS_KEYRING);
+
+			if (k > 0 || errno != EPERM) {
+				h->denied_wrong++;
+				if (k > 0)
+					keyctl_invalidate(k);
+			} else {
+				h->denied_ok++;
+			}
+		} else if (op_bind(KA, NULL)) {
+			h->allowed_wrong++;
+		} else {
+			h->allowed_ok++;
+		}
+	}
+	_exit(0);
+}
+
+/*
+ * A new build of the programs replaces the attached ones when it loads a
+ * policy: hook by hook, the new program attached before the old one goes,
+ * so no call is decided by neither, and with every map kept: the live-key
+ * counts, the keys' records, the assignments, the generation in force.
+ * build/tests/mktmectl-variant is mktmectl with a second build of the same
+ * programs (mk/mktmectl.mk). Upgraded there and back while two children
+ * hammer a denied and an allowed operation: not one wrong decision.
+ */
+Test(policy, a_new_build_replaces_the_programs_keeping_every_map, .timeout = GUEST_TIMEOUT(900))
+{
+	const char *yaml = "version: 1\ndefault: deny\nlimits:\n  - {cgroup: " CG "/q, max_live_keys: 3}\n"
+			   "rules:\n  - {cgroup: " CG "/q, keys: [\"*\"], verdict: allow}\n";
+	char variant[4096], *out = NULL;
+	struct programs_seen a, b, back;
+	struct hammer *h;
+	pid_t deny_pid, allow_pid;
+	long gen;
+	int rc;
+
+	snprintf(variant, sizeof(variant), "%s", guest_build_path("tests/mktmectl-variant/mktmectl"));
+	load(yaml);
+	cr_assert_eq(guest_sh(NULL, "%s assign --owner any " CG "/a kb >&2", guest_ctl()), 0);
+	a = programs_seen(guest_ctl());
+	cr_assert_str_eq(a.build, a.build_attached, "this build attached: %s, %s", a.build,
+			 a.build_attached);
+	cr_assert(a.complete && a.n > 0 && a.not_pinned_here == 0);
+	/* Two of the three live keys CG/q may have, charged by this build. */
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "up1", 0);
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "up2", 0);
+	gen = generation();
+
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	cr_assert_neq(h, MAP_FAILED);
+	memset(h, 0, sizeof(*h));
+	deny_pid = hammer_start(h, true);
+	allow_pid = hammer_start(h, false);
+	while (!h->denied_ok || !h->allowed_ok)
+		usleep(10 * 1000);
+
+	rc = guest_sh_all(&out, "%s policy load %s", variant, POLICY_FILE);
+	cr_assert_eq(rc, 0, "variant policy load: exit %d: %s", rc, out);
+	cr_assert(strstr(out, "programs upgraded"), "%s", out);
+	free(out);
+	b = programs_seen(variant);
+	cr_assert_str_neq(b.build, a.build, "the variant is another build");
+	cr_assert_str_eq(b.build_attached, b.build, "the variant's build is attached");
+	cr_assert(b.complete && b.n == a.n && b.not_pinned_here == 0,
+		  "complete %d, %d programs, %lld links not pinned here", b.complete, b.n,
+		  b.not_pinned_here);
+	for (int i = 0; i < a.n; i++) {
+		cr_assert_neq(b.link[i], a.link[i], "program %d: still link %lld", i, a.link[i]);
+		cr_assert_neq(b.prog[i], a.prog[i], "program %d: still program %lld", i, a.prog[i]);
+	}
+	/* The old links are gone from the kernel, not only from the pins. */
+	for (int i = 0; i < a.n; i++) {
+		int fd = bpf_link_get_fd_by_id(a.link[i]);
+
+		cr_assert_lt(fd, 0, "old link %lld still exists", a.link[i]);
+	}
+	cr_assert_eq(generation(), gen + 1, "the load's own generation, after the kept ones");
+	/* The charges were kept: one more key fits, the fourth does not. */
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "up3", 0);
+	EXPECT(EPERM, CG "/q", -1, CREATE_KEEP, "up4", 0);
+	/* And the assignment. */
+	EXPECT(0, CG "/a", -1, BIND, NULL, KB);
+	EXPECT(EPERM, CG "/b", -1, BIND, NULL, KB);
+
+	/* Back to this build, still hammered. */
+	rc = guest_sh_all(&out, "%s policy load %s", guest_ctl(), POLICY_FILE);
+	cr_assert_eq(rc, 0, "policy load: exit %d: %s", rc, out);
+	cr_assert(strstr(out, "programs upgraded"), "%s", out);
+	free(out);
+	h->stop = 1;
+	guest_wait_child(deny_pid);
+	guest_wait_child(allow_pid);
+	cr_log_info("hammered through two upgrades: %ld denials, %ld binds", h->denied_ok,
+		    h->allowed_ok);
+	cr_assert_eq(h->denied_wrong, 0, "%ld keys created (or wrong errors) where denied",
+		     h->denied_wrong);
+	cr_assert_eq(h->allowed_wrong, 0, "%ld binds refused where allowed", h->allowed_wrong);
+	back = programs_seen(guest_ctl());
+	cr_assert_str_eq(back.build_attached, a.build);
+	cr_assert(back.complete && back.not_pinned_here == 0);
+	/* Nothing charged twice: with the three keys gone, three fit again. */
+	keyctl_clear(KEY_SPEC_SESSION_KEYRING);
+	for (int i = 0, err = -1; i < 3; i++, err = -1) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "re%d", i);
+		/* key_free runs in the key garbage collector, shortly after. */
+		for (int waited = 0; waited < MKTME_WAIT_MS && err; waited += 100) {
+			err = in_cg(CG "/q", -1, CREATE_KEEP, name, 0);
+			if (err)
+				usleep(100 * 1000);
+		}
+		cr_assert_eq(err, 0, "key %d of 3 after the others were freed: %s", i + 1,
+			     strerror(err));
+	}
+	EXPECT(EPERM, CG "/q", -1, CREATE_KEEP, "re3", 0);
+	munmap(h, sizeof(*h));
+}
+
+/*
+ * An upgrade stopped between pinning a new link and renaming it over the
+ * old one (a crash, kill -9) leaves both builds' programs on that hook,
+ * the new one under link_<prog>_new. Made here by hand for the create hook:
+ * a key created then is charged once, not by each program; the next load
+ * drops the half-way pin and nothing of ours runs unpinned.
+ */
+Test(policy, an_upgrade_stopped_half_way_charges_once_and_is_finished, .timeout = GUEST_TIMEOUT(900))
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = PIN_DIR);
+	struct bpf_object *obj;
+	struct bpf_link *link;
+	struct programs_seen s;
+	char *out = NULL;
+	int rc;
+
+	load("version: 1\ndefault: deny\nlimits:\n  - {cgroup: " CG "/q, max_live_keys: 3}\n"
+	     "rules:\n  - {cgroup: " CG "/q, keys: [\"*\"], verdict: allow}\n");
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "h1", 0);
+	obj = bpf_object__open_file(guest_build_path("tests/mktmectl-variant/mktme_policy.bpf.o"),
+				    &opts);
+	cr_assert(obj, "open the variant's object: %s", strerror(errno));
+	cr_assert_eq(bpf_object__load(obj), 0, "load the variant's programs (maps reused)");
+	link = bpf_program__attach_lsm(bpf_object__find_program_by_name(obj, "mktme_create"));
+	cr_assert(link, "attach the variant's mktme_create: %s", strerror(errno));
+	cr_assert_eq(bpf_link__pin(link, PIN_DIR "/link_mktme_create_new"), 0);
+	bpf_link__destroy(link);
+	bpf_object__close(obj);
+	s = programs_seen(guest_ctl());
+	cr_assert_eq(s.not_pinned_here, 1, "status sees the half-way link beside the pinned set");
+	cr_assert_eq(s.unfinished, 1, "and says an upgrade stopped half-way");
+	/* Two create programs run: the key counts once, so two more fit, not one. */
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "h2", 0);
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "h3", 0);
+	EXPECT(EPERM, CG "/q", -1, CREATE_KEEP, "h4", 0);
+	rc = guest_sh_all(&out, "%s policy load %s", guest_ctl(), POLICY_FILE);
+	cr_assert_eq(rc, 0, "policy load: exit %d: %s", rc, out);
+	free(out);
+	cr_assert_eq(access(PIN_DIR "/link_mktme_create_new", F_OK), -1, "the half-way pin is gone");
+	s = programs_seen(guest_ctl());
+	cr_assert(s.complete && s.not_pinned_here == 0 && s.unfinished == 0,
+		  "complete %d, %lld links not pinned here, %lld half-way", s.complete,
+		  s.not_pinned_here, s.unfinished);
+	EXPECT(EPERM, CG "/q", -1, CREATE_KEEP, "h5", 0);
 }

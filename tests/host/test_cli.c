@@ -168,6 +168,78 @@ Test(cli, unknown_option_is_a_usage_error)
 	run_result_free(&r);
 }
 
+/*
+ * One argument style for every command (getopt_long, then a count of
+ * operands): an unknown option and one operand too many are usage errors
+ * (exit 2, the message, the command's usage line) before anything is
+ * looked at, whichever command it is. `key rm --bogus` once searched for
+ * a key named "--bogus"; `daemon --policy=FILE` was "bad argument".
+ */
+Test(cli, every_command_parses_its_arguments_the_same_way)
+{
+	static const struct {
+		const char *words[4];	/* the command and exactly its operands */
+		const char *usage;
+	} cmds[] = {
+		{ { "policy", "check", "x.yaml" }, "policy check [--offline] FILE" },
+		{ { "policy", "load", "x.yaml" }, "policy load FILE" },
+		{ { "policy", "show" }, "policy show" },
+		{ { "policy", "unload" }, "policy unload" },
+		{ { "key", "add", "k" }, "key add NAME" },
+		{ { "key", "list" }, "key list" },
+		{ { "key", "rm", "k" }, "key rm NAME" },
+		{ { "assign", "/a", "k" }, "assign [--owner" },
+		{ { "unassign", "/a", "k" }, "unassign CGROUP KEY" },
+		{ { "audit" }, "audit [--follow]" },
+		{ { "status" }, "status" },
+		{ { "daemon" }, "daemon [--policy FILE]" },
+		{ { "version" }, "version" },
+		{ { "help" }, "help" },
+	};
+
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		for (int extra = 0; extra < 2; extra++) {
+			/* extra 0: an unknown option first; 1: one operand too many. */
+			const char *a[8] = { 0 };
+			struct run_result r;
+			char want[128], usage[128];
+			size_t n = 0;
+
+			for (size_t w = 0; w < 4 && cmds[i].words[w]; w++)
+				a[n++] = cmds[i].words[w];
+			a[n++] = extra ? "one-too-many" : "--bogus-opt";
+			ctl(&r, a[0], a[1], a[2], a[3], a[4]);
+			snprintf(want, sizeof(want), extra ? "unexpected argument \"one-too-many\"" :
+				 "unknown option \"--bogus-opt\"");
+			snprintf(usage, sizeof(usage), "Usage: mktmectl %s", cmds[i].usage);
+			cr_expect_eq(r.status, 2, "%s %s: exit %d: %s", a[0], a[1] ? a[1] : "",
+				     r.status, r.err);
+			cr_expect(strstr(r.err, want), "%s %s: no '%s' in: %s", a[0], a[1] ? a[1] : "",
+				  want, r.err);
+			cr_expect(strstr(r.err, usage), "%s %s: no '%s' in: %s", a[0], a[1] ? a[1] : "",
+				  usage, r.err);
+			run_result_free(&r);
+		}
+	}
+	/* Long options take their argument either way, in every command. */
+	{
+		struct run_result r;
+
+		ctl(&r, "daemon", "--policy=/nonexistent/p.yaml", "--no-audit", "--bogus-opt");
+		cr_expect_eq(r.status, 2, "%s", r.err);
+		cr_expect(strstr(r.err, "unknown option \"--bogus-opt\""), "%s", r.err);
+		run_result_free(&r);
+		ctl(&r, "daemon", "--policy");
+		cr_expect_eq(r.status, 2, "%s", r.err);
+		cr_expect(strstr(r.err, "option \"--policy\" needs an argument"), "%s", r.err);
+		run_result_free(&r);
+		ctl(&r, "key", "rm");
+		cr_expect_eq(r.status, 2, "%s", r.err);
+		cr_expect(strstr(r.err, "missing argument"), "%s", r.err);
+		run_result_free(&r);
+	}
+}
+
 Test(cli, prefixes_select_commands)
 {
 	struct run_result r;

@@ -63,6 +63,39 @@ Test(parse, invalid_utf8)
 		     "2:14: not valid UTF-8 (a policy is UTF-8 text)");
 }
 
+/*
+ * Found by tests/fuzz (host/test_fuzz_smoke): libfyaml 0.7.12, Debian 12's,
+ * crashed in fy_parser_destroy() on "? s:\t-" (7 bytes), after its error
+ * "cannot use tab for indentation of block entry" under an explicit key:
+ * its key list was freed twice (upstream libfyaml issue #57), so memory
+ * was corrupted before the crash. A file with a tab never reaches libfyaml.
+ */
+Test(parse, tab_refused_before_libfyaml_sees_it, .timeout = 10)
+{
+	const char *why = "a tab character (a policy is indented and separated with spaces; "
+			  "in a double-quoted string write \\t)";
+	char want[256];
+
+	snprintf(want, sizeof(want), "1:5: %s", why);
+	assert_error("? s:\t-", want);
+	snprintf(want, sizeof(want), "1:7: %s", why);
+	assert_error("? [s]:\t-\n", want);
+	snprintf(want, sizeof(want), "2:6: %s", why);
+	assert_error("version: 1\nmode:\taudit\n", want);
+	snprintf(want, sizeof(want), "2:3: %s", why);
+	assert_error("version: 1\n# \tcomment\n", want);
+}
+
+/* YAML's character set (YAML 1.2 section 5.1, c-printable) has no C0 controls but these. */
+Test(parse, control_characters)
+{
+	assert_error("version: 1\x01\n", "1:11: a control character (U+0001) is not YAML text");
+	assert_error("version: 1\nmode: au\x7f" "dit\n",
+		     "2:9: a control character (U+007F) is not YAML text");
+	assert_error("version: 1\n\x1b[31m", "2:1: a control character (U+001B) is not YAML text");
+	assert_error("version: 1\x0c\n", "1:11: a control character (U+000C) is not YAML text");
+}
+
 /* An escaped NUL would cut the string short: "/tenants/a\0/x" named /tenants/a. */
 Test(parse, escaped_nul)
 {

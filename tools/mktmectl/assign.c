@@ -31,17 +31,16 @@ struct outcome {
 	unsigned int generation;
 };
 
-static int parse(int argc, char **argv, char *cg, size_t len)
+/* The operands CGROUP and KEY: the cgroup's normal form into @cg. */
+static int parse(char *const arg[2], char *cg, size_t len)
 {
 	char err[256];
 
-	if (argc != 2)
-		return usage_fail("expected CGROUP and KEY");
-	if (cgroup_path_normalize(argv[0], cg, len, err, sizeof(err)))
+	if (cgroup_path_normalize(arg[0], cg, len, err, sizeof(err)))
 		return fail(EXIT_USAGE, "cgroup: %s. Nothing was changed.", err);
-	if (!argv[1][0] || strlen(argv[1]) >= MKTME_NAME_LEN || strchr(argv[1], '*'))
+	if (!arg[1][0] || strlen(arg[1]) >= MKTME_NAME_LEN || strchr(arg[1], '*'))
 		return fail(EXIT_USAGE, "key name \"%s\": 1 to %d bytes, no \"*\". Nothing was changed.",
-			    argv[1], MKTME_NAME_LEN - 1);
+			    arg[1], MKTME_NAME_LEN - 1);
 	return EXIT_OK;
 }
 
@@ -229,7 +228,7 @@ int do_assign(int argc, char **argv)
 	struct state s, next;
 	struct outcome o = { 0 };
 	struct pins p = PINS_INIT;
-	char cg[POLICY_MAX_PATH + 2];
+	char cg[POLICY_MAX_PATH + 2], *arg[2];
 	unsigned int id;
 	bool owner_any = false;
 	long at;
@@ -244,15 +243,13 @@ int do_assign(int argc, char **argv)
 				    optarg);
 		owner_any = !strcmp(optarg, "any");
 	}
-	argv += optind - 1;
-	argc -= optind - 1;
-	if ((ret = parse(argc, argv, cg, sizeof(cg))) ||
+	if ((ret = opts_operands(argc, argv, 2, arg)) || (ret = parse(arg, cg, sizeof(cg))) ||
 	    (ret = need_caps("assigning a key", CAPS_CHANGE)) || (ret = exists(cg)) ||
 	    (ret = state_open(&s, &dirfd)))
 		return ret;
 	if ((ret = pins_or_none(&p, &o)))
 		goto out;
-	at = state_find(&s, cg, argv[1]);
+	at = state_find(&s, cg, arg[1]);
 	if (at >= 0 && s.e[at].owner_any == owner_any) {
 		struct compiled cur;
 
@@ -261,7 +258,7 @@ int do_assign(int argc, char **argv)
 			o.generation = compiled_meta(&cur)->generation;
 			compiled_free(&cur);
 		}
-		ret = report("assigned", cg, argv[1], s.e[at].id, &o, s.path);
+		ret = report("assigned", cg, arg[1], s.e[at].id, &o, s.path);
 		goto out;
 	}
 	if (at < 0 && s.n >= MKTME_MAX_ASSIGN) {
@@ -275,13 +272,13 @@ int do_assign(int argc, char **argv)
 	 * new one is the next after the highest.
 	 */
 	id = at >= 0 ? s.e[at].id : state_next_id(&s);
-	if (state_copy(&s, at, &next) || state_add(&next, cg, argv[1], id, time(NULL))) {
+	if (state_copy(&s, at, &next) || state_add(&next, cg, arg[1], id, time(NULL))) {
 		state_free(&next);
 		ret = fail(EXIT_RUNTIME, "out of memory. Nothing was changed.");
 		goto out;
 	}
 	next.e[next.n - 1].owner_any = owner_any;
-	ret = change(dirfd, &s, &next, &p, &o, "assigned", cg, argv[1], id);
+	ret = change(dirfd, &s, &next, &p, &o, "assigned", cg, arg[1], id);
 	state_free(&next);
 out:
 	pins_close(&p);
@@ -341,7 +338,7 @@ int do_unassign(int argc, char **argv)
 	struct state s, next;
 	struct outcome o = { 0 };
 	struct pins p = PINS_INIT;
-	char cg[POLICY_MAX_PATH + 2];
+	char cg[POLICY_MAX_PATH + 2], *arg[2];
 	long at;
 	int ret, dirfd;
 
@@ -349,19 +346,18 @@ int do_unassign(int argc, char **argv)
 	while ((ret = opts_next(argc, argv, "", opts)) != -1)
 		if (ret)
 			return opts_error(ret, argv);
-	argv += optind - 1;
-	argc -= optind - 1;
-	if (all && argc)
-		return usage_fail("--all takes no CGROUP or KEY");
+	/* --all: no CGROUP or KEY. */
+	if ((ret = opts_operands(argc, argv, all ? 0 : 2, arg)))
+		return ret;
 	if (all)
 		return unassign_all();
 	/* The cgroup may be gone: its assignment can still be removed. */
-	if ((ret = parse(argc, argv, cg, sizeof(cg))) ||
+	if ((ret = parse(arg, cg, sizeof(cg))) ||
 	    (ret = need_caps("unassigning a key", CAPS_CHANGE)) || (ret = state_open(&s, &dirfd)))
 		return ret;
-	at = state_find(&s, cg, argv[1]);
+	at = state_find(&s, cg, arg[1]);
 	if (at < 0) {
-		ret = report("unassigned", cg, argv[1], 0, &o, s.path);
+		ret = report("unassigned", cg, arg[1], 0, &o, s.path);
 		goto out;
 	}
 	if ((ret = pins_or_none(&p, &o)))
@@ -370,7 +366,7 @@ int do_unassign(int argc, char **argv)
 		ret = fail(EXIT_RUNTIME, "out of memory. Nothing was changed.");
 		goto out;
 	}
-	ret = change(dirfd, &s, &next, &p, &o, "unassigned", cg, argv[1], s.e[at].id);
+	ret = change(dirfd, &s, &next, &p, &o, "unassigned", cg, arg[1], s.e[at].id);
 	state_free(&next);
 out:
 	pins_close(&p);

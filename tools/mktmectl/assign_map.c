@@ -15,6 +15,7 @@
 
 #include "assign_state.h"
 #include "cgroup.h"
+#include "grow.h"
 #include "main.h"
 #include "pins.h"
 
@@ -33,17 +34,10 @@ static int map_read(const struct pins *p, struct assignment **out, size_t *n)
 		prev = &k;
 		if (bpf_map_lookup_elem(p->assign, &k, &v))
 			continue;
-		if (*n == cap) {
-			struct assignment *na;
-
-			cap = cap ? cap * 2 : 16;
-			na = realloc(a, cap * sizeof(*a));
-			if (!na) {
-				free(a);
-				errno = ENOMEM;
-				return -ENOMEM;
-			}
-			a = na;
+		if (grow(&a, &cap, *n, sizeof(*a))) {
+			free(a);
+			errno = ENOMEM;
+			return -ENOMEM;
 		}
 		memset(&a[*n], 0, sizeof(a[*n]));
 		a[*n].cgid = k.cgid;

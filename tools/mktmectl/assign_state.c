@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "cgroup.h"
+#include "grow.h"
 
 #define STATE_TMP ".assignments.tmp"
 
@@ -206,15 +207,8 @@ int state_add(struct state *s, const char *cgroup, const char *key, uint32_t id,
 {
 	struct state_entry *e;
 
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-
-		e = realloc(s->e, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		s->e = e;
-		s->cap = cap;
-	}
+	if (grow(&s->e, &s->cap, s->n, sizeof(*s->e)))
+		return -ENOMEM;
 	e = &s->e[s->n];
 	memset(e, 0, sizeof(*e));
 	e->cgroup = strdup(cgroup);

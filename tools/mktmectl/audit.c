@@ -407,8 +407,8 @@ int do_audit(int argc, char **argv)
 			return opts_error(ret, argv);
 		follow = true;
 	}
-	if (optind != argc + 1)
-		return usage_fail("unexpected argument \"%s\"", argv[optind - 1]);
+	if ((ret = opts_operands(argc, argv, 0, NULL)))
+		return ret;
 	/*
 	 * Reading the stream consumes it (a reader advances the ring buffer's
 	 * consumer position), so it needs what every change needs: the

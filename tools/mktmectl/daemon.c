@@ -264,7 +264,7 @@ static int take_back(void)
 {
 	struct pins p;
 	char what[512];
-	bool adopted;
+	enum programs_how how;
 	int ret;
 
 	if (owner_override_get(what, sizeof(what)) == 1) {
@@ -280,11 +280,11 @@ static int take_back(void)
 	pins_close(&p);
 	if (ret != -ENOENT)
 		return 0;	/* open, or an error apply() reports */
-	if (programs_ensure(&adopted))
+	if (programs_ensure(&how))
 		return -1;
 	reattached = true;
 	logp(LOG_NOTICE, "the programs were detached: %s them again (pins under %s)",
-	     adopted ? "adopted" : "attached and pinned", cli.pin_dir);
+	     how == PROGRAMS_ADOPTED ? "adopted" : "attached and pinned", cli.pin_dir);
 	return 0;
 }
 
@@ -520,12 +520,6 @@ static void follow_look(struct follow *f, enum why why, bool force)
 	}
 }
 
-static int usage_err(const char *msg)
-{
-	fprintf(stderr, "Usage: mktmectl daemon [--policy FILE] [--no-audit]\n");
-	return fail(EXIT_USAGE, "%s", msg);
-}
-
 static long ms_since(const struct timespec *t)
 {
 	struct timespec now;
@@ -572,18 +566,26 @@ static void audit_take(struct audit **a, bool *refused, char *why, size_t len)
 
 int do_daemon(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'P' },
+		{ "no-audit", no_argument, NULL, 'A' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *file = NULL;
 	bool audit = true;
 	int ret;
 
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--policy") && i + 1 < argc)
-			file = argv[++i];
-		else if (!strcmp(argv[i], "--no-audit"))
+	opts_begin();
+	while ((ret = opts_next(argc, argv, "", opts)) != -1) {
+		if (ret == 'P')
+			file = optarg;
+		else if (ret == 'A')
 			audit = false;
 		else
-			return usage_err("bad argument");
+			return opts_error(ret, argv);
 	}
+	if ((ret = opts_operands(argc, argv, 0, NULL)))
+		return ret;
 	journal_detect();
 	ret = run(file, audit);
 	sd_notifyf(0, "STOPPING=1\nSTATUS=exited (%d); the policy in force stays pinned", ret);
@@ -592,7 +594,8 @@ int do_daemon(int argc, char **argv)
 
 static int run(const char *file, bool audit)
 {
-	bool adopted, failed = false;
+	enum programs_how how;
+	bool failed = false;
 	struct audit *a = NULL;
 	char why[512] = "";
 	bool audit_refused = false;
@@ -629,11 +632,13 @@ static int run(const char *file, bool audit)
 		}
 		follow_init(&f, file);
 	}
-	ret = programs_ensure(&adopted);
+	ret = programs_ensure(&how);
 	if (ret)
 		goto out;
-	logp(LOG_INFO, "%s the programs (pins under %s)", adopted ? "adopted" : "attached and pinned",
-	     cli.pin_dir);
+	logp(how == PROGRAMS_UPGRADED ? LOG_NOTICE : LOG_INFO, "%s the programs (pins under %s)",
+	     how == PROGRAMS_ADOPTED ? "adopted" :
+	     how == PROGRAMS_UPGRADED ? "upgraded (this build's replaced the attached ones, every map kept)" :
+	     "attached and pinned", cli.pin_dir);
 	/*
 	 * Runtime assignments kept outside the pins are put back here, before
 	 * the first generation is built from them.

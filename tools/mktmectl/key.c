@@ -95,7 +95,7 @@ static int do_add(int argc, char **argv)
 	int type = 0, alg = -1, c;	/* alg -1: the kernel chooses (the platform's default) */
 	char payload[512], khex[130] = "", thex[130] = "", chosen[32] = "?";
 	key_serial_t serial;
-	const char *name;
+	char *name;
 
 	opts_begin();
 	while ((c = opts_next(argc, argv, "", opts)) != -1) {
@@ -111,9 +111,8 @@ static int do_add(int argc, char **argv)
 					  name_list(alg_names));
 		return opts_error(c, argv);
 	}
-	if (optind != argc)
-		return usage_fail("expected exactly one NAME");
-	name = argv[optind - 1];
+	if ((c = opts_operands(argc, argv, 1, &name)))
+		return c;
 	if (!name[0] || strlen(name) >= MKTME_NAME_LEN)
 		return fail(EXIT_USAGE, "key name \"%s\": 1 to %d bytes (longer names match only \"*\" rules). Nothing was created.",
 			    name, MKTME_NAME_LEN - 1);
@@ -178,9 +177,9 @@ static int do_list(int argc, char **argv)
 	struct json_object *a;
 	int ret;
 
-	(void)argv;
-	if (argc)
-		return usage_fail("key list takes no arguments");
+	ret = opts_flags(argc, argv, NULL, 0, NULL);
+	if (ret)
+		return ret;
 	a = cli.json ? json_object_new_array() : NULL;
 	if (!a)
 		printf("%-10s %-6s %-24s %s\n", "SERIAL", "UID", "NAME", "KERNEL");
@@ -197,14 +196,16 @@ static int do_list(int argc, char **argv)
 static int do_rm(int argc, char **argv)
 {
 	key_serial_t serial;
+	char *name;
+	int ret = opts_flags(argc, argv, NULL, 1, &name);
 
-	if (argc != 1)
-		return usage_fail("expected exactly one NAME");
-	serial = keyctl_search(KEY_SPEC_USER_KEYRING, "mktme", argv[0], 0);
+	if (ret)
+		return ret;
+	serial = keyctl_search(KEY_SPEC_USER_KEYRING, "mktme", name, 0);
 	if (serial < 0)
 		return fail(errno == ENOKEY ? EXIT_USAGE : EXIT_RUNTIME,
 			    "no mktme key \"%s\" in your user keyring (%s). Nothing was removed.",
-			    argv[0], strerror(errno));
+			    name, strerror(errno));
 	/*
 	 * Invalidate when we may: the key is gone everywhere at once and its
 	 * KeyID is released as soon as nothing maps it. That needs search
@@ -216,17 +217,17 @@ static int do_rm(int argc, char **argv)
 	 */
 	if (keyctl_invalidate(serial) && (errno != EACCES ||
 					  keyctl_unlink(serial, KEY_SPEC_USER_KEYRING)))
-		return fail(EXIT_RUNTIME, "key \"%s\" (serial %d): %s. Nothing was removed.", argv[0],
+		return fail(EXIT_RUNTIME, "key \"%s\" (serial %d): %s. Nothing was removed.", name,
 			    serial, strerror(errno));
 	if (cli.json) {
 		struct json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "name", json_object_new_string(argv[0]));
+		json_object_object_add(o, "name", json_object_new_string(name));
 		json_object_object_add(o, "serial", json_object_new_int64(serial));
 		json_object_object_add(o, "removed", json_object_new_boolean(true));
 		json_emit(o, stdout, cli.pretty);
 	} else {
-		printf("key \"%s\" (serial %d) removed\n", argv[0], serial);
+		printf("key \"%s\" (serial %d) removed\n", name, serial);
 	}
 	return EXIT_OK;
 }

@@ -224,6 +224,31 @@ int opts_error(int c, char **argv)
 	return usage_fail("unknown option \"%s\"", arg);
 }
 
+int opts_operands(int argc, char **argv, int n, char **pos)
+{
+	int have = argc + 1 - optind;
+
+	if (have < n)
+		return usage_fail("missing argument");
+	if (have > n)
+		return usage_fail("unexpected argument \"%s\"", argv[optind - 1 + n]);
+	for (int i = 0; i < n; i++)
+		pos[i] = argv[optind - 1 + i];
+	return EXIT_OK;
+}
+
+int opts_flags(int argc, char **argv, const struct option *opts, int n, char **pos)
+{
+	static const struct option none[] = { { NULL, 0, NULL, 0 } };
+	int c;
+
+	opts_begin();
+	while ((c = opts_next(argc, argv, "", opts ? opts : none)) != -1)
+		if (c)
+			return opts_error(c, argv);
+	return opts_operands(argc, argv, n, pos);
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static bool is_prefix(const char *pfx, const char *name)
@@ -280,7 +305,12 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, const char *family
 		help_of(stderr, cmds, family, !family);
 		return fail(EXIT_USAGE, "missing command");
 	}
-	if (is_help(argv[0]) || !strcmp(argv[0], "help")) {
+	/* The top's "help" is a command of its own (do_help); a family's is this. */
+	if (is_help(argv[0]) || (family && !strcmp(argv[0], "help"))) {
+		if (argc > 1 && !is_help(argv[0])) {
+			help_of(stderr, cmds, family, false);
+			return fail(EXIT_USAGE, "unexpected argument \"%s\"", argv[1]);
+		}
 		help_of(stdout, cmds, family, !family);
 		return EXIT_OK;
 	}
@@ -304,13 +334,10 @@ int cmd_select(const struct cmd *cmds, int argc, char **argv, const char *family
 
 static int do_version(int argc, char **argv)
 {
-	opts_begin();
-	int c = opts_next(argc, argv, "", (const struct option[]){ { NULL, 0, NULL, 0 } });
+	int ret = opts_flags(argc, argv, NULL, 0, NULL);
 
-	if (c != -1)
-		return opts_error(c, argv);
-	if (argc + 1 - optind)
-		return usage_fail("version takes no arguments");
+	if (ret)
+		return ret;
 	if (cli.json) {
 		struct json_object *o = json_object_new_object();
 
@@ -344,8 +371,10 @@ static const struct cmd top[] = {
 
 static int do_help(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	int ret = opts_flags(argc, argv, NULL, 0, NULL);
+
+	if (ret)
+		return ret;
 	help_of(stdout, top, NULL, true);
 	return EXIT_OK;
 }

@@ -90,16 +90,22 @@ extern const struct cmd policy_cmds[], key_cmds[];
 int cmd_select(const struct cmd *cmds, int argc, char **argv, const char *family);
 
 /*
- * Options of the running command: getopt_long over its arguments (argv[-1]
- * is its name), GNU style (options may follow arguments, "--" ends them).
- * opts_begin() first; opts_next() (@shortopts as getopt's, "" for none)
- * returns the option, -1 at the end, '?' or
- * ':' for a bad one (then return opts_error()). The positional arguments
- * are then argv[optind - 1 ...], argc + 1 - optind of them.
+ * Every command parses its arguments one way: getopt_long over them
+ * (argv[-1] is its name), GNU style (options may follow operands, "--"
+ * ends them), then an exact count of operands. A command whose options
+ * are all flags (set through their flag pointers), or that has none
+ * (@opts NULL), calls opts_flags(); one with options that take values
+ * runs its own loop: opts_begin(), then opts_next() (@shortopts as
+ * getopt's, "" for none) returns an option, -1 at the end, '?' or ':' for
+ * a bad one (then return opts_error()), and then opts_operands().
+ * Operands: exactly @n of them into @pos; else EXIT_USAGE, said with the
+ * command's usage.
  */
 void opts_begin(void);
 int opts_next(int argc, char **argv, const char *shortopts, const struct option *opts);
 int opts_error(int c, char **argv);
+int opts_operands(int argc, char **argv, int n, char **pos);
+int opts_flags(int argc, char **argv, const struct option *opts, int n, char **pos);
 /* The usage of the running command on stderr, and EXIT_USAGE with the message. */
 int usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

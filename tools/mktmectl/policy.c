@@ -16,28 +16,6 @@
 #include "policy.h"
 #include "policy_check.h"
 
-/*
- * Exactly @nargs positional arguments into @pos, after the options in @opts
- * (flags: getopt_long sets them through their flag pointer).
- */
-static int args(int argc, char **argv, const struct option *opts, int nargs, char **pos)
-{
-	int c, n;
-
-	opts_begin();
-	while ((c = opts_next(argc, argv, "", opts)) != -1)
-		if (c)
-			return opts_error(c, argv);
-	n = argc + 1 - optind;
-	if (n < nargs)
-		return usage_fail("missing argument");
-	if (n > nargs)
-		return usage_fail("unexpected argument \"%s\"", argv[optind - 1 + nargs]);
-	for (int i = 0; i < nargs; i++)
-		pos[i] = argv[optind - 1 + i];
-	return EXIT_OK;
-}
-
 static int do_check(int argc, char **argv)
 {
 	static int offline;
@@ -47,7 +25,7 @@ static int do_check(int argc, char **argv)
 	};
 	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
 	char *file;
-	int ret = args(argc, argv, opts, 1, &file);
+	int ret = opts_flags(argc, argv, opts, 1, &file);
 
 	if (ret)
 		return ret;
@@ -172,7 +150,7 @@ static void owner_gate_said(const struct gate *g, struct json_object *o)
 }
 
 static void print_loaded(const struct policy *pol, const struct compiled *c, bool dry_run,
-			 bool adopted, const char *file, const struct gate *g)
+			 enum programs_how how, const char *file, const struct gate *g)
 {
 	const struct mktme_pol_meta *m = compiled_meta(c);
 
@@ -184,7 +162,7 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		json_object_object_add(o, "assignments", json_object_new_int64(m->nr_assign));
 		if (!dry_run)
 			json_object_object_add(o, "programs",
-					       json_object_new_string(adopted ? "adopted" : "attached"));
+					       json_object_new_string(programs_how_str(how)));
 		if (g)
 			owner_gate_said(g, o);
 		json_emit(o, stdout, cli.pretty);
@@ -198,7 +176,9 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		printf("loaded %s as generation %u (mode %s, default %s, %zu rules, %u assignments, %zu map entries, %zu pending); programs %s\n",
 		       file, m->generation, name_of(mode_names, m->mode),
 		       name_of(verdict_names, m->dflt), pol->nr_rules, m->nr_assign, compiled_entries(c), c->nr_pending,
-		       adopted ? "already attached" : "attached now");
+		       how == PROGRAMS_ADOPTED ? "already attached" :
+		       how == PROGRAMS_UPGRADED ? "upgraded: this build's replaced the attached ones, every map kept" :
+		       "attached now");
 	if (m->mode == MKTME_MODE_AUDIT && !dry_run)
 		printf("audit mode: decisions are logged (mktmectl audit), nothing is denied\n");
 	if (g)
@@ -235,8 +215,8 @@ static int do_load(int argc, char **argv)
 	struct pins p = PINS_INIT;
 	struct gate g;
 	char *file, err[512], what[1100];
-	bool adopted = false;
-	int ret = args(argc, argv, opts, 1, &file);
+	enum programs_how how = PROGRAMS_ADOPTED;
+	int ret = opts_flags(argc, argv, opts, 1, &file);
 
 	if (ret)
 		return ret;
@@ -249,7 +229,7 @@ static int do_load(int argc, char **argv)
 		pins_close(&p);
 		if (ret)
 			return ret;
-		print_loaded(&pol, &c, true, false, file, NULL);
+		print_loaded(&pol, &c, true, PROGRAMS_ADOPTED, file, NULL);
 		compiled_free(&c);
 		policy_free(&pol);
 		return EXIT_OK;
@@ -267,7 +247,7 @@ static int do_load(int argc, char **argv)
 	snprintf(what, sizeof(what), "policy load --force %s", file);
 	if (ret || (ret = owner_gate(what, force, &g)))
 		return ret;
-	ret = programs_ensure(&adopted);
+	ret = programs_ensure(&how);
 	if (ret)
 		goto undo;
 	ret = pins_open(&p, true);
@@ -283,7 +263,7 @@ static int do_load(int argc, char **argv)
 	if (policy_switch(&p, &c, err, sizeof(err))) {
 		ret = fail(EXIT_RUNTIME, "%s. The policy in force was left as it was.", err);
 	} else {
-		print_loaded(&pol, &c, false, adopted, file, &g);
+		print_loaded(&pol, &c, false, how, file, &g);
 		ret = EXIT_OK;
 	}
 	compiled_free(&c);
@@ -302,7 +282,7 @@ static int do_show(int argc, char **argv)
 	struct pins p = PINS_INIT;
 	struct compiled c;
 	struct policy pol;
-	int ret = args(argc, argv, (const struct option[]){ { NULL, 0, NULL, 0 } }, 0, NULL);
+	int ret = opts_flags(argc, argv, NULL, 0, NULL);
 
 	if (ret || (ret = need_caps("reading the loaded policy", NEED_SYS_ADMIN)))
 		return ret;
@@ -361,7 +341,7 @@ static int do_unload(int argc, char **argv)
 	struct pins p = PINS_INIT;
 	struct gate g;
 	unsigned int gen;
-	int ret = args(argc, argv, opts, 0, NULL);
+	int ret = opts_flags(argc, argv, opts, 0, NULL);
 
 	if (ret || (ret = need_caps("unloading the policy", CAPS_CHANGE)))
 		return ret;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cgroup.h"
+#include "grow.h"
 
 /* ---- resolve ------------------------------------------------------------ */
 
@@ -291,27 +292,10 @@ static bool overlap(const struct mktme_pol_rule *a, const struct mktme_pol_rule 
 	       (a->algs & b->algs);
 }
 
-/* Amortised growth of one of the compiled arrays. */
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	size_t ncap;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	p = realloc(*arr, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
-
 int compiled_add_bucket(struct compiled *c, const struct mktme_pol_rule_key *k,
 			const struct mktme_pol_bucket *v)
 {
-	if (grow((void **)&c->b, &c->cap_b, c->nr_b, sizeof(*c->b)))
+	if (grow(&c->b, &c->cap_b, c->nr_b, sizeof(*c->b)))
 		return -ENOMEM;
 	c->b[c->nr_b].key = *k;
 	c->b[c->nr_b].val = *v;
@@ -321,7 +305,7 @@ int compiled_add_bucket(struct compiled *c, const struct mktme_pol_rule_key *k,
 
 int compiled_add_cgroup(struct compiled *c, uint64_t cgid, const struct mktme_pol_cgroup *v)
 {
-	if (grow((void **)&c->cg, &c->cap_cg, c->nr_cg, sizeof(*c->cg)))
+	if (grow(&c->cg, &c->cap_cg, c->nr_cg, sizeof(*c->cg)))
 		return -ENOMEM;
 	c->cg[c->nr_cg].cgid = cgid;
 	c->cg[c->nr_cg].val = *v;
@@ -697,13 +681,8 @@ int policy_decompile(const struct compiled *c, const struct resolve_opts *o, str
 
 		if (!(e->val.flags & MKTME_CF_LIMIT))
 			continue;
-		if (p->nr_limits == cap_limits) {
-			cap_limits = cap_limits ? 2 * cap_limits : 16;
-			l = realloc(p->limits, cap_limits * sizeof(*l));
-			if (!l)
-				goto oom;
-			p->limits = l;
-		}
+		if (grow(&p->limits, &cap_limits, p->nr_limits, sizeof(*p->limits)))
+			goto oom;
 		l = &p->limits[p->nr_limits++];
 		memset(l, 0, sizeof(*l));
 		l->cgid = e->cgid;
@@ -727,13 +706,8 @@ int policy_decompile(const struct compiled *c, const struct resolve_opts *o, str
 				continue;
 			r = find_rule(p, mr->id, k->cgid);
 			if (!r) {
-				if (p->nr_rules == cap_rules) {
-					cap_rules = cap_rules ? 2 * cap_rules : 16;
-					r = realloc(p->rules, cap_rules * sizeof(*r));
-					if (!r)
-						goto oom;
-					p->rules = r;
-				}
+				if (grow(&p->rules, &cap_rules, p->nr_rules, sizeof(*p->rules)))
+					goto oom;
 				r = &p->rules[p->nr_rules++];
 				memset(r, 0, sizeof(*r));
 				r->id = mr->id;

@@ -629,11 +629,18 @@ static size_t utf8_seq(const unsigned char *s, size_t left)
 }
 
 /*
- * A policy is UTF-8 text. Checked before libfyaml sees it: 0.7.12 loops
- * forever on a directive with an invalid byte ("%\xff"; fixed upstream
- * after that release, libfyaml issue #101).
+ * A policy is UTF-8 text, with no tab and none of the C0 controls that
+ * YAML 1.2 leaves out of its character set (section 5.1, c-printable).
+ * Checked before libfyaml sees it, for two bugs of 0.7.12 (Debian 12's),
+ * both fixed upstream after that release: it loops forever on a directive
+ * with an invalid byte ("%\xff", libfyaml issue #101), and after its error
+ * "cannot use tab for indentation of block entry" under an explicit key
+ * ("? s:\t-") it frees its simple-key list twice (issue #57) and crashes
+ * in fy_parser_destroy(). YAML allows tabs only as separation, never as
+ * indentation, and a value that holds one can say so in a double-quoted
+ * string ("\t"), so refusing them loses nothing a policy needs.
  */
-static int check_utf8(struct parser *ps, const char *buf, size_t len)
+static int check_text(struct parser *ps, const char *buf, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)buf;
 	struct pos at = { 1, 1 };
@@ -642,6 +649,10 @@ static int check_utf8(struct parser *ps, const char *buf, size_t len)
 		n = utf8_seq(s + i, len - i);
 		if (!n)
 			return fail(ps, at, "not valid UTF-8 (a policy is UTF-8 text)");
+		if (s[i] == '\t')
+			return fail(ps, at, "a tab character (a policy is indented and separated with spaces; in a double-quoted string write \\t)");
+		if ((s[i] < 0x20 && s[i] != '\n' && s[i] != '\r') || s[i] == 0x7f)
+			return fail(ps, at, "a control character (U+%04X) is not YAML text", s[i]);
 		if (s[i] == '\n')
 			at.line++, at.col = 1;
 		else
@@ -690,7 +701,7 @@ int policy_parse_buf(const char *name, const char *buf, size_t len, struct polic
 	memcpy(p->source, buf, len);
 	p->source[len] = '\0';
 	p->source_len = len;
-	if (check_utf8(&ps, buf, len))
+	if (check_text(&ps, buf, len))
 		goto out;
 	fy_diag_cfg_default(&dcfg);
 	dcfg.fp = NULL;

@@ -76,6 +76,51 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+/*
+ * This build's identity: FNV-1a over the BPF object mktmectl embeds. It
+ * only tells "the programs attached are the ones this mktmectl would
+ * load"; it protects nothing (mktme_build is guarded like every pin).
+ */
+uint64_t programs_build_id(void)
+{
+	size_t sz;
+	const unsigned char *p = mktme_policy_bpf__elf_bytes(&sz);
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < sz; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+uint64_t programs_attached_build(void)
+{
+	__u32 zero = 0;
+	__u64 id = 0;
+	int fd = pin_obj_get("mktme_build");
+
+	if (fd < 0)
+		return 0;
+	if (bpf_map_lookup_elem(fd, &zero, &id))
+		id = 0;
+	close(fd);
+	return id;
+}
+
+const char *programs_how_str(enum programs_how how)
+{
+	switch (how) {
+	case PROGRAMS_ADOPTED:
+		return "adopted";
+	case PROGRAMS_ATTACHED:
+		return "attached";
+	case PROGRAMS_UPGRADED:
+		return "upgraded";
+	}
+	return "?";
+}
+
 static bool link_pinned(const char *prog)
 {
 	char name[64], path[512];
@@ -152,15 +197,88 @@ static size_t programs_foreign(char *list, size_t len)
 	return foreign;
 }
 
-int programs_ensure(bool *adopted)
+/*
+ * A link_NAME_new pin is left by a load stopped between pinning a new link
+ * and renaming it over the old (attach_one()): both programs run on that
+ * hook. Dropping it detaches the new one; the old one stays. (Not
+ * "NAME.new": bpffs refuses names with a dot, kernel/bpf/inode.c
+ * bpf_lookup().)
+ */
+static int drop_stale_new(void)
+{
+	int ret = 0;
+
+	for (int i = 0; i < N_PROGS; i++) {
+		char name[64], path[512];
+
+		snprintf(name, sizeof(name), "link_%s_new", prog_names[i]);
+		pin_path(path, sizeof(path), name);
+		if (unlink(path) && errno != ENOENT && !ret)
+			ret = -errno;
+	}
+	return ret;
+}
+
+size_t programs_halfway(char *list, size_t len)
+{
+	size_t n = 0, off = 0;
+
+	list[0] = '\0';
+	for (int i = 0; i < N_PROGS; i++) {
+		char name[64], path[512];
+
+		snprintf(name, sizeof(name), "link_%s_new", prog_names[i]);
+		pin_path(path, sizeof(path), name);
+		if (access(path, F_OK))
+			continue;
+		n++;
+		if (off < len)
+			off += snprintf(list + off, len - off, "%s%s", n > 1 ? ", " : "", name);
+	}
+	return n;
+}
+
+/*
+ * Attach program @i and pin its link as link_NAME. The new link is pinned
+ * under a temporary name and renamed over the old pin, if any: rename()
+ * drops the old pin, the old link's last reference, which detaches the old
+ * program (kernel/bpf/syscall.c, bpf_link_put). So the hook runs the old
+ * program, then both for a moment, then the new one: never neither. An
+ * LSM link cannot be given a new program in place: BPF_LINK_UPDATE needs
+ * the link's update_prog, which tracing links (LSM ones among them) do
+ * not have in 6.12 (kernel/bpf/syscall.c, bpf_tracing_link_lops).
+ */
+static int attach_one(struct mktme_policy_bpf *skel, int i)
+{
+	char name[64], path[512], tmp[520];
+	struct bpf_link *link;
+	int err;
+
+	snprintf(name, sizeof(name), "link_%s", prog_names[i]);
+	pin_path(path, sizeof(path), name);
+	snprintf(tmp, sizeof(tmp), "%s_new", path);
+	link = bpf_program__attach_lsm(skel_prog(skel, i));
+	if (!link)
+		return fail(EXIT_RUNTIME, "cannot attach %s: %s", prog_names[i], strerror(errno));
+	err = bpf_link__pin(link, tmp);
+	bpf_link__destroy(link);	/* the pin keeps it attached */
+	if (err)
+		return fail(EXIT_RUNTIME, "cannot pin %s: %s", tmp, strerror(-err));
+	if (rename(tmp, path))
+		return fail(EXIT_RUNTIME, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	return EXIT_OK;
+}
+
+int programs_ensure(enum programs_how *how)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	struct mktme_policy_bpf *skel = NULL;
 	struct pin_guard guard;
 	char why[PATH_MAX + 128], foreign[256];
 	int missing = 0, err, lock_fd = -1, ret = EXIT_RUNTIME;
+	bool upgrade, same;
 
-	*adopted = false;
+	*how = PROGRAMS_ADOPTED;
 	err = mkdir_p(cli.pin_dir);
 	if (err)
 		return fail(EXIT_RUNTIME, "cannot create %s: %s (is bpffs mounted on /sys/fs/bpf?). Nothing was changed.",
@@ -175,6 +293,12 @@ int programs_ensure(bool *adopted)
 		ret = fail(EXIT_RUNTIME, "cannot lock %s: %s", cli.pin_dir, strerror(errno));
 		goto out;
 	}
+	err = drop_stale_new();
+	if (err) {
+		ret = fail(EXIT_RUNTIME, "cannot remove a link pinned by an upgrade that stopped half-way under %s: %s. Nothing was changed.",
+			   cli.pin_dir, strerror(-err));
+		goto out;
+	}
 	for (int i = 0; i < N_PROGS; i++)
 		missing += !link_pinned(prog_names[i]);
 	/* Never a second set beside one that runs: both would decide. */
@@ -183,13 +307,20 @@ int programs_ensure(bool *adopted)
 			   cli.pin_dir, foreign);
 		goto out;
 	}
-	if (!missing) {
-		*adopted = true;
+	same = programs_attached_build() == programs_build_id();
+	if (!missing && same) {
+		*how = PROGRAMS_ADOPTED;
 		ret = EXIT_OK;
 		goto out;
 	}
+	/*
+	 * Links pinned by another build (or by one from before mktme_build:
+	 * id 0): replace every one with this build's. This build's, some
+	 * missing (a load stopped half-way): attach those.
+	 */
+	upgrade = missing < N_PROGS && !same;
 
-	/* Maps are pinned by name: a partial earlier load is reused, not doubled. */
+	/* Maps are pinned by name: a partial earlier load, or the build replaced, is reused. */
 	opts.pin_root_path = cli.pin_dir;
 	skel = mktme_policy_bpf__open_opts(&opts);
 	if (!skel) {
@@ -202,31 +333,29 @@ int programs_ensure(bool *adopted)
 	err = mktme_policy_bpf__load(skel);
 	if (err) {
 		ret = fail(err == -ESRCH || err == -ENOENT ? EXIT_NO_LSM : EXIT_RUNTIME,
-			   "cannot load the BPF programs: %s (does this kernel have the mktme LSM hooks and BTF? libbpf's log above says more). Nothing was attached.",
-			   strerror(-err));
+			   "cannot load the BPF programs: %s (does this kernel have the mktme LSM hooks and BTF? A build whose maps differ from the pinned ones cannot reuse them: libbpf's log above says more). %s",
+			   strerror(-err), upgrade ? "The programs attached were left as they were." :
+			   "Nothing was attached.");
 		goto out;
 	}
 	for (int o = 0; o < N_PROGS; o++) {
 		int i = attach_order[o];
-		char name[64], path[512];
-		struct bpf_link *link;
 
-		if (link_pinned(prog_names[i]))
+		if (same && link_pinned(prog_names[i]))
 			continue;
-		link = bpf_program__attach_lsm(skel_prog(skel, i));
-		if (!link) {
-			ret = fail(EXIT_RUNTIME, "cannot attach %s: %s", prog_names[i], strerror(errno));
+		ret = attach_one(skel, i);
+		if (ret)
 			goto out;
-		}
-		snprintf(name, sizeof(name), "link_%s", prog_names[i]);
-		pin_path(path, sizeof(path), name);
-		err = bpf_link__pin(link, path);
-		bpf_link__destroy(link);	/* the pin keeps it attached */
-		if (err) {
-			ret = fail(EXIT_RUNTIME, "cannot pin %s: %s", path, strerror(-err));
-			goto out;
-		}
 	}
+	/* Last: a build stopped half-way finds another's id and finishes the job. */
+	err = bpf_map__update_elem(skel->maps.mktme_build, &(__u32){ 0 }, sizeof(__u32),
+				   &(__u64){ programs_build_id() }, sizeof(__u64), BPF_ANY);
+	if (err) {
+		ret = fail(EXIT_RUNTIME, "cannot record the build attached in %s/mktme_build: %s",
+			   cli.pin_dir, strerror(-err));
+		goto out;
+	}
+	*how = upgrade ? PROGRAMS_UPGRADED : PROGRAMS_ATTACHED;
 	ret = EXIT_OK;
 out:
 	mktme_policy_bpf__destroy(skel);
@@ -248,11 +377,12 @@ int programs_remove(void)
 		"mktme_live", "mktme_keys", "mktme_exe",
 		"mktme_counters", "mktme_assign", "mktme_state", "mktme_source", "mktme_stats",
 		"mktme_events",
-		"mktme_denials", "mktme_seq", "mktme_denials_last",
+		"mktme_denials", "mktme_seq", "mktme_denials_last", "mktme_build",
 	};
-	int ret = 0;
+	int ret;
 
-	/* Links first: enforcement ends before the state goes. */
+	/* Links first (a stopped upgrade's too): enforcement ends before the state goes. */
+	ret = drop_stale_new();
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char path[512];
 

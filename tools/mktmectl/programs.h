@@ -8,23 +8,44 @@
  *          link_mktme_unlink, link_mktme_rmdir, link_mktme_rename,
  *          link_mktme_setattr; the exec records link_mktme_exec,
  *          link_mktme_fork
+ *   build  mktme_build: which build attached them (programs_build_id())
  */
 #ifndef MKTMECTL_PROGRAMS_H
 #define MKTMECTL_PROGRAMS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define N_PROGS 12
 /* Names of the programs: the decisions, key_free, the guards. */
 extern const char *const prog_names[N_PROGS];
 
+enum programs_how {
+	PROGRAMS_ADOPTED,	/* this build's, all attached already */
+	PROGRAMS_ATTACHED,	/* attached now (or what was missing) */
+	PROGRAMS_UPGRADED,	/* another build's replaced by this one's */
+};
+
 /*
- * Make sure the programs are attached and everything is pinned: adopt what
- * is pinned, load and attach (and pin) what is missing. *adopted says which.
+ * Make sure this build's programs are attached and everything is pinned:
+ * adopt them; attach (and pin) what is missing; or replace another
+ * build's, hook by hook without a moment with none, keeping every map
+ * (keys, counts, assignments, the generation in force). *how says which.
  * Errors are reported (fail()); returns an exit code.
  */
-int programs_ensure(bool *adopted);
+int programs_ensure(enum programs_how *how);
+const char *programs_how_str(enum programs_how how);
+
+/*
+ * The link_<prog>_new pins of an upgrade that stopped half-way (both
+ * builds' programs run on those hooks): their names into @list, the count.
+ */
+size_t programs_halfway(char *list, size_t len);
+
+/* This build's identity, and the attached one's (0: unknown, or none). */
+uint64_t programs_build_id(void);
+uint64_t programs_attached_build(void);
 
 /* Detach (unpin the links) and remove every pin. */
 int programs_remove(void);

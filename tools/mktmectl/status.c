@@ -67,6 +67,9 @@ int do_status(int argc, char **argv)
 	char owner_who[512] = "", owner_file[1024] = "", override[512] = "";
 	pid_t owner_pid = 0;
 	int owned = 0, overridden = 0;
+	uint64_t build = programs_build_id(), build_attached = 0;
+	char hex[2][17], halfway[512] = "";
+	size_t n_halfway = 0;
 	unsigned int ids[N_PROGS], links[N_PROGS], in_kernel[64];
 	size_t n_kernel = 0, n_foreign = 0;
 	bool have_mktme, bpf_lsm = false, privileged = have_caps(NEED_SYS_ADMIN), loaded = false;
@@ -77,9 +80,9 @@ int do_status(int argc, char **argv)
 	struct mktme_pol_stats st = { 0 };
 	struct json_object *o = NULL;
 
-	(void)argv;
-	if (argc)
-		return fail(EXIT_USAGE, "status takes no arguments");
+	ret = opts_flags(argc, argv, NULL, 0, NULL);
+	if (ret)
+		return ret;
 	snprintf(dir, sizeof(dir), "%s/kernel/mm/mktme", cli.sysfs);
 	have_mktme = read_line(dir, "backend", backend, sizeof(backend)) != NULL;
 	read_line(dir, "encrypts", encrypts, sizeof(encrypts));
@@ -97,6 +100,8 @@ int do_status(int argc, char **argv)
 	overridden = owned > 0 ? owner_override_get(override, sizeof(override)) : 0;
 	if (privileged) {
 		attached = programs_attached(names, ids, links);
+		build_attached = attached ? programs_attached_build() : 0;
+		n_halfway = programs_halfway(halfway, sizeof(halfway));
 		for (int i = 0; i < N_PROGS; i++)
 			if (!ids[i] || !prog_tag(ids[i], tags[i]))
 				tags[i][0] = '\0';
@@ -147,10 +152,17 @@ int do_status(int argc, char **argv)
 			json_object_array_add(progs, po);
 		}
 		json_object_object_add(o, "programs", privileged ? progs : NULL);
+		snprintf(hex[0], sizeof(hex[0]), "%016llx", (unsigned long long)build);
+		snprintf(hex[1], sizeof(hex[1]), "%016llx", (unsigned long long)build_attached);
+		json_object_object_add(o, "build", json_object_new_string(hex[0]));
+		json_object_object_add(o, "build_attached",
+				       privileged && attached ? json_object_new_string(hex[1]) : NULL);
 		json_object_object_add(o, "programs_complete",
 				       privileged ? json_object_new_boolean(attached == N_PROGS || attached == 0) : NULL);
 		json_object_object_add(o, "links_not_pinned_here",
 				       privileged ? json_object_new_int64((int64_t)n_foreign) : NULL);
+		json_object_object_add(o, "upgrade_unfinished",
+				       privileged ? json_object_new_int64((int64_t)n_halfway) : NULL);
 		if (!privileged)
 			json_object_put(progs);
 		json_object_object_add(o, "policy_loaded", privileged ? json_object_new_boolean(loaded) : NULL);
@@ -194,7 +206,15 @@ int do_status(int argc, char **argv)
 					printf("%s %s (id %u, tag %s)", i ? "," : ":", names[i], ids[i],
 					       tags[i][0] ? tags[i] : "?");
 			printf("\n");
-			if (n_foreign)
+			if (attached && build_attached == build)
+				printf("build:     %016llx, this mktmectl's\n", (unsigned long long)build);
+			else if (attached)
+				printf("build:     %016llx attached, this mktmectl's is %016llx: policy load (or restarting the daemon) replaces them, keeping every map\n",
+				       (unsigned long long)build_attached, (unsigned long long)build);
+			if (n_halfway)
+				printf("WARNING:   an upgrade stopped half-way: %s pinned beside the set (both builds decide on those hooks; policy load, or the daemon's start, finishes it)\n",
+				       halfway);
+			if (n_foreign > n_halfway)
 				printf("WARNING:   %zu mktme program link(s) attached but not pinned under %s (link ids %s): a second set decides too\n",
 				       n_foreign, cli.pin_dir, foreign);
 			if (meta)
