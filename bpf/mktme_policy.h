@@ -24,8 +24,8 @@
 #endif
 
 /* Bumped with any change to the structs below: it names the pin directory. */
-#define MKTME_ABI		3
-#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v3"
+#define MKTME_ABI		4
+#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v4"
 
 #define MKTME_NAME_LEN		64	/* key name buffer: names are 1..63 bytes */
 #define MKTME_MAX_DEPTH		16	/* cgroup levels walked, root = level 0 */

@@ -38,7 +38,7 @@
 #define POLICY_FILE "/tmp/mktme-cli-policy.yaml"
 #define DAEMON_LOG "/tmp/mktme-cli-daemon.log"
 #define PIN_PARENT "/sys/fs/bpf/mktme"
-#define PINS PIN_PARENT "/v3"
+#define PINS PIN_PARENT "/v4"
 #define OTHER_PINS "/sys/fs/bpf/mktme-other"
 
 #define TWO_TENANTS                                                                  \

@@ -55,7 +55,7 @@ in_cgroup tenants/a $MAP tenant-b 1
 run $M -j audit
 
 say "Counters, straight from the pinned map with bpftool"
-run bpftool map dump pinned /sys/fs/bpf/mktme/v3/mktme_counters
+run bpftool map dump pinned /sys/fs/bpf/mktme/v4/mktme_counters
 run bpftool prog show name mktme_bind
 
 say "Enforcement outlives mktmectl: nothing of it is running now"
