@@ -295,7 +295,14 @@ Test(policy, status_says_what_is_not_protected)
 	load(TWO_TENANTS);
 	rc = guest_sh(&out, "%s status", guest_ctl());
 	cr_assert_eq(rc, 0);
-	cr_assert(strstr(out, "programs:  11 of 11 attached: mktme_create (id "), "%s", out);
+	{
+		const char *l = strstr(out, "programs:  ");
+		int have = -1, of = -2;
+
+		/* Every one of them: "N of N", whatever N this build has. */
+		cr_assert(l && sscanf(l, "programs:  %d of %d attached:", &have, &of) == 2 &&
+			  have == of && have > 0 && strstr(l, ": mktme_create (id "), "%s", out);
+	}
 	cr_assert(strstr(out, "policy:    generation "), "%s", out);
 	cr_assert(strstr(out, "mode enforce, default deny"), "%s", out);
 	free(out);
