@@ -92,8 +92,8 @@ static const char *const sub_names[NR_SUBS] = {
 };
 
 static const char *ctl;
-static int rounds = 7;
-static long cycles = 1000;
+static int rounds = 9;
+static long cycles = 2000;
 static bool attached;
 static json_object *cost[NR_STATES][NR_SUBS];	/* µs per cycle, one per round */
 static json_object *loads[NR_STATES];		/* ms, policy load (rules-N) or unload */
