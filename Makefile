@@ -36,7 +36,7 @@ all: userspace
 help:
 	@echo "make demo     boot the guest and show the policy layer at work"
 	@echo "make test     build everything and run every test suite (host, KUnit, guest)"
-	@echo "make bench    measure /dev/mktme against its baselines (build/bench/)"
+	@echo "make bench    measure /dev/mktme against its baselines, and the policy layer's cost (build/bench/)"
 	@echo "make vm       an interactive shell in the guest"
 	@echo "make kernel   build only the guest kernel"
 	@echo "make qemu     build the TME-MK model, QEMU with tools/qemu/patches (build/qemu/)"

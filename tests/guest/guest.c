@@ -70,6 +70,15 @@ const char *guest_build_path(const char *rel)
 	return path;
 }
 
+const char *guest_src_path(const char *rel)
+{
+	static char path[4096];
+	const char *src = getenv("MKTME_SRC");
+
+	snprintf(path, sizeof(path), "%s/%s", src ? src : ".", rel);
+	return path;
+}
+
 bool guest_list_has(const char *list, const char *word)
 {
 	size_t wl = strlen(word);

@@ -23,6 +23,14 @@ char *guest_read_file(const char *path, size_t *len);
 /* $MKTME_BUILD/rel: the host build directory, visible read-only in the guest. */
 const char *guest_build_path(const char *rel);
 
+/*
+ * $MKTME_SRC/rel: the checkout's own files (run-in-guest sets MKTME_SRC to
+ * the checkout it runs from; unset, the current directory, as the host
+ * tests' relative paths). Not beside $MKTME_BUILD: make test-debug builds
+ * in build/debug.
+ */
+const char *guest_src_path(const char *rel);
+
 /* Is @word an element of the comma/space/newline-separated @list? */
 bool guest_list_has(const char *list, const char *word);
 

@@ -142,10 +142,10 @@ static char *status_policy(void)
 /* The value of the unit's KEY= line (the first one), from packaging/mktme.service.in. */
 static char *unit_value(const char *key)
 {
-	char *unit = guest_read_file(guest_build_path("../packaging/mktme.service.in"), NULL), *p, *v;
+	char *unit = guest_read_file(guest_src_path("packaging/mktme.service.in"), NULL), *p, *v;
 	char want[64];
 
-	cr_assert_not_null(unit, "cannot read packaging/mktme.service.in (beside $MKTME_BUILD)");
+	cr_assert_not_null(unit, "cannot read %s", guest_src_path("packaging/mktme.service.in"));
 	snprintf(want, sizeof(want), "\n%s=", key);
 	p = strstr(unit, want);
 	cr_assert_not_null(p, "the unit has no %s=", key);

@@ -76,6 +76,9 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
+/* How long an unpinned link may take to go (links_gone()). */
+#define LINK_GONE_MS 10000
+
 /*
  * This build's identity: FNV-1a over the BPF object mktmectl embeds. It
  * only tells "the programs attached are the ones this mktmectl would
@@ -197,6 +200,51 @@ static size_t programs_foreign(char *list, size_t len)
 	return foreign;
 }
 
+/* The id of the link pinned as @name, or 0. */
+static __u32 pinned_link_id(const char *name)
+{
+	struct bpf_link_info li;
+	__u32 len = sizeof(li);
+	int fd = pin_obj_get(name);
+
+	if (fd < 0)
+		return 0;
+	memset(&li, 0, sizeof(li));
+	if (bpf_obj_get_info_by_fd(fd, &li, &len))
+		li.id = 0;
+	close(fd);
+	return li.id;
+}
+
+/*
+ * Unpinning a link does not detach it at once: the pin's reference goes
+ * when bpffs frees the inode, after an RCU grace period, and the link's
+ * release may be deferred to a workqueue (kernel/bpf/inode.c
+ * bpf_free_inode(), kernel/bpf/syscall.c bpf_link_put()). Until then the
+ * program still runs and the link is still in the kernel's list. Wait for
+ * @ids to be gone, for at most @ms milliseconds: 0, or -ETIMEDOUT.
+ */
+static int links_gone(const __u32 *ids, int n, int ms)
+{
+	for (int waited = 0;; waited += 10) {
+		bool any = false;
+
+		for (int i = 0; i < n; i++) {
+			int fd = ids[i] ? bpf_link_get_fd_by_id(ids[i]) : -1;
+
+			if (fd >= 0) {
+				any = true;
+				close(fd);
+			}
+		}
+		if (!any)
+			return 0;
+		if (waited >= ms)
+			return -ETIMEDOUT;
+		usleep(10 * 1000);
+	}
+}
+
 /*
  * A link_NAME_new pin is left by a load stopped between pinning a new link
  * and renaming it over the old (attach_one()): both programs run on that
@@ -204,7 +252,7 @@ static size_t programs_foreign(char *list, size_t len)
  * "NAME.new": bpffs refuses names with a dot, kernel/bpf/inode.c
  * bpf_lookup().)
  */
-static int drop_stale_new(void)
+static int drop_stale_new(__u32 ids[N_PROGS])
 {
 	int ret = 0;
 
@@ -213,6 +261,7 @@ static int drop_stale_new(void)
 
 		snprintf(name, sizeof(name), "link_%s_new", prog_names[i]);
 		pin_path(path, sizeof(path), name);
+		ids[i] = pinned_link_id(name);
 		if (unlink(path) && errno != ENOENT && !ret)
 			ret = -errno;
 	}
@@ -248,7 +297,7 @@ size_t programs_halfway(char *list, size_t len)
  * the link's update_prog, which tracing links (LSM ones among them) do
  * not have in 6.12 (kernel/bpf/syscall.c, bpf_tracing_link_lops).
  */
-static int attach_one(struct mktme_policy_bpf *skel, int i)
+static int attach_one(struct mktme_policy_bpf *skel, int i, __u32 *old_id)
 {
 	char name[64], path[512], tmp[520];
 	struct bpf_link *link;
@@ -256,6 +305,7 @@ static int attach_one(struct mktme_policy_bpf *skel, int i)
 
 	snprintf(name, sizeof(name), "link_%s", prog_names[i]);
 	pin_path(path, sizeof(path), name);
+	*old_id = pinned_link_id(name);
 	snprintf(tmp, sizeof(tmp), "%s_new", path);
 	link = bpf_program__attach_lsm(skel_prog(skel, i));
 	if (!link)
@@ -277,6 +327,7 @@ int programs_ensure(enum programs_how *how)
 	char why[PATH_MAX + 128], foreign[256];
 	int missing = 0, err, lock_fd = -1, ret = EXIT_RUNTIME;
 	bool upgrade, same;
+	__u32 old_ids[N_PROGS] = { 0 };
 
 	*how = PROGRAMS_ADOPTED;
 	err = mkdir_p(cli.pin_dir);
@@ -293,12 +344,19 @@ int programs_ensure(enum programs_how *how)
 		ret = fail(EXIT_RUNTIME, "cannot lock %s: %s", cli.pin_dir, strerror(errno));
 		goto out;
 	}
-	err = drop_stale_new();
+	err = drop_stale_new(old_ids);
 	if (err) {
 		ret = fail(EXIT_RUNTIME, "cannot remove a link pinned by an upgrade that stopped half-way under %s: %s. Nothing was changed.",
 			   cli.pin_dir, strerror(-err));
 		goto out;
 	}
+	/* Gone before the check for links not pinned here would count them. */
+	if (links_gone(old_ids, N_PROGS, LINK_GONE_MS)) {
+		ret = fail(EXIT_RUNTIME, "a link unpinned from %s (left by an upgrade that stopped half-way) is still attached after %d s. Nothing else was changed; load again.",
+			   cli.pin_dir, LINK_GONE_MS / 1000);
+		goto out;
+	}
+	memset(old_ids, 0, sizeof(old_ids));
 	for (int i = 0; i < N_PROGS; i++)
 		missing += !link_pinned(prog_names[i]);
 	/* Never a second set beside one that runs: both would decide. */
@@ -343,7 +401,7 @@ int programs_ensure(enum programs_how *how)
 
 		if (same && link_pinned(prog_names[i]))
 			continue;
-		ret = attach_one(skel, i);
+		ret = attach_one(skel, i, &old_ids[i]);
 		if (ret)
 			goto out;
 	}
@@ -355,6 +413,9 @@ int programs_ensure(enum programs_how *how)
 			   cli.pin_dir, strerror(-err));
 		goto out;
 	}
+	/* Done when the old build's programs no longer run, not a moment before. */
+	if (links_gone(old_ids, N_PROGS, LINK_GONE_MS))
+		note("the old build's programs are still being detached (the kernel releases unpinned links after an RCU grace period); meanwhile both builds decide");
 	*how = upgrade ? PROGRAMS_UPGRADED : PROGRAMS_ATTACHED;
 	ret = EXIT_OK;
 out:
@@ -379,10 +440,13 @@ int programs_remove(void)
 		"mktme_events",
 		"mktme_denials", "mktme_seq", "mktme_denials_last", "mktme_build",
 	};
+	__u32 stale[N_PROGS] = { 0 };
 	int ret;
 
 	/* Links first (a stopped upgrade's too): enforcement ends before the state goes. */
-	ret = drop_stale_new();
+	ret = drop_stale_new(stale);
+	if (!ret && links_gone(stale, N_PROGS, LINK_GONE_MS))
+		ret = -ETIMEDOUT;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char path[512];
 
