@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mktme-map KEY [PAGES]: what a tenant's program does with /dev/mktme, for
- * the demo. Finds the mktme key named KEY in the caller's user keyring, binds
- * a region to it, maps PAGES pages, writes and reads them back, and prints the
+ * the demo. Finds the mktme key named KEY in the caller's user keyring (or
+ * takes #SERIAL: a key another user shared, found by its serial), binds a
+ * region to it, maps PAGES pages, writes and reads them back, and prints the
  * KeyID each page's PTE carries, read from the real page tables.
  * Exit status: 0 mapped, 1 refused (the message says at which step), 2 usage.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <keyutils.h>
 #include <linux/mktme.h>
@@ -37,7 +39,7 @@ int main(int argc, char **argv)
 	int fd, rc = 1;
 
 	if (argc < 2 || argc > 3) {
-		fprintf(stderr, "usage: mktme-map KEY [PAGES]\n");
+		fprintf(stderr, "usage: mktme-map KEY|#SERIAL [PAGES]\n");
 		return 2;
 	}
 	if (argc == 3) {
@@ -49,7 +51,20 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	serial = keyctl_search(KEY_SPEC_USER_KEYRING, "mktme", argv[1], 0);
+	if (argv[1][0] == '#') {
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol(argv[1] + 1, &end, 10);
+		if (errno || end == argv[1] + 1 || *end || n <= 0 || n > INT32_MAX) {
+			fprintf(stderr, "mktme-map: #SERIAL wants a key serial, not \"%s\"\n", argv[1]);
+			return 2;
+		}
+		serial = (key_serial_t)n;
+	} else {
+		serial = keyctl_search(KEY_SPEC_USER_KEYRING, "mktme", argv[1], 0);
+	}
 	if (serial < 0) {
 		printf("  find key \"%s\": %s\n", argv[1], strerror(errno));
 		return 1;
