@@ -81,7 +81,7 @@ vm: kernel
 	tools/vm/run --shell
 
 check:
-	@scripts/checkpatch.sh
+	@MKTME_BUILD=$(BUILD) scripts/checkpatch.sh
 
 clean:
 	rm -rf $(BUILD)

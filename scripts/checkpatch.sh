@@ -1,9 +1,12 @@
 #!/bin/bash
 # checkpatch.pl (from the kernel tree we build) over our new kernel files and
-# our patches. Exits non-zero on any error or warning.
+# our patches. Exits non-zero on any error or warning. MKTME_BUILD names the
+# build directory whose kernel tree has checkpatch.pl (default build/; make
+# check passes its BUILD).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CP=$ROOT/build/kernel/src/scripts/checkpatch.pl
+BUILD=${MKTME_BUILD:-$ROOT/build}
+CP=$BUILD/kernel/src/scripts/checkpatch.pl
 [ -x "$CP" ] || { echo "checkpatch: $CP not found; run make kernel first" >&2; exit 2; }
 rc=0
 files=$(cd "$ROOT" && find kernel/src -type f \( -name '*.c' -o -name '*.h' \) | sort)

@@ -3,6 +3,7 @@
  * The tooling fails loudly and says what happened: a missing package, a guest
  * kernel that panics, a guest command that hangs, a missing kernel. And when
  * things work, the guest command's status, output and directory come through.
+ * And the kernel side passes checkpatch.
  */
 #include <criterion/criterion.h>
 #include <grp.h>
@@ -158,5 +159,56 @@ Test(vm, checkout_under_a_tmpfs_path_runs_a_guest_command)
 	run_cmd(&r, argv, env, (uid_t)-1);
 	rmdir(dir);
 	cr_assert_eq(r.status, 7, "exit %d, stdout: %s\nstderr: %s", r.status, r.out, r.err);
+	run_result_free(&r);
+}
+
+/*
+ * The kernel side stays in kernel style: make check (scripts/checkpatch.sh,
+ * the kernel tree's checkpatch.pl over kernel/src and every patch in
+ * kernel/patches/series) is part of make test, not only a target to remember.
+ */
+static void checkpatch_env(char *buf, size_t len)
+{
+	const char *b = getenv("MKTME_TEST_BUILD");
+	char build[4096];
+
+	cr_assert_not_null(realpath(b ? b : "build", build), "no build directory: make kernel");
+	snprintf(buf, len, "MKTME_BUILD=%s", build);
+}
+
+Test(style, kernel_sources_and_patches_are_checkpatch_clean, .timeout = 600)
+{
+	struct run_result r;
+	char env_build[4200];
+	char *argv[] = { "scripts/checkpatch.sh", NULL };
+	char *env[] = { env_build, NULL };
+
+	checkpatch_env(env_build, sizeof(env_build));
+	run_cmd(&r, argv, env, (uid_t)-1);
+	cr_assert_eq(r.status, 0, "exit %d:\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "checkpatch: clean"), "stdout: %s", r.out);
+	run_result_free(&r);
+}
+
+/* ... and the check can fail: a tree whose one kernel file breaks the style. */
+Test(style, checkpatch_names_a_file_that_breaks_the_style, .timeout = 120)
+{
+	struct run_result r;
+	char dir[] = "/tmp/mktme-style-XXXXXX", env_build[4200], script[8192];
+
+	checkpatch_env(env_build, sizeof(env_build));
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(script, sizeof(script),
+		 "set -e; mkdir -p '%s/scripts' '%s/kernel/src'; cp scripts/checkpatch.sh '%s/scripts/';"
+		 "printf '%%s\\n' '// SPDX-License-Identifier: GPL-2.0' 'int f(void){return 0;}'"
+		 " >'%s/kernel/src/bad.c'; set +e; '%s/scripts/checkpatch.sh'; rc=$?; rm -rf '%s'; exit $rc",
+		 dir, dir, dir, dir, dir, dir);
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+	char *env[] = { env_build, NULL };
+
+	run_cmd(&r, argv, env, (uid_t)-1);
+	cr_assert_eq(r.status, 1, "exit %d:\n%s%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "kernel/src/bad.c") && !strstr(r.out, "checkpatch: clean"),
+		  "stdout: %s", r.out);
 	run_result_free(&r);
 }
