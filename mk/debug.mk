@@ -36,6 +36,7 @@ kernel-debug:
 userspace-debug:
 	@$(DEBUG_MAKE) userspace
 
-test-debug: userspace-debug
+# Every guest suite: the hw backend's too, under the TME-MK model (qemu).
+test-debug: userspace-debug qemu
 	@$(DEBUG_ENV) MKTME_TEST_BUILD=$(DEBUG_BUILD) MKTME_TIMEOUT_FACTOR=$(DEBUG_TIMEOUT_FACTOR) \
-		tests/run kunit guest
+		tests/run kunit guest hwmodel
