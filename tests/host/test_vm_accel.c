@@ -54,10 +54,10 @@ static void accel_env_fini(struct accel_env *e)
 	cr_assert_eq(system(cmd), 0);
 }
 
-/* How many boots fake-qemu saw under KVM ("kvm" lines in its log). */
-static int kvm_boots(struct accel_env *e)
+/* How many boots fake-qemu saw with -accel @accel (lines of its log). */
+static int boots_with(struct accel_env *e, const char *accel)
 {
-	char path[128], line[16];
+	char path[128], line[64], want[64];
 	FILE *f;
 	int n = 0;
 
@@ -65,20 +65,30 @@ static int kvm_boots(struct accel_env *e)
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
+	snprintf(want, sizeof(want), "%s\n", accel);
 	while (fgets(line, sizeof(line), f))
-		n += strcmp(line, "kvm\n") == 0;
+		n += strcmp(line, want) == 0;
 	fclose(f);
 	return n;
 }
 
-/* Run "echo guest-ran; exit 7" in the guest with /dev/kvm in @kvm_dev mode. */
+static int kvm_boots(struct accel_env *e)
+{
+	return boots_with(e, "kvm");
+}
+
+/*
+ * Run "echo guest-ran; exit 7" in the guest with /dev/kvm in @kvm_dev mode,
+ * with @accel (default MKTME_VM_ACCEL=auto) and @extra (may be NULL) in its
+ * environment.
+ */
 static void run_guest(struct run_result *r, struct accel_env *e, const char *kvm_dev,
-		      char *accel)
+		      char *accel, char *extra)
 {
 	char *argv[] = { FAKE_KVM, (char *)kvm_dev, "--", "tools/vm/run", "--timeout", "120",
 			 "--", "/bin/sh", "-c", "echo guest-ran; exit 7", NULL };
 	char *env[] = { e->cache, e->log, e->qemu, e->kvm_mode, e->timeout,
-			"MKTME_VM_TIMING=1", accel ? accel : "MKTME_VM_ACCEL=auto", NULL };
+			"MKTME_VM_TIMING=1", accel ? accel : "MKTME_VM_ACCEL=auto", extra, NULL };
 
 	run_cmd(r, argv, env, (uid_t)-1);
 }
@@ -99,7 +109,7 @@ Test(vm_accel, kvm_node_that_is_not_kvm_falls_back_once_per_boot)
 	struct run_result r;
 
 	accel_env_init(&e, "real");
-	run_guest(&r, &e, "null", NULL);
+	run_guest(&r, &e, "null", NULL, NULL);
 	assert_ran_under(&r, "tcg");
 	cr_assert(strstr(r.err, FALLBACK), "no fallback line: %s", r.err);
 	cr_assert(strstr(r.err, "failed to initialize kvm"), "QEMU's reason missing: %s", r.err);
@@ -108,7 +118,7 @@ Test(vm_accel, kvm_node_that_is_not_kvm_falls_back_once_per_boot)
 	run_result_free(&r);
 
 	/* The answer is kept: the next run says why again, but does not probe. */
-	run_guest(&r, &e, "null", NULL);
+	run_guest(&r, &e, "null", NULL, NULL);
 	assert_ran_under(&r, "tcg");
 	cr_assert(strstr(r.err, FALLBACK), "no fallback line: %s", r.err);
 	cr_assert_eq(kvm_boots(&e), 1, "probed again: %d KVM boots", kvm_boots(&e));
@@ -122,7 +132,7 @@ Test(vm_accel, kvm_that_aborts_falls_back_with_qemus_reason)
 	struct run_result r;
 
 	accel_env_init(&e, "abort");
-	run_guest(&r, &e, "null", NULL);
+	run_guest(&r, &e, "null", NULL, NULL);
 	assert_ran_under(&r, "tcg");
 	cr_assert(strstr(r.err, FALLBACK "qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69; QEMU exit 134)"),
 		  "stderr: %s", r.err);
@@ -136,7 +146,7 @@ Test(vm_accel, kvm_guest_that_never_starts_falls_back_after_the_probe_timeout)
 	struct run_result r;
 
 	accel_env_init(&e, "hang");
-	run_guest(&r, &e, "null", NULL);
+	run_guest(&r, &e, "null", NULL, NULL);
 	assert_ran_under(&r, "tcg");
 	cr_assert(strstr(r.err, FALLBACK "the guest did not reach its first command within 10s"),
 		  "stderr: %s", r.err);
@@ -150,7 +160,7 @@ Test(vm_accel, kvm_that_starts_the_guest_is_used)
 	struct run_result r;
 
 	accel_env_init(&e, "works");
-	run_guest(&r, &e, "null", NULL);
+	run_guest(&r, &e, "null", NULL, NULL);
 	assert_ran_under(&r, "kvm");
 	cr_assert_null(strstr(r.err, FALLBACK), "stderr: %s", r.err);
 	/* The probe boot and the real one. */
@@ -165,7 +175,7 @@ Test(vm_accel, tcg_asked_for_never_touches_kvm)
 	struct run_result r;
 
 	accel_env_init(&e, "abort");
-	run_guest(&r, &e, "null", "MKTME_VM_ACCEL=tcg");
+	run_guest(&r, &e, "null", "MKTME_VM_ACCEL=tcg", NULL);
 	assert_ran_under(&r, "tcg");
 	cr_assert_null(strstr(r.err, FALLBACK), "stderr: %s", r.err);
 	cr_assert_eq(kvm_boots(&e), 0);
@@ -179,7 +189,7 @@ Test(vm_accel, kvm_asked_for_without_dev_kvm_is_an_error)
 	struct run_result r;
 
 	accel_env_init(&e, "works");
-	run_guest(&r, &e, "none", "MKTME_VM_ACCEL=kvm");
+	run_guest(&r, &e, "none", "MKTME_VM_ACCEL=kvm", NULL);
 	cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
 	cr_assert(strstr(r.err, "MKTME_VM_ACCEL=kvm, but /dev/kvm is missing"), "stderr: %s", r.err);
 	cr_assert_eq(kvm_boots(&e), 0);
@@ -193,10 +203,40 @@ Test(vm_accel, unknown_accelerator_is_an_error)
 	struct run_result r;
 
 	accel_env_init(&e, "works");
-	run_guest(&r, &e, "null", "MKTME_VM_ACCEL=hvf");
+	run_guest(&r, &e, "null", "MKTME_VM_ACCEL=hvf", NULL);
 	cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
 	cr_assert(strstr(r.err, "wants kvm, tcg or auto, not \"hvf\""), "stderr: %s", r.err);
 	cr_assert_eq(kvm_boots(&e), 0);
+	run_result_free(&r);
+	accel_env_fini(&e);
+}
+
+/*
+ * QEMU 7.2's multi-threaded TCG can run a stale translation of kernel text
+ * another vCPU has just rewritten (docs/design.md §4: "Oops: int3" while BPF
+ * programs attach), so TCG runs every vCPU on one host thread unless
+ * MKTME_VM_TCG_THREAD=multi asks otherwise.
+ */
+Test(vm_accel, tcg_runs_every_vcpu_on_one_thread_unless_asked)
+{
+	struct accel_env e;
+	struct run_result r;
+
+	accel_env_init(&e, "abort");
+	run_guest(&r, &e, "null", "MKTME_VM_ACCEL=tcg", NULL);
+	assert_ran_under(&r, "tcg");
+	cr_assert_eq(boots_with(&e, "tcg,thread=single"), 1, "not one thread: see %s/qemu.log", e.dir);
+	run_result_free(&r);
+
+	run_guest(&r, &e, "null", "MKTME_VM_ACCEL=tcg", "MKTME_VM_TCG_THREAD=multi");
+	assert_ran_under(&r, "tcg");
+	cr_assert_eq(boots_with(&e, "tcg,thread=multi"), 1, "multi not honoured: see %s/qemu.log", e.dir);
+	run_result_free(&r);
+
+	run_guest(&r, &e, "null", "MKTME_VM_ACCEL=tcg", "MKTME_VM_TCG_THREAD=many");
+	cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "MKTME_VM_TCG_THREAD wants single or multi, not \"many\""), "stderr: %s", r.err);
+	cr_assert_eq(boots_with(&e, "tcg,thread=single") + boots_with(&e, "tcg,thread=multi"), 2);
 	run_result_free(&r);
 	accel_env_fini(&e);
 }
