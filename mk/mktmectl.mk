@@ -52,6 +52,8 @@ POLICY_HOST_TESTS := test_policy_parse test_policy_compile test_policy_decide te
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_DEPS_$(t) := $(LIBPOLICY)))
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_LDLIBS_$(t) := $(LIBPOLICY_LIBS)))
 $(foreach t,$(POLICY_HOST_TESTS),$(eval HOST_TEST_CFLAGS_$(t) := $(MKTMECTL_CFLAGS)))
+# The compile tests count the resolver's cgroup lookups (one per cgroup, however many rules).
+HOST_TEST_LDLIBS_test_policy_compile += -Wl,--wrap=cgroup_id
 POLICY_HOST_BINS := $(addprefix $(TEST_OUT)/host/,$(POLICY_HOST_TESTS))
 .PHONY: policy-host-tests
 policy-host-tests: $(POLICY_HOST_BINS)

@@ -20,11 +20,13 @@
 
 /* ---- resolve ------------------------------------------------------------ */
 
-static int resolve_cgroup(const char *file, const char *root, const char *path,
+/*
+ * What cgroup_id()'s answer @ret for @path means for a rule or limit: 0 (its
+ * id in *cgid, or 0: pending, when it @later appears), or -1 with the error.
+ */
+static int cgroup_verdict(const char *file, const char *root, const char *path, int ret,
 			  bool later, struct pos at, uint64_t *cgid, struct diag *d)
 {
-	int ret = cgroup_id(root, path, cgid);
-
 	if (ret == 0)
 		return 0;
 	*cgid = 0;
@@ -115,88 +117,206 @@ static int resolve_exe(const struct policy *p, struct policy_rule *r, const char
 	return 0;
 }
 
-/* "/a//b/" and "/a/b" are one cgroup: compare paths by their components. */
-static bool same_path(const char *a, const char *b)
+/*
+ * "/a//b/" and "/a/b" are one cgroup: paths compare by their components, a
+ * component that is a prefix of another first. A total order, so that equal
+ * paths can be found by sorting: a policy of 10,000 rules names a handful of
+ * cgroups, and comparing every rule with every other took seconds.
+ */
+static int path_cmp(const char *a, const char *b)
 {
 	for (;;) {
+		bool end_a, end_b;
+
 		while (*a == '/')
 			a++;
 		while (*b == '/')
 			b++;
 		if (!*a || !*b)
-			return !*a && !*b;
+			return !!*a - !!*b;
 		while (*a && *a != '/' && *a == *b) {
 			a++;
 			b++;
 		}
-		if ((*a && *a != '/') || (*b && *b != '/'))
-			return false;
+		end_a = !*a || *a == '/';
+		end_b = !*b || *b == '/';
+		if (end_a != end_b)
+			return end_a ? -1 : 1;
+		if (!end_a)
+			return (unsigned char)*a - (unsigned char)*b;
 	}
 }
 
-/*
- * Stand-in ids, never 0 (pending): rule i's cgroup is 1 + the index of the
- * first rule with the same cgroup; a limit's is its rule's, else nr_rules +
- * 1 + the index of the first limit with the same cgroup. Executables alike.
- */
-static void resolve_offline(struct policy *p)
+struct path_ref {
+	const char *path;
+	size_t i;
+};
+
+static int path_ref_cmp(const void *x, const void *y)
 {
+	const struct path_ref *a = x, *b = y;
+	int c = path_cmp(a->path, b->path);
+
+	return c ? c : a->i < b->i ? -1 : a->i > b->i;
+}
+
+/*
+ * first[i] = the smallest j with the same path as paths[i] (i itself if none
+ * comes before it; NULL paths are their own). NULL if out of memory. Free it.
+ */
+static size_t *first_same_path(const char *const *paths, size_t n)
+{
+	struct path_ref *refs = calloc(n ? n : 1, sizeof(*refs));
+	size_t *first = calloc(n ? n : 1, sizeof(*first)), nr = 0;
+
+	if (!refs || !first) {
+		free(refs);
+		free(first);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		first[i] = i;
+		if (paths[i])
+			refs[nr++] = (struct path_ref){ paths[i], i };
+	}
+	qsort(refs, nr, sizeof(*refs), path_ref_cmp);
+	for (size_t k = 1; k < nr; k++)
+		if (!path_cmp(refs[k - 1].path, refs[k].path))
+			first[refs[k].i] = first[refs[k - 1].i];
+	free(refs);
+	return first;
+}
+
+/*
+ * For each rule's cgroup, then each limit's: the index (in that order) of
+ * the first with the same path. Rules come first, so a limit shares the id
+ * of the first rule naming its cgroup, else of the first limit.
+ */
+static size_t *first_same_cgroup(const struct policy *p)
+{
+	size_t n = p->nr_rules + p->nr_limits, *first;
+	const char **paths = calloc(n ? n : 1, sizeof(*paths));
+
+	if (!paths)
+		return NULL;
+	for (size_t i = 0; i < p->nr_rules; i++)
+		paths[i] = p->rules[i].cgroup;
+	for (size_t i = 0; i < p->nr_limits; i++)
+		paths[p->nr_rules + i] = p->limits[i].cgroup;
+	first = first_same_path(paths, n);
+	free(paths);
+	return first;
+}
+
+/* For each rule: the first rule with the same executable (rules without one: their own). */
+static size_t *first_same_exe(const struct policy *p)
+{
+	const char **paths = calloc(p->nr_rules ? p->nr_rules : 1, sizeof(*paths));
+	size_t *first;
+
+	if (!paths)
+		return NULL;
+	for (size_t i = 0; i < p->nr_rules; i++)
+		paths[i] = p->rules[i].exe;
+	first = first_same_path(paths, p->nr_rules);
+	free(paths);
+	return first;
+}
+
+static struct policy_limit *limit_at(struct policy *p, size_t i)
+{
+	return &p->limits[i - p->nr_rules];
+}
+
+/*
+ * Stand-in ids, never 0 (pending): a cgroup's id is 1 + its first index in
+ * first_same_cgroup()'s order (rules, then limits); an executable's inode is
+ * 1 + the index of the first rule naming it.
+ */
+static int resolve_offline(struct policy *p, struct diag *d)
+{
+	size_t *cg = first_same_cgroup(p), *exe = first_same_exe(p);
+
+	if (!cg || !exe) {
+		free(cg);
+		free(exe);
+		diag_set(d, p->file, (struct pos){ 0 }, "out of memory resolving %zu rules", p->nr_rules);
+		return -1;
+	}
 	p->offline = true;
 	for (size_t i = 0; i < p->nr_rules; i++) {
 		struct policy_rule *r = &p->rules[i];
 
-		r->cgid = i + 1;
+		r->cgid = cg[i] + 1;
 		r->exe_dev = 0;
-		r->exe_ino = r->exe ? i + 1 : 0;
-		for (size_t j = 0; j < i; j++) {
-			if (same_path(p->rules[j].cgroup, r->cgroup) && r->cgid == i + 1)
-				r->cgid = p->rules[j].cgid;
-			if (r->exe && p->rules[j].exe && same_path(p->rules[j].exe, r->exe) &&
-			    r->exe_ino == i + 1)
-				r->exe_ino = p->rules[j].exe_ino;
-		}
+		r->exe_ino = r->exe ? exe[i] + 1 : 0;
 	}
-	for (size_t i = 0; i < p->nr_limits; i++) {
-		struct policy_limit *l = &p->limits[i];
-
-		l->cgid = 0;
-		for (size_t j = 0; j < p->nr_rules && !l->cgid; j++)
-			if (same_path(p->rules[j].cgroup, l->cgroup))
-				l->cgid = p->rules[j].cgid;
-		for (size_t j = 0; j < i && !l->cgid; j++)
-			if (same_path(p->limits[j].cgroup, l->cgroup))
-				l->cgid = p->limits[j].cgid;
-		if (!l->cgid)
-			l->cgid = p->nr_rules + i + 1;
-	}
+	for (size_t i = p->nr_rules; i < p->nr_rules + p->nr_limits; i++)
+		limit_at(p, i)->cgid = cg[i] + 1;
+	free(cg);
+	free(exe);
+	return 0;
 }
 
+/*
+ * Each distinct cgroup and executable is looked up once: every rule that
+ * names it again takes the first one's answer (each lookup is a few system
+ * calls; 10,000 rules on a handful of cgroups made 40,000). Whether a
+ * missing cgroup is an error is still each rule's own (may_appear_later),
+ * and errors come in file order, rules first.
+ */
 int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *d)
 {
 	const char *root = cgroup_root(o ? o->cgroup_root : NULL);
+	size_t n = p->nr_rules + p->nr_limits, *cg, *exe;
+	int *cg_ret = NULL, ret = -1;
 
-	if (o && o->offline) {
-		resolve_offline(p);
-		return 0;
+	if (o && o->offline)
+		return resolve_offline(p, d);
+
+	cg = first_same_cgroup(p);
+	exe = first_same_exe(p);
+	cg_ret = calloc(n ? n : 1, sizeof(*cg_ret));
+	if (!cg || !exe || !cg_ret) {
+		diag_set(d, p->file, (struct pos){ 0 }, "out of memory resolving %zu rules", p->nr_rules);
+		goto out;
 	}
+	for (size_t i = 0; i < n; i++) {
+		bool is_rule = i < p->nr_rules;
+		struct policy_rule *r = is_rule ? &p->rules[i] : NULL;
+		struct policy_limit *l = is_rule ? NULL : limit_at(p, i);
+		uint64_t *cgid = is_rule ? &r->cgid : &l->cgid;
 
-	for (size_t i = 0; i < p->nr_rules; i++) {
-		struct policy_rule *r = &p->rules[i];
+		if (cg[i] == i) {
+			cg_ret[i] = cgroup_id(root, is_rule ? r->cgroup : l->cgroup, cgid);
+		} else {
+			size_t f = cg[i];
 
-		if (resolve_cgroup(p->file, root, r->cgroup, r->may_appear_later || (o && o->missing_ok),
-				   r->cgroup_pos, &r->cgid, d))
-			return -1;
-		if (r->exe && resolve_exe(p, r, o ? o->mountinfo : NULL, d))
-			return -1;
+			cg_ret[i] = cg_ret[f];
+			*cgid = f < p->nr_rules ? p->rules[f].cgid : limit_at(p, f)->cgid;
+		}
+		if (is_rule ? cgroup_verdict(p->file, root, r->cgroup, cg_ret[i],
+					     r->may_appear_later || (o && o->missing_ok),
+					     r->cgroup_pos, cgid, d)
+			    : cgroup_verdict(p->file, root, l->cgroup, cg_ret[i],
+					     l->may_appear_later || (o && o->missing_ok),
+					     l->cgroup_pos, cgid, d))
+			goto out;
+		if (!r || !r->exe)
+			continue;
+		if (exe[i] != i) {
+			r->exe_dev = p->rules[exe[i]].exe_dev;
+			r->exe_ino = p->rules[exe[i]].exe_ino;
+		} else if (resolve_exe(p, r, o ? o->mountinfo : NULL, d)) {
+			goto out;
+		}
 	}
-	for (size_t i = 0; i < p->nr_limits; i++) {
-		struct policy_limit *l = &p->limits[i];
-
-		if (resolve_cgroup(p->file, root, l->cgroup, l->may_appear_later || (o && o->missing_ok),
-				   l->cgroup_pos, &l->cgid, d))
-			return -1;
-	}
-	return 0;
+	ret = 0;
+out:
+	free(cg);
+	free(exe);
+	free(cg_ret);
+	return ret;
 }
 
 /* ---- compile ------------------------------------------------------------ */
