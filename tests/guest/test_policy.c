@@ -603,8 +603,17 @@ static int exe_link_attack(const char *cg, const char *exe, const char *name)
 	if (pid == 0) {
 		char self[PATH_MAX], real[PATH_MAX];
 		ssize_t n;
-		int fd, err;
+		int fd, map, err;
 
+		/*
+		 * The executable is opened before the privilege goes: a
+		 * tenant can usually read it, but the checkout holding it
+		 * may be private (mktemp -d makes it 0700), and how the
+		 * tenant came by the fd is not what is tested.
+		 */
+		fd = open(exe, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || !realpath(exe, real))
+			_exit(113);
 		cg_enter(cg);
 		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
 			_exit(110);
@@ -612,13 +621,10 @@ static int exe_link_attack(const char *cg, const char *exe, const char *name)
 		prctl(PR_SET_DUMPABLE, 1);
 		if (unshare(CLONE_NEWUSER))
 			_exit(111);
-		fd = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write(fd, "0 65534 1", 9) != 9)
+		map = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
+		if (map < 0 || write(map, "0 65534 1", 9) != 9)
 			_exit(112);
-		close(fd);
-		fd = open(exe, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			_exit(113);
+		close(map);
 		if (unmap_own_exe())
 			_exit(114);
 		err = set_exe_file(fd);
@@ -629,7 +635,7 @@ static int exe_link_attack(const char *cg, const char *exe, const char *name)
 			_exit(118);
 		self[n] = '\0';
 		/* The kernel names the file by its real path: a checkout under a symlink differs. */
-		if (!realpath(exe, real) || strcmp(self, real))
+		if (strcmp(self, real))
 			_exit(119);
 		_exit(op_create(name, false));
 	}

@@ -154,6 +154,27 @@ Test(run_driver, a_warning_in_a_suite_with_its_own_boot_fails)
 	driver_fini(&d);
 }
 
+/*
+ * The runner's note that it fell back to TCG is no kernel report: a failing
+ * test in a suite of its own boot is that test's failure alone (it was also
+ * counted as "kernel-log" on hosts with an unusable /dev/kvm).
+ */
+Test(run_driver, the_tcg_fallback_note_is_not_a_kernel_report)
+{
+	struct driver d;
+	struct run_result r;
+
+	driver_init(&d);
+	fake_suite(&d, "test_policy", "good bad", "bad) result 'not ok'; exit 1 ;;");
+	driver_run(&d, &r, "FAKE_VM_TCG_NOTE=1");
+	assert_failed_with(&r, "guest/test_policy []:");
+	cr_assert_null(strstr(r.out, "kernel-log"), "the TCG note counted as a kernel report:\n%s", r.out);
+	cr_assert(strstr(r.out, "\n0 passed, 1 failed") || strstr(r.out, " passed, 1 failed\n"),
+		  "not exactly one failure:\n%s", r.out);
+	run_result_free(&r);
+	driver_fini(&d);
+}
+
 Test(run_driver, a_warning_in_the_main_boot_fails)
 {
 	struct driver d;
