@@ -136,6 +136,8 @@ $(BPF_OUT)/%.skel.h: $(BPF_OUT)/%.bpf.o
 	@$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf >$@.tmp && mv $@.tmp $@
 
 # guest.c uses libkeyutils; a guest test may link more: GUEST_TEST_LDLIBS_<name>.
+# OpenSSL computes the AES-XTS the TME-MK model must have stored.
+GUEST_TEST_LDLIBS_test_hw_cipher := -lcrypto
 # GUEST_TIMEOUT_FACTOR scales every Criterion .timeout (tests/guest/guest.h);
 # make test-debug sets it to its DEBUG_TIMEOUT_FACTOR.
 GUEST_TIMEOUT_FACTOR ?= 1

@@ -187,7 +187,7 @@ int do_status(int argc, char **argv)
 		else
 			printf("backend:   %s%s\n", backend,
 			       !strcmp(encrypts, "1") ? ": memory is encrypted by the CPU (TME-MK)"
-			       : !strcmp(backend, "hw") ? ": memory is NOT encrypted (TME-MK under a hypervisor is a model: keys are programmed into it, pages are plain DRAM)"
+			       : !strcmp(backend, "hw") ? ": memory is NOT encrypted (TME-MK under a hypervisor is a model: keys are programmed into it, and whatever it does to the pages, the hypervisor holds the keys)"
 			       : ": memory is NOT encrypted (emulated backend: KeyIDs are tracked and mapped, pages are plain DRAM, only out of the kernel's direct map)");
 		if (have_mktme)
 			printf("KeyIDs:    %s in use of %s\n", used[0] ? used : "?", nr[0] ? nr : "?");

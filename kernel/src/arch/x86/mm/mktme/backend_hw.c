@@ -409,7 +409,8 @@ const struct mktme_backend * __init mktme_hw_probe(void)
 	/*
 	 * We know of no hypervisor that gives a guest TME-MK (KVM does not
 	 * enumerate TME or PCONFIG); one that does is a model, such as the
-	 * project's QEMU (tools/qemu), which encrypts nothing. Do not claim
+	 * project's QEMU (tools/qemu), which holds every key even where it
+	 * transforms the pages (tme-ciphertext). Do not claim
 	 * encryption there (sysfs encrypts), but keep every rule of the
 	 * hardware, which is what the model is for.
 	 */
