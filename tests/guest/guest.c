@@ -520,6 +520,17 @@ long guest_cgroup_stat(const char *dir, const char *field)
 	return v;
 }
 
+long guest_wait_cgroup_stat(const char *dir, const char *field, long want)
+{
+	long limit = (long)MKTME_WAIT_MS * guest_timeout_factor(), v = guest_cgroup_stat(dir, field);
+
+	for (long waited = 0; v < want && waited < limit; waited += 20) {
+		usleep(20 * 1000);
+		v = guest_cgroup_stat(dir, field);
+	}
+	return v;
+}
+
 bool guest_kernel_log_has(const char *needle)
 {
 	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);

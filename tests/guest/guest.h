@@ -172,6 +172,14 @@ char *guest_cgroup_self(void);
 void guest_cgroup_enter(const char *dir);
 /* A field of @dir/memory.stat (bytes), asserted. */
 long guest_cgroup_stat(const char *dir, const char *field);
+/*
+ * guest_cgroup_stat() once it is at least @want, or its last value after
+ * MKTME_WAIT_MS (times the factor). memory.stat lags what was charged by up
+ * to a per-CPU batch until mm/memcontrol.c's flush work (every 2 s) or
+ * enough updates catch it up: read at once, 512 pages just charged showed
+ * as 387.
+ */
+long guest_wait_cgroup_stat(const char *dir, const char *field, long want);
 /* Whether the kernel log (the whole ring buffer) holds @needle, asserted readable. */
 bool guest_kernel_log_has(const char *needle);
 

@@ -669,7 +669,7 @@ Test(core_map, pages_are_charged_to_the_openers_memory_cgroup)
 	cr_assert_geq(touched - before, (long)(PAGES * PAGE_SZ),
 		      "memory.current of the opener's cgroup grew by %ld bytes for %d pages", touched - before,
 		      PAGES);
-	outside = guest_cgroup_stat(TEST_CGROUP, "kernel");
+	outside = guest_wait_cgroup_stat(TEST_CGROUP, "kernel", PAGES * PAGE_SZ);
 	cr_assert_geq(outside, (long)(PAGES * PAGE_SZ), "memory.stat kernel %ld for %d pages", outside, PAGES);
 
 	/* Freed with the region: uncharged from the cgroup it was charged to. */

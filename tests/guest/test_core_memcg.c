@@ -244,11 +244,7 @@ Test(SUITE, pages_show_in_memory_stat_and_are_uncharged_at_release)
 	memset(p, 0x3c, 8 * MiB);
 	cur = cg_long("memory.current");
 	cr_assert_geq(cur - base, 8 * MiB, "memory.current grew by %ld for 8 MiB", cur - base);
-	kernel = guest_cgroup_stat(CG, "kernel");
-	for (int waited = 0; kernel - kernel0 < 8 * MiB && waited < 10000; waited += 20) {
-		usleep(20 * 1000);
-		kernel = guest_cgroup_stat(CG, "kernel");
-	}
+	kernel = guest_wait_cgroup_stat(CG, "kernel", kernel0 + 8 * MiB);
 	cr_assert_geq(kernel - kernel0, 8 * MiB, "memory.stat kernel grew by %ld for 8 MiB", kernel - kernel0);
 
 	release_uncharges(fd, p, 8 * MiB, k, base);
