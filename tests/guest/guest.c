@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -529,6 +530,17 @@ long guest_wait_cgroup_stat(const char *dir, const char *field, long want)
 		v = guest_cgroup_stat(dir, field);
 	}
 	return v;
+}
+
+int guest_pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (cpu < 0 || c == cpu)
+			CPU_SET(c, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
 bool guest_kernel_log_has(const char *needle)

@@ -180,6 +180,9 @@ long guest_cgroup_stat(const char *dir, const char *field);
  * as 387.
  */
 long guest_wait_cgroup_stat(const char *dir, const char *field, long want);
+/* Run the calling task on @cpu only (every CPU for @cpu < 0): 0 or -errno.
+ * No assertion inside: forked children call it and exit with a code. */
+int guest_pin_cpu(int cpu);
 /* Whether the kernel log (the whole ring buffer) holds @needle, asserted readable. */
 bool guest_kernel_log_has(const char *needle);
 

@@ -337,12 +337,9 @@ Test(core_huge, memory_is_zeroed_before_it_is_reused)
 	unsigned long first[HUGE * 2] = { 0 };
 	bool reused = false;
 	int cpu = sched_getcpu();
-	cpu_set_t one;
 
 	cr_assert_geq(cpu, 0, "sched_getcpu: %s", strerror(errno));
-	CPU_ZERO(&one);
-	CPU_SET(cpu, &one);
-	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0, "pin to CPU %d: %s", cpu, strerror(errno));
+	cr_assert_eq(guest_pin_cpu(cpu), 0, "pin to CPU %d", cpu);
 
 	for (int round = 0; round < ROUNDS; round++) {
 		struct guest_region big = guest_region_new(PAYLOAD_CPU_128, HUGE * HUGE_PAGES);

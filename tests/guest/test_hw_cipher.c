@@ -20,7 +20,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,12 +47,15 @@ TestSuite(hw_cipher, .init = guest_settle, .timeout = GUEST_TIMEOUT(600));
  */
 static uint64_t phys_of(const struct guest_region *r, const void *p)
 {
-	struct hwmodel_msrs m = hwmodel_msrs();
-	unsigned int keyid_bits = (m.activate >> 32) & 0xf;
-	uint64_t below_keyid = (1ULL << (m.phys_bits - keyid_bits)) - 1;
+	static uint64_t below_keyid;	/* the model's log, read once */
 	struct mktme_pte_query q = { .addr = (uintptr_t)p };
 	uint64_t size;
 
+	if (!below_keyid) {
+		struct hwmodel_msrs m = hwmodel_msrs();
+
+		below_keyid = (1ULL << (m.phys_bits - ((m.activate >> 32) & 0xf))) - 1;
+	}
 	cr_assert_eq(mktme_query(r->fd, p, &q), 0, "MKTME_IOC_QUERY_PTE at %p", p);
 	cr_assert(q.flags & MKTME_PTE_F_PRESENT, "page at %p not present", p);
 	cr_assert_eq(q.keyid, (unsigned int)r->keyid, "page at %p has KeyID %u", p, q.keyid);
@@ -185,15 +187,6 @@ Test(hw_cipher, a_fresh_page_is_zeroed_through_its_keyid)
 	guest_region_free(&r);
 }
 
-static void run_on(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	cr_assert_eq(sched_setaffinity(0, sizeof(set), &set), 0, "CPU %d: %s", cpu, strerror(errno));
-}
-
 /*
  * The model's two packages each program their own random key for a KeyID;
  * what a page holds must not depend on which package's CPU reads it (the
@@ -206,17 +199,13 @@ Test(hw_cipher, both_packages_read_what_either_wrote)
 	pid_t pid;
 
 	cr_assert_geq(sysconf(_SC_NPROCESSORS_ONLN), 2, "needs a CPU on each package");
-	run_on(0);
+	cr_assert_eq(guest_pin_cpu(0), 0, "pin to CPU 0");
 	fill(plain, 20);
 	memcpy(r.p, plain, PAGE_SZ);
 	pid = fork();
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(1, &set);
-		if (sched_setaffinity(0, sizeof(set), &set))
+		if (guest_pin_cpu(1))
 			_exit(10);
 		if (memcmp(r.p, plain, PAGE_SZ))
 			_exit(11);

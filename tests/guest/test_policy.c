@@ -1172,18 +1172,6 @@ Test(policy, reload_under_load_gives_no_wrong_decision)
 		  "the loop saw a wrong decision (1) or too few iterations (2): %d", WEXITSTATUS(st));
 }
 
-/* Run the calling task on @cpu only (or on every CPU, for @cpu < 0). */
-static void pin_to_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (cpu < 0 || c == cpu)
-			CPU_SET(c, &set);
-	cr_assert_eq(sched_setaffinity(0, sizeof(set), &set), 0, "CPU %d: %s", cpu, strerror(errno));
-}
-
 /*
  * Attaching or detaching a program rewrites its hook's call in kernel text
  * (text_poke_bp(), arch/x86/kernel/alternative.c) while other CPUs may be
@@ -1213,7 +1201,8 @@ Test(policy, attach_and_detach_while_the_hooks_run_on_another_cpu, .timeout = GU
 		char c;
 
 		close(stop[1]);
-		pin_to_cpu(1);
+		if (guest_pin_cpu(1))
+			_exit(4);
 		cg_enter(CG "/a");
 		fd = open("/tmp/mktme-setattr", O_RDWR);
 		if (fd < 0)
@@ -1233,17 +1222,17 @@ Test(policy, attach_and_detach_while_the_hooks_run_on_another_cpu, .timeout = GU
 		_exit(wrong ? 1 : n < 10 ? 2 : 0);
 	}
 	close(stop[0]);
-	pin_to_cpu(0);
+	cr_assert_eq(guest_pin_cpu(0), 0, "pin to CPU 0");
 	for (int i = 0; i < 10; i++) {
 		rc = guest_sh(NULL, "%s policy load %s >/dev/null && %s policy unload --detach >/dev/null",
 			      guest_ctl(), POLICY_FILE, guest_ctl());
 		cr_assert_eq(rc, 0, "cycle %d: exit %d", i, rc);
 	}
-	pin_to_cpu(-1);
+	cr_assert_eq(guest_pin_cpu(-1), 0, "unpin");
 	close(stop[1]);
 	st = guest_wait_child(pid);
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		  "the hooks' task saw a wrong decision (1), too few iterations (2) or no file (3): %d",
+		  "the hooks' task saw a wrong decision (1), too few iterations (2), no file (3) or no CPU 1 (4): %d",
 		  WEXITSTATUS(st));
 }
 
