@@ -25,6 +25,18 @@
 	((const struct mktme_pol_cgroup *)bpf_map_lookup_elem(map, cgid))
 #define MKTME_CHARGE(live, cgid) live_add(live, cgid)
 #define MKTME_UNCHARGE(live, cgid) live_sub(live, cgid)
+/*
+ * The denial-record budget of each cgroup the policy gives a denial_rate
+ * (struct mktme_pol_budget), in the cgroup's storage like mktme_live.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGRP_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mktme_pol_budget);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_denial_budget SEC(".maps");
+
 static __always_inline __u64 live_add(void *live, __u64 cgid);
 static __always_inline void live_sub(void *live, __u64 cgid);
 /*
@@ -358,6 +370,99 @@ static __always_inline bool read_name(const struct key *key, struct mktme_pol_ru
 	return next == 0;
 }
 
+#define NSEC_PER_SEC 1000000000ULL
+
+/*
+ * The cgroup whose denial budget a denial of @s is under: the nearest
+ * cgroup of its walk that the generation in force gives a denial_rate.
+ * A tenant's own cgroups (a delegated subtree) have no entry in the
+ * policy, only the operator's do, so making cgroups does not make budget.
+ * 0 and *@rate 0: none (the record is logged, as with no policy).
+ */
+static __always_inline __u64 budget_cgroup(const struct mktme_pol_meta *meta,
+					   const struct mktme_pol_subject *s, __u32 *rate)
+{
+	void *cgroups;
+
+	*rate = 0;
+	if (!meta)
+		return 0;
+	cgroups = bpf_map_lookup_elem(&mktme_gen_cgroups, &meta->generation);
+	if (!cgroups)
+		return 0;
+	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
+		const struct mktme_pol_cgroup *v;
+		__u64 cgid;
+
+		if (i >= (int)s->o.depth)
+			break;
+		cgid = s->o.cgids[i];
+		v = bpf_map_lookup_elem(cgroups, &cgid);
+		if (v && (v->flags & MKTME_CF_DENIAL_RATE) && v->denial_rate) {
+			*rate = v->denial_rate;
+			return cgid;
+		}
+	}
+	return 0;
+}
+
+/*
+ * One record from @cgid's budget of @rate a second (GCRA, struct
+ * mktme_pol_budget): false if the subtree is over it, and the denial is
+ * counted as suppressed instead. Lock-free: a compare-and-swap on tat,
+ * retried a few times against other CPUs. What cannot be metered (the
+ * cgroup gone, no storage, the retries spent) is logged: a budget only
+ * ever takes records away for a reason it counts.
+ */
+static __always_inline bool budget_take(__u64 cgid, __u32 rate)
+{
+	struct cgroup *cg = bpf_cgroup_from_id(cgid);
+	struct mktme_pol_budget *b;
+	__u64 now, tat, next, interval = NSEC_PER_SEC / rate;
+	bool ok = true;
+
+	if (!cg)
+		return true;
+	b = bpf_cgrp_storage_get(&mktme_denial_budget, cg, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (b) {
+		now = bpf_ktime_get_boot_ns();
+		tat = b->tat;
+		for (int i = 0; i < 4; i++) {
+			__u64 old;
+
+			/* At most rate records ahead of the rate: a second's worth. */
+			next = (tat > now ? tat : now) + interval;
+			if (next > now + NSEC_PER_SEC) {
+				__sync_fetch_and_add(&b->suppressed, 1);
+				ok = false;
+				break;
+			}
+			old = __sync_val_compare_and_swap(&b->tat, tat, next);
+			if (old == tat)
+				break;
+			tat = old;
+		}
+	}
+	bpf_cgroup_release(cg);
+	return ok;
+}
+
+/* The denials of @cgid's subtree suppressed since its last record, now reset. */
+static __always_inline __u32 budget_claim(__u64 cgid)
+{
+	struct cgroup *cg = bpf_cgroup_from_id(cgid);
+	struct mktme_pol_budget *b;
+	__u64 n = 0;
+
+	if (!cg)
+		return 0;
+	b = bpf_cgrp_storage_get(&mktme_denial_budget, cg, 0, 0);
+	if (b)
+		n = __sync_lock_test_and_set(&b->suppressed, 0);
+	bpf_cgroup_release(cg);
+	return n > 0xffffffffULL ? 0xffffffffU : n;
+}
+
 static const struct mktme_pol_counter zero_counter;
 
 /* @ck: the key name, its cgid the task's own cgroup. */
@@ -392,7 +497,8 @@ static __always_inline void emit(const struct mktme_pol_subject *s, const struct
 	bool denial = d->verdict == MKTME_DENY;
 	__u32 stream = denial ? MKTME_STREAM_DENIALS : MKTME_STREAM_ALLOWS;
 	struct mktme_pol_event *e, *last;
-	__u64 *seq, nr;
+	__u64 *seq, nr, budget = 0;
+	__u32 rate = 0;
 
 	/*
 	 * This CPU's counters: atomic all the same (the program can be
@@ -407,6 +513,20 @@ static __always_inline void emit(const struct mktme_pol_subject *s, const struct
 	/* Allows are counted (mktme_counters) always, logged only on request. */
 	if (!denial && !(meta && meta->audit == MKTME_AUDIT_ALL))
 		return;
+	/*
+	 * A subtree over its denial_rate is not logged (and takes no
+	 * sequence number: it is not lost, its next record says how many),
+	 * so that one tenant's flood of denials cannot fill mktme_denials
+	 * and push out another's.
+	 */
+	if (denial) {
+		budget = budget_cgroup(meta, s, &rate);
+		if (budget && !budget_take(budget, rate)) {
+			if (st)
+				__sync_fetch_and_add(&st->denials_suppressed, 1);
+			return;
+		}
+	}
 	seq = bpf_map_lookup_elem(&mktme_seq, &stream);
 	if (!seq)
 		return;
@@ -426,6 +546,8 @@ static __always_inline void emit(const struct mktme_pol_subject *s, const struct
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->cgid = bpf_get_current_cgroup_id();
 	e->rule_cgid = d->rule_cgid;
+	e->budget_cgid = budget;
+	e->suppressed = budget ? budget_claim(budget) : 0;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->uid = s->uid;
 	e->key_serial = BPF_CORE_READ(key, serial);
@@ -787,6 +909,7 @@ static __always_inline bool our_map(const struct bpf_map *map)
 	       map == (void *)&mktme_events || map == (void *)&mktme_denials ||
 	       map == (void *)&mktme_seq || map == (void *)&mktme_denials_last ||
 	       map == (void *)&mktme_exe || map == (void *)&mktme_build ||
+	       map == (void *)&mktme_denial_budget ||
 	       /* the generation in force, pinned as mktme_meta, mktme_rules, mktme_cgroups */
 	       in_force(map);
 }

@@ -24,8 +24,8 @@
 #endif
 
 /* Bumped with any change to the structs below: it names the pin directory. */
-#define MKTME_ABI		4
-#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v4"
+#define MKTME_ABI		5
+#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v5"
 
 #define MKTME_NAME_LEN		64	/* key name buffer: names are 1..63 bytes */
 #define MKTME_MAX_DEPTH		16	/* cgroup levels walked, root = level 0 */
@@ -50,7 +50,7 @@
 					 * floods past it) */
 #define MKTME_MAX_COUNTERS	16384	/* (cgroup, key name) counters, LRU */
 #define MKTME_EVENTS_BYTES	(256 * 1024)	/* allow records (audit: all) */
-#define MKTME_DENIALS_BYTES	(1024 * 1024)	/* denials: 6,553 records of 152 + 8 bytes */
+#define MKTME_DENIALS_BYTES	(1024 * 1024)	/* denials: 6,241 records of 160 + 8 bytes */
 #define MKTME_DENIALS_LAST	1024	/* the latest denials, for bpftool */
 #define MKTME_ASSIGN_ID_BASE	0x10000	/* rule ids of assignments start here */
 #define MKTME_EPERM		1	/* no errno.h on the BPF side */
@@ -156,10 +156,26 @@ struct mktme_pol_meta {
 };
 
 #define MKTME_CF_LIMIT		0x01	/* live_limit applies */
+#define MKTME_CF_DENIAL_RATE	0x02	/* denial_rate applies */
 
 struct mktme_pol_cgroup {
 	__u32 flags;
 	__u32 live_limit;	/* keys created in this subtree and alive */
+	__u32 denial_rate;	/* denial records per second from this subtree,
+				 * and as many at once (1..MKTME_MAX_DENIAL_RATE) */
+};
+
+/*
+ * mktme_denial_budget (cgroup storage of a cgroup with a denial_rate): the
+ * subtree's budget of denial records, a GCRA (virtual scheduling) meter.
+ * tat: the theoretical arrival time, CLOCK_BOOTTIME ns, of the next record
+ * if records came at exactly the rate; a record is logged if it is no more
+ * than one second (rate records) ahead of that. suppressed: denials of the
+ * subtree not logged since its last record, which the next record carries.
+ */
+struct mktme_pol_budget {
+	__u64 tat;
+	__u64 suppressed;
 };
 
 struct mktme_pol_bucket {
@@ -252,6 +268,8 @@ struct mktme_pol_stats {
 	__u64 decisions;
 	__u64 denials;		/* deny and would-deny decisions: each one a record */
 	__u64 denials_lost;	/* mktme_denials full: the record is gone */
+	__u64 denials_suppressed; /* over their subtree's denial_rate: not logged,
+				   * counted in the subtree's next record */
 	__u64 allows_lost;	/* mktme_events full (audit: all) */
 	__u64 keys_untracked;	/* mktme_keys full: create denied */
 };
@@ -280,6 +298,8 @@ struct mktme_pol_event {
 	__u64 time_ns;		/* CLOCK_BOOTTIME */
 	__u64 cgid;		/* the task's own cgroup */
 	__u64 rule_cgid;	/* cgroup of the deciding rule or limit */
+	__u64 budget_cgid;	/* cgroup whose denial_rate this record was under
+				 * (0: none) */
 	__u32 pid;		/* tgid */
 	__u32 uid;		/* effective uid */
 	__s32 key_serial;
@@ -287,6 +307,8 @@ struct mktme_pol_event {
 	__u32 generation;
 	__u32 rule_id;		/* 0: default verdict or no policy */
 	__s32 ret;		/* what the hook returned */
+	__u32 suppressed;	/* denials of budget_cgid's subtree not logged
+				 * since its previous record (over its rate) */
 	__u8 hook;		/* enum mktme_pol_op */
 	__u8 verdict;		/* the decision, enforced or not */
 	__u8 mode;
@@ -298,6 +320,13 @@ struct mktme_pol_event {
 	char comm[16];
 	char key[MKTME_NAME_LEN];
 };
+
+/*
+ * A denial_rate's limit: its burst (as many records as its rate) must fit
+ * in mktme_denials (a BPF ring buffer record has an 8-byte header,
+ * BPF_RINGBUF_HDR_SZ in include/uapi/linux/bpf.h).
+ */
+#define MKTME_MAX_DENIAL_RATE	(MKTME_DENIALS_BYTES / (sizeof(struct mktme_pol_event) + 8))
 
 #define MKTME_OWNER_UNKNOWN	0xff	/* owner_levels of a key with no record */
 

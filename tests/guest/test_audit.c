@@ -6,6 +6,10 @@
  * buffer is counted and shows as a gap in the sequence numbers, and a
  * second reader is refused, naming the first, instead of stealing records.
  *
+ * A tenant's own flood of denials, over the denial_records_per_second the
+ * policy gives its subtree, is counted rather than logged, and cannot push
+ * another tenant's denials out either.
+ *
  * Every test drains the streams first (mktmectl audit), so that it reads
  * only what it caused. The programs stay attached between tests and are
  * detached at the end, as in test_policy.
@@ -22,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guest.h"
@@ -32,7 +37,8 @@
 #define POLICY_FILE "/tmp/mktme-audit-policy.yaml"
 #define FLOOD_UID 1234
 
-static const char *const cgroups[] = { CG, CG "/flood", CG "/victim" };
+/* flood/own: a cgroup the flood tenant made itself in its delegated subtree. */
+static const char *const cgroups[] = { CG, CG "/flood", CG "/flood/own", CG "/victim" };
 
 static void write_file(const char *path, const char *text)
 {
@@ -537,4 +543,107 @@ Test(audit, a_second_reader_is_refused_and_names_the_first)
 	rc = guest_sh_all(&out, "%s audit", guest_ctl());
 	cr_assert_eq(rc, 0, "the stream is free again: exit %d: %s", rc, out);
 	free(out);
+}
+
+static double boot_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_BOOTTIME, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+#define FLOOD_RATE 20
+
+/*
+ * One tenant's flood of *denials*: tenant "flood", from a cgroup it made
+ * itself below its own (so making cgroups gains it no budget), is denied
+ * as fast as it can, more times than mktme_denials holds, and goes on while
+ * tenant "victim" is denied 1,000 times. Nobody reads until the end. The
+ * policy gives the flood's subtree FLOOD_RATE denial records a second:
+ * every one of the victim's denials is delivered and none is lost; the
+ * flood's records stay within its budget; and every flood denial is either
+ * logged or counted as suppressed, the count carried by the subtree's next
+ * record. Without the budget the victim's denials are lost to the full ring.
+ */
+Test(audit, a_flood_of_denials_hides_no_other_tenants_denial)
+{
+	volatile unsigned long *done = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE,
+					    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	const long ring = MKTME_DENIALS_BYTES / (sizeof(struct mktme_pol_event) + 8);
+	unsigned long long lost0, supp0, supp, claimed;
+	unsigned long floods;
+	double t0, elapsed;
+	long logged;
+	char *out;
+	pid_t flood;
+	int st;
+
+	cr_assert_neq((void *)done, MAP_FAILED);
+	load("version: 1\ndefault: deny\n"
+	     "limits:\n  - {cgroup: " CG "/flood, denial_records_per_second: 20}\n"
+	     "rules:\n  - {cgroup: " CG "/flood, uid: 1234, keys: [ka], verdict: allow}\n");
+	/* What the maps hold, read back: the budget survives the compile. */
+	cr_assert_eq(guest_sh(&out, "%s -j policy show", guest_ctl()), 0);
+	cr_assert(strstr(out, "\"denial_records_per_second\":20"), "%s", out);
+	free(out);
+	drain();
+	lost0 = status_num("denials_lost");
+	supp0 = status_num("denials_suppressed");
+	t0 = boot_seconds();
+	flood = fork();
+	cr_assert_neq(flood, -1);
+	if (flood == 0) {
+		cg_enter(CG "/flood/own");
+		if (setuid(FLOOD_UID))
+			_exit(121);
+		for (;;) {
+			if (bind_key(KB, NULL) != EPERM)
+				_exit(122);
+			__atomic_add_fetch(done, 1, __ATOMIC_RELAXED);
+		}
+	}
+	/* More denials than their ring holds before the victim's first. */
+	for (int i = 0; i < 1200 * guest_timeout_factor() && *done < (unsigned long)ring + 1000; i++)
+		usleep(100 * 1000);
+	cr_assert_geq(*done, ring + 1000, "the flood made %lu calls in two minutes", *done);
+	binds_in(CG "/victim", KB, 1000, EPERM);
+	kill(flood, SIGKILL);
+	st = guest_wait_child(flood);
+	elapsed = boot_seconds() - t0;
+	cr_assert(WIFSIGNALED(st), "the flood stopped by itself: status %d", st);
+	floods = *done;
+	supp = status_num("denials_suppressed") - supp0;
+	fprintf(stderr, "flood: %lu denials in %.1f s, %llu suppressed\n", floods, elapsed, supp);
+	guest_sh(&out, "%s status", guest_ctl());
+	cr_assert(strstr(out, "denials not logged: over their cgroup's denial_records_per_second"), "%s", out);
+	free(out);
+
+	cr_assert_eq(guest_sh(&out, "%s -j audit", guest_ctl()), 0);
+	cr_assert_eq(lines_with(out, "\"stream\":\"denials\"", "\"cgroup\":\"" CG "/victim\"", NULL), 1000,
+		     "not every one of the victim's 1,000 denials was delivered");
+	cr_assert_eq(lines_with(out, "\"missing\":", NULL, NULL), 0, "records were lost");
+	cr_assert_eq(status_num("denials_lost"), lost0, "records were lost");
+	logged = lines_with(out, "\"stream\":\"denials\"", "\"cgroup\":\"" CG "/flood/own\"", NULL);
+	cr_assert_eq(lines_with(out, "\"cgroup\":\"" CG "/flood/own\"", "\"budget_cgroup\":\"" CG "/flood\"", NULL),
+		     logged, "a flood record not under its subtree's budget");
+	cr_assert_leq(logged, (long)(FLOOD_RATE * (elapsed + 1)) + 1,
+		      "%ld flood records in %.1f s: over %d a second and a second's burst", logged, elapsed,
+		      FLOOD_RATE);
+	cr_assert_gt(supp, 0);
+	/* Each denial logged or suppressed; the one in flight when killed may be either. */
+	cr_assert(logged + supp == floods || logged + supp == floods + 1,
+		  "%ld logged + %llu suppressed, of %lu denials", logged, supp, floods);
+	claimed = sum_of(out, "\"suppressed_before\":", "\"cgroup\":\"" CG "/flood/own\"", NULL);
+	free(out);
+
+	/* After a second's pause the subtree logs again, carrying the rest of the count. */
+	usleep(1100 * 1000);
+	binds_in(CG "/flood/own", KB, 1, EPERM);
+	cr_assert_eq(guest_sh(&out, "%s -j audit", guest_ctl()), 0);
+	cr_assert_eq(lines_with(out, "\"cgroup\":\"" CG "/flood/own\"", NULL, NULL), 1, "%s", out);
+	cr_assert_eq(claimed + sum_of(out, "\"suppressed_before\":", "\"cgroup\":\"" CG "/flood/own\"", NULL),
+		     supp, "the records do not account for the %llu suppressed: %s", supp, out);
+	free(out);
+	munmap((void *)done, PAGE_SZ);
 }

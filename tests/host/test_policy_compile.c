@@ -195,6 +195,31 @@ Test(compile, limits)
 	policy_free(&p);
 }
 
+/*
+ * A denial budget alone is no live-key limit: its entry must not carry
+ * MKTME_CF_LIMIT, whose live_limit 0 would refuse every key.
+ */
+Test(compile, denial_rates)
+{
+	struct policy p;
+	struct compiled c;
+	__u64 cgid;
+
+	assert_ok("version: 1\nlimits:\n  - {cgroup: /tenants, denial_records_per_second: 50}\n"
+		  "  - {cgroup: /tenants/a, max_live_keys: 3, denial_records_per_second: 7}\n",
+		  &p, &c);
+	cr_assert_eq(c.nr_cg, 2);
+	cgid = test_cgid("/tenants");
+	cr_assert_eq(compiled_cgroup(&c, &cgid)->flags, MKTME_CF_DENIAL_RATE);
+	cr_assert_eq(compiled_cgroup(&c, &cgid)->denial_rate, 50);
+	cgid = test_cgid("/tenants/a");
+	cr_assert_eq(compiled_cgroup(&c, &cgid)->flags, MKTME_CF_LIMIT | MKTME_CF_DENIAL_RATE);
+	cr_assert_eq(compiled_cgroup(&c, &cgid)->live_limit, 3);
+	cr_assert_eq(compiled_cgroup(&c, &cgid)->denial_rate, 7);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
 /* ---- errors seen only with all rules ------------------------------------ */
 
 Test(compile, duplicate_rule)

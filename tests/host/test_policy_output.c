@@ -63,7 +63,7 @@ static int64_t num(struct json_object *o, const char *path)
 #define POLICY                                                                     \
 	"version: 1\nmode: audit\ndefault: allow\n"                                \
 	"limits:\n  - {cgroup: /tenants, max_live_keys: 6}\n"                      \
-	"  - {cgroup: /later, max_live_keys: 1, may_appear_later: true}\n"         \
+	"  - {cgroup: /later, max_live_keys: 1, denial_records_per_second: 9, may_appear_later: true}\n" \
 	"rules:\n"                                                                 \
 	"  - {cgroup: /tenants/a, keys: [ka, \"*\"], operations: [bind, mmap], verdict: deny}\n" \
 	"  - {cgroup: /vm, exe: /bin/sh, uid: 0, keys: [v], key_types: [cpu], verdict: allow}\n" \
@@ -89,6 +89,14 @@ Test(output, check_json_valid)
 	cr_assert_eq(num(o, "limits.0.max_live_keys"), 6);
 	cr_assert_not(json_object_get_boolean(get(o, "limits.0.pending")));
 	cr_assert(json_object_get_boolean(get(o, "limits.1.pending")));
+	{
+		struct json_object *v = (struct json_object *)1;
+
+		cr_assert(json_object_object_get_ex(get(o, "limits.0"), "denial_records_per_second", &v) && !v,
+			  "none set: null");
+	}
+	cr_assert_eq(num(o, "limits.1.denial_records_per_second"), 9);
+	cr_assert_eq(num(o, "limits.1.max_live_keys"), 1);
 	cr_assert_eq(json_object_array_length(get(o, "rules")), 3);
 	cr_assert_eq(num(o, "rules.0.id"), 1);
 	cr_assert_str_eq(str(o, "rules.0.source"), "policy");
@@ -145,7 +153,10 @@ Test(output, check_text)
 	cr_assert(strstr(r.out, want), "%s", r.out);
 	cr_assert(strstr(r.out, "mode audit, default allow\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "audit denials: denials logged, allows counted only\n"), "%s", r.out);
-	cr_assert(strstr(r.out, "  /later (does not exist yet: pending): at most 1 live keys\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "  /tenants (cgroup id "), "%s", r.out);
+	cr_assert(strstr(r.out, "): at most 6 live keys\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "  /later (does not exist yet: pending): at most 1 live keys, at most 9 denial records a second\n"),
+		  "%s", r.out);
 	cr_assert(strstr(r.out, "  rule 1: /tenants/a (cgroup id "), "%s", r.out);
 	cr_assert(strstr(r.out, ") deny keys ka * for bind,mmap\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "allow keys v for all, exe /bin/sh (dev "), "%s", r.out);

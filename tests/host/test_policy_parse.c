@@ -495,13 +495,34 @@ Test(parse, operations_empty)
 Test(parse, limit_unknown_field)
 {
 	assert_error("version: 1\nlimits:\n  - cgroup: /tenants\n    max_keys: 3\n",
-		     "4:5: limit: unknown field \"max_keys\" (expected one of: cgroup, max_live_keys, may_appear_later)");
+		     "4:5: limit: unknown field \"max_keys\" (expected one of: cgroup, max_live_keys, denial_records_per_second, may_appear_later)");
 }
 
 Test(parse, limit_missing_max)
 {
 	assert_error("version: 1\nlimits:\n  - cgroup: /tenants\n",
-		     "3:5: limit: missing required field \"max_live_keys\"");
+		     "3:5: limit: needs max_live_keys, denial_records_per_second or both");
+}
+
+/* A budget must leave room for a record, and its burst must fit in mktme_denials. */
+Test(parse, denial_rate_bounds)
+{
+	char want[128];
+
+	assert_error("version: 1\nlimits:\n  - cgroup: /tenants\n    denial_records_per_second: 0\n",
+		     "4:32: denial_records_per_second: 0 would log no denial of the subtree (at least 1)");
+	snprintf(want, sizeof(want),
+		 "4:32: denial_records_per_second: %lu is past the limit (at most %lu)",
+		 (unsigned long)MKTME_MAX_DENIAL_RATE + 1, (unsigned long)MKTME_MAX_DENIAL_RATE);
+	{
+		char yaml[128];
+
+		snprintf(yaml, sizeof(yaml),
+			 "version: 1\nlimits:\n  - cgroup: /tenants\n    denial_records_per_second: %lu\n",
+			 (unsigned long)MKTME_MAX_DENIAL_RATE + 1);
+		assert_error(yaml, want);
+	}
+	cr_assert_eq(MKTME_MAX_DENIAL_RATE, 6241, "1 MiB of 160-byte records and their 8-byte headers");
 }
 
 Test(parse, limit_past_limit)

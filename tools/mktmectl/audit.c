@@ -53,12 +53,19 @@ struct reader {
 	bool json;
 	FILE *out;
 	struct stream s[MKTME_NR_STREAMS];
-	/* The last few cgroup paths: finding one walks the cgroup tree. */
+	/*
+	 * The last few cgroup paths: finding one walks the cgroup tree. A
+	 * record names up to three cgroups; an entry given out for the record
+	 * being printed (stamp == record) is not reused for another of its
+	 * cgroups, which would free a path the record still prints.
+	 */
 	struct {
 		unsigned long long id;
+		unsigned long long stamp;
 		char *path;
 	} cache[16];
 	unsigned int next;
+	unsigned long long record;
 };
 
 struct audit {
@@ -78,14 +85,20 @@ static const char *cg_path(struct reader *r, unsigned long long id)
 
 	if (!id)
 		return NULL;
-	for (i = 0; i < 16; i++)
-		if (r->cache[i].path && r->cache[i].id == id)
+	for (i = 0; i < 16; i++) {
+		if (r->cache[i].path && r->cache[i].id == id) {
+			r->cache[i].stamp = r->record;
 			return r->cache[i].path;
+		}
+	}
 	if (cgroup_path(cgroup_root(cli.cgroup_root), id, &path))
 		return NULL;
-	i = r->next++ % 16;
+	do
+		i = r->next++ % 16;
+	while (r->cache[i].path && r->cache[i].stamp == r->record);
 	free(r->cache[i].path);
 	r->cache[i].id = id;
+	r->cache[i].stamp = r->record;
 	r->cache[i].path = path;
 	return path;
 }
@@ -188,17 +201,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct reader *r = st->r;
 	const struct mktme_pol_event *e = data;
 	char when[64], key[MKTME_NAME_LEN + 1], comm[17];
-	const char *cg, *rcg, *verdict = name_of(verdict_names, e->verdict);
+	const char *cg, *rcg, *bcg, *verdict = name_of(verdict_names, e->verdict);
 	bool enforced = e->ret != 0, late;
 
 	if (size < sizeof(*e))
 		return 0;
+	r->record++;
 	late = !gaps_note(st, e->seq);
 	wall_time(e->time_ns, when, sizeof(when));
 	snprintf(key, sizeof(key), "%.*s", MKTME_NAME_LEN, e->key);
 	snprintf(comm, sizeof(comm), "%.*s", 16, e->comm);
 	cg = cg_path(r, e->cgid);
 	rcg = cg_path(r, e->rule_cgid);
+	bcg = cg_path(r, e->budget_cgid);
 	if (r->json) {
 		struct json_object *o = json_object_new_object();
 
@@ -216,6 +231,11 @@ static int on_event(void *ctx, void *data, size_t size)
 		json_object_object_add(o, "rule_id", json_object_new_int64(e->rule_id));
 		json_object_object_add(o, "rule_cgroup_id", e->rule_cgid ? json_u64(e->rule_cgid) : NULL);
 		json_object_object_add(o, "rule_cgroup", json_str(rcg));
+		if (e->budget_cgid) {
+			json_object_object_add(o, "budget_cgroup_id", json_u64(e->budget_cgid));
+			json_object_object_add(o, "budget_cgroup", json_str(bcg));
+			json_object_object_add(o, "suppressed_before", json_object_new_int64(e->suppressed));
+		}
 		json_object_object_add(o, "mode", json_object_new_string(name_of(mode_names, e->mode)));
 		json_object_object_add(o, "generation", json_object_new_int64(e->generation));
 		json_object_object_add(o, "pid", json_object_new_int64(e->pid));
@@ -245,8 +265,12 @@ static int on_event(void *ctx, void *data, size_t size)
 	default:
 		fprintf(r->out, "%s", name_of(reason_names, e->reason));
 	}
-	fprintf(r->out, ", generation %u, %s%s\n", e->generation, name_of(mode_names, e->mode),
+	fprintf(r->out, ", generation %u, %s%s", e->generation, name_of(mode_names, e->mode),
 		e->verdict == MKTME_DENY && !enforced ? " (not enforced)" : "");
+	if (e->suppressed)
+		fprintf(r->out, " (%u earlier denial%s of %s not logged: over its denial_records_per_second)",
+			e->suppressed, e->suppressed == 1 ? "" : "s", bcg ? bcg : "?");
+	fputc('\n', r->out);
 	fflush(r->out);
 	return 0;
 }

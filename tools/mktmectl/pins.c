@@ -128,6 +128,7 @@ int stats_read(const struct pins *p, struct mktme_pol_stats *st)
 		st->decisions += v[i].decisions;
 		st->denials += v[i].denials;
 		st->denials_lost += v[i].denials_lost;
+		st->denials_suppressed += v[i].denials_suppressed;
 		st->allows_lost += v[i].allows_lost;
 		st->keys_untracked += v[i].keys_untracked;
 	}

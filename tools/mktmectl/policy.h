@@ -68,7 +68,9 @@ struct policy_limit {
 	char *cgroup;
 	struct pos cgroup_pos;
 	bool may_appear_later;
+	bool has_max_live_keys;
 	uint32_t max_live_keys;
+	uint32_t denial_rate;	/* denial_records_per_second; 0: none */
 	uint64_t cgid;		/* filled by policy_resolve(); 0: pending */
 };
 

@@ -581,8 +581,10 @@ int policy_compile(const struct policy *p, const struct assignment *assign, size
 			}
 		}
 		if (compiled_add_cgroup(c, l->cgid, &(struct mktme_pol_cgroup){
-						.flags = MKTME_CF_LIMIT,
-						.live_limit = l->max_live_keys }))
+						.flags = (l->has_max_live_keys ? MKTME_CF_LIMIT : 0) |
+							 (l->denial_rate ? MKTME_CF_DENIAL_RATE : 0),
+						.live_limit = l->max_live_keys,
+						.denial_rate = l->denial_rate }))
 			goto oom;
 	}
 
@@ -799,14 +801,16 @@ int policy_decompile(const struct compiled *c, const struct resolve_opts *o, str
 		const struct compiled_cgroup *e = &c->cg[i];
 		struct policy_limit *l;
 
-		if (!(e->val.flags & MKTME_CF_LIMIT))
+		if (!(e->val.flags & (MKTME_CF_LIMIT | MKTME_CF_DENIAL_RATE)))
 			continue;
 		if (grow(&p->limits, &cap_limits, p->nr_limits, sizeof(*p->limits)))
 			goto oom;
 		l = &p->limits[p->nr_limits++];
 		memset(l, 0, sizeof(*l));
 		l->cgid = e->cgid;
+		l->has_max_live_keys = e->val.flags & MKTME_CF_LIMIT;
 		l->max_live_keys = e->val.live_limit;
+		l->denial_rate = e->val.flags & MKTME_CF_DENIAL_RATE ? e->val.denial_rate : 0;
 		l->cgroup = path_of(root, e->cgid);
 		if (!l->cgroup)
 			goto oom;

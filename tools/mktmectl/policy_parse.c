@@ -461,7 +461,7 @@ static int parse_rule(struct parser *ps, struct fy_node *n, struct pos at, struc
 
 static int parse_limit(struct parser *ps, struct fy_node *n, struct pos at, struct policy_limit *l)
 {
-	struct seen req[] = { { "cgroup", false }, { "max_live_keys", false } };
+	struct seen req[] = { { "cgroup", false } };
 	const char *key;
 	struct fy_node *val;
 	struct pos kp;
@@ -482,18 +482,29 @@ static int parse_limit(struct parser *ps, struct fy_node *n, struct pos at, stru
 			if (want_uint(ps, val, key, POLICY_MAX_LIVE, kp, &ul))
 				return -1;
 			l->max_live_keys = ul;
-			req[1].seen = true;
+			l->has_max_live_keys = true;
+		} else if (!strcmp(key, "denial_records_per_second")) {
+			if (want_uint(ps, val, key, MKTME_MAX_DENIAL_RATE, kp, &ul))
+				return -1;
+			if (!ul)
+				return fail(ps, node_pos(val, kp),
+					    "%s: 0 would log no denial of the subtree (at least 1)", key);
+			l->denial_rate = ul;
 		} else if (!strcmp(key, "may_appear_later")) {
 			if (want_bool(ps, val, key, kp, &l->may_appear_later))
 				return -1;
 		} else {
-			return fail(ps, kp, "limit: unknown field \"%s\" (expected one of: cgroup, max_live_keys, may_appear_later)",
+			return fail(ps, kp, "limit: unknown field \"%s\" (expected one of: cgroup, max_live_keys, denial_records_per_second, may_appear_later)",
 				    key);
 		}
 	}
 	if (rc < 0)
 		return -1;
-	return need(ps, req, 2, l->pos, "limit");
+	if (need(ps, req, 1, l->pos, "limit"))
+		return -1;
+	if (!l->has_max_live_keys && !l->denial_rate)
+		return fail(ps, l->pos, "limit: needs max_live_keys, denial_records_per_second or both");
+	return 0;
 }
 
 static int parse_list(struct parser *ps, struct fy_node *n, struct pos at, const char *what,

@@ -58,13 +58,16 @@ void policy_print_text(const struct policy *p, const struct compiled *c, FILE *o
 		const struct policy_limit *l = &p->limits[i];
 
 		if (p->offline)
-			fprintf(out, "  %s: at most %u live keys\n", l->cgroup, l->max_live_keys);
+			fprintf(out, "  %s: ", l->cgroup);
 		else if (l->cgid)
-			fprintf(out, "  %s (cgroup id %llu): at most %u live keys\n", l->cgroup,
-				(unsigned long long)l->cgid, l->max_live_keys);
+			fprintf(out, "  %s (cgroup id %llu): ", l->cgroup, (unsigned long long)l->cgid);
 		else
-			fprintf(out, "  %s (does not exist yet: pending): at most %u live keys\n",
-				l->cgroup, l->max_live_keys);
+			fprintf(out, "  %s (does not exist yet: pending): ", l->cgroup);
+		if (l->has_max_live_keys)
+			fprintf(out, "at most %u live keys%s", l->max_live_keys, l->denial_rate ? ", " : "");
+		if (l->denial_rate)
+			fprintf(out, "at most %u denial records a second", l->denial_rate);
+		fputc('\n', out);
 	}
 	fprintf(out, "rules: %s\n", p->nr_rules ? "(at the nearest cgroup, the first match wins)" : "none");
 	for (size_t i = 0; i < p->nr_rules; i++) {
@@ -166,7 +169,10 @@ struct json_object *policy_to_json(const struct policy *p, const struct compiled
 		json_object_object_add(lo, "cgroup", json_str(l->cgroup));
 		json_object_object_add(lo, "cgroup_id", l->cgid && !p->offline ? json_u64(l->cgid) : NULL);
 		json_object_object_add(lo, "pending", json_object_new_boolean(!l->cgid));
-		json_object_object_add(lo, "max_live_keys", json_object_new_int64(l->max_live_keys));
+		json_object_object_add(lo, "max_live_keys",
+				       l->has_max_live_keys ? json_object_new_int64(l->max_live_keys) : NULL);
+		json_object_object_add(lo, "denial_records_per_second",
+				       l->denial_rate ? json_object_new_int64(l->denial_rate) : NULL);
 		json_object_array_add(limits, lo);
 	}
 	json_object_object_add(o, "limits", limits);

@@ -173,6 +173,7 @@ int do_status(int argc, char **argv)
 		json_object_object_add(o, "audit", meta ? json_object_new_string(name_of(audit_names, meta->audit)) : NULL);
 		json_object_object_add(o, "denials", json_u64(st.denials));
 		json_object_object_add(o, "denials_lost", json_u64(st.denials_lost));
+		json_object_object_add(o, "denials_suppressed", json_u64(st.denials_suppressed));
 		json_object_object_add(o, "allows_lost", json_u64(st.allows_lost));
 		json_object_object_add(o, "keys_untracked", json_u64(st.keys_untracked));
 		json_object_object_add(o, "daemon_pid", owned > 0 ? json_object_new_int64(owner_pid) : NULL);
@@ -237,6 +238,9 @@ int do_status(int argc, char **argv)
 			if (st.denials_lost)
 				printf("WARNING:   %llu DENIAL RECORDS LOST (the denial ring buffer mktme_denials was full: no reader, or one too slow)\n",
 				       (unsigned long long)st.denials_lost);
+			if (st.denials_suppressed)
+				printf("audit:     %llu denials not logged: over their cgroup's denial_records_per_second (counted in that cgroup's next record)\n",
+				       (unsigned long long)st.denials_suppressed);
 			if (st.allows_lost)
 				printf("audit:     %llu allow records lost (mktme_events was full; audit: all)\n",
 				       (unsigned long long)st.allows_lost);
