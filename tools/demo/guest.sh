@@ -94,7 +94,9 @@ as_tenant a $MAP "#$B_SERIAL" 1
 run $M -j audit
 
 say "Counters, straight from the pinned map with bpftool"
-run bpftool map dump pinned /sys/fs/bpf/mktme/v4/mktme_counters
+# The pin directory names the programs' ABI: ask this mktmectl for it.
+PINS=$($M -j version | sed -n 's/.*"pin_dir":"\([^"]*\)".*/\1/p')
+run bpftool map dump pinned "$PINS/mktme_counters"
 run bpftool prog show name mktme_bind
 
 say "Enforcement outlives mktmectl: nothing of it is running now"
