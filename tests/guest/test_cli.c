@@ -30,6 +30,7 @@
 #include <linux/capability.h>
 
 #include "guest.h"
+#include "../../bpf/mktme_policy.h"
 
 #define CG_ROOT "/sys/fs/cgroup"
 #define CG "/mktme-cli"
@@ -38,7 +39,7 @@
 #define POLICY_FILE "/tmp/mktme-cli-policy.yaml"
 #define DAEMON_LOG "/tmp/mktme-cli-daemon.log"
 #define PIN_PARENT "/sys/fs/bpf/mktme"
-#define PINS PIN_PARENT "/v4"
+#define PINS MKTME_PIN_DIR	/* PIN_PARENT "/v" MKTME_ABI */
 #define OTHER_PINS "/sys/fs/bpf/mktme-other"
 
 #define TWO_TENANTS                                                                  \
