@@ -174,6 +174,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_exe SEC(".maps");
 
+/* Each task's latest allows: see struct mktme_pol_decided. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mktme_pol_decided);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_decided SEC(".maps");
+
+/* mktme_epoch[0]: advanced by every key revoked or freed (mktme_decided). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mktme_epoch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MKTME_MAX_COUNTERS);
@@ -306,33 +324,54 @@ static __always_inline struct mktme_pol_stats *stats(void)
 	return bpf_map_lookup_elem(&mktme_stats, &zero);
 }
 
-/* The task's cgroups, nearest first (see struct mktme_pol_subject). */
+/*
+ * The ids of @cg and its ancestors, nearest first, at most MKTME_MAX_DEPTH:
+ * by kernfs parents (a cgroup's id is its kernfs node's, cgroup_id() in
+ * include/linux/cgroup.h, and a cgroup never changes parent: cgroup_rename()
+ * in kernel/cgroup/cgroup.c refuses it), with plain loads.
+ */
+static __always_inline __u32 ancestry(const struct cgroup *cg, struct mktme_pol_subject *s)
+{
+	struct kernfs_node *kn = cg->kn;
+	__u32 n = 0;
+
+	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
+		if (!kn)
+			break;
+		s->o.cgids[i] = kn->id;
+		kn = kn->parent;
+		n = i + 1;
+	}
+	return n;
+}
+
+/* kernel/bpf/helpers.c: @cgrp's ancestor at @level, with a reference. */
+extern struct cgroup *bpf_cgroup_ancestor(struct cgroup *cgrp, int level) __ksym;
+
+/*
+ * The task's cgroups, nearest first (see struct mktme_pol_subject), from one
+ * reading of its cgroup. Asking bpf_get_current_ancestor_cgroup_id() level
+ * by level read the task's cgroup anew each time: a task moved meanwhile
+ * (its owner may move it within its own subtree) got a walk mixing two
+ * cgroups' ancestries, and the decision of neither (test_policy,
+ * a_task_moved_while_it_is_decided_gets_one_cgroups_decision).
+ */
 static __always_inline void fill_subject(struct mktme_pol_subject *s)
 {
 	struct task_struct *t = bpf_get_current_task_btf();
+	struct cgroup *cg = t->cgroups->dfl_cgrp, *anc;
 	struct mktme_pol_exe *e;
-	__u32 n = 0;
 
-	for (int lvl = 0; lvl < MKTME_MAX_DEPTH; lvl++) {
-		__u64 id = bpf_get_current_ancestor_cgroup_id(lvl);
-
-		if (!id)
-			break;
-		s->o.cgids[lvl] = id;
-		n = lvl + 1;
+	if (cg->level < MKTME_MAX_DEPTH) {
+		s->o.depth = ancestry(cg, s);
+	} else {
+		/* Deeper than any rule can be: from its ancestor at level 15. */
+		anc = bpf_cgroup_ancestor(cg, MKTME_MAX_DEPTH - 1);
+		if (anc) {
+			s->o.depth = ancestry(anc, s);
+			bpf_cgroup_release(anc);
+		}
 	}
-	for (__u32 i = 0; i < MKTME_MAX_DEPTH / 2; i++) {
-		__u32 j = n - 1 - i;
-		__u64 tmp;
-
-		if (i >= n / 2)
-			break;
-		j &= MKTME_MAX_DEPTH - 1;
-		tmp = s->o.cgids[i];
-		s->o.cgids[i] = s->o.cgids[j];
-		s->o.cgids[j] = tmp;
-	}
-	s->o.depth = n;
 	s->uid = BPF_CORE_READ(t, cred, euid.val);
 	/*
 	 * The executable recorded at exec, never mm->exe_file: the root of a
@@ -615,6 +654,58 @@ static __always_inline bool generation(__u32 op, const struct mktme_pol_meta **m
 	return *cgroups != 0;
 }
 
+static __always_inline __u64 *epoch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&mktme_epoch, &zero);
+}
+
+/*
+ * The slot of @dc holding an allow for exactly this question, or -1. A
+ * task deeper than the walk never matches: its slots are keyed by the
+ * ancestor the walk started at, not by its own cgroup.
+ */
+static __always_inline int decided_find(const struct mktme_pol_decided *dc, __u64 cgid,
+					const struct key *key, __s32 serial, __u32 gen,
+					__u32 uid, __u32 op, __u64 ep)
+{
+	for (int i = 0; i < MKTME_DECIDED_SLOTS; i++) {
+		const struct mktme_pol_decided_slot *e = &dc->slot[i];
+
+		if (e->generation == gen && e->cgid == cgid && e->key == (__u64)key &&
+		    e->serial == serial && e->uid == uid && e->op == op && e->epoch == ep)
+			return i;
+	}
+	return -1;
+}
+
+/* Keep an allow of the full walk for the next same question (decided_find()). */
+static __always_inline void decided_store(struct mktme_pol_decided *dc,
+					  const struct mktme_pol_subject *s,
+					  const struct key *key, __s32 serial, __u32 gen,
+					  __u32 op, __u64 ep,
+					  const struct mktme_pol_decision *d)
+{
+	struct mktme_pol_decided_slot *e;
+	__u32 i = dc->next % MKTME_DECIDED_SLOTS;
+
+	if (i >= MKTME_DECIDED_SLOTS)
+		return;
+	dc->next = i + 1;
+	e = &dc->slot[i];
+	e->cgid = s->o.cgids[0];
+	e->key = (__u64)key;
+	e->epoch = ep;
+	e->rule_cgid = d->rule_cgid;
+	e->serial = serial;
+	e->generation = gen;
+	e->uid = s->uid;
+	e->rule_id = d->rule_id;
+	e->op = op;
+	e->reason = d->reason;
+}
+
 /* All three hooks: decide, charge (create), count, log, answer. */
 static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, __u8 type,
 				 __u8 alg)
@@ -623,20 +714,17 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 	struct mktme_pol_rule_key kname = {};
 	struct mktme_pol_decision d = { .verdict = MKTME_ALLOW, .reason = MKTME_REASON_NO_POLICY };
 	const struct mktme_pol_meta *meta = 0;
+	struct mktme_pol_decided *dc = 0;
 	__u8 mode = MKTME_MODE_ENFORCE;
 	void *rules = 0, *cgroups = 0;
-	bool name_ok, none;
+	bool name_ok, none, whole;
 	int ret, level;
 	__s32 serial = BPF_CORE_READ(key, serial);
+	__u64 ep = 0, *epp;
 
-	fill_subject(&s);
 	name_ok = read_name(key, &kname);
-	if (op == MKTME_OP_CREATE) {
-		s.o.type = type;
-		s.o.alg = alg;
-		/* Created here: in the subtree of every cgroup the walk visits. */
-		s.owner_levels = s.o.depth;
-	} else {
+	whole = generation(op, &meta, &rules, &cgroups, &none);
+	if (op != MKTME_OP_CREATE) {
 		/*
 		 * From the key itself (its payload is a struct mktme_key,
 		 * arch/x86/mm/mktme/mktme.h, in the kernel's BTF), not from
@@ -645,7 +733,6 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		 * which matches deny rules only (mktme_rule_matches()).
 		 */
 		const struct mktme_key *mk = BPF_CORE_READ(key, payload.data[0]);
-		const struct mktme_pol_key_owner *ko;
 		unsigned int t = MKTME_TYPE_UNKNOWN, a = MKTME_TYPE_UNKNOWN;
 
 		if (mk && (bpf_core_read(&t, sizeof(t), &mk->type) ||
@@ -654,15 +741,51 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		s.o.type = t > 7 ? MKTME_TYPE_UNKNOWN : t;
 		s.o.alg = a > 7 ? MKTME_TYPE_UNKNOWN : a;
 		/*
+		 * The same question as an allow this task was given under
+		 * this generation: the same answer, without the walk (struct
+		 * mktme_pol_decided). The epoch is read before anything the
+		 * answer depends on, so a key revoked or freed meanwhile
+		 * makes the entry stored below stale at once.
+		 */
+		epp = epoch();
+		if (whole && !none && meta && epp) {
+			struct task_struct *t = bpf_get_current_task_btf();
+			__u32 uid = BPF_CORE_READ(t, cred, euid.val);
+			int i;
+
+			ep = *epp;
+			dc = bpf_task_storage_get(&mktme_decided, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+			i = dc ? decided_find(dc, bpf_get_current_cgroup_id(), key, serial,
+					      meta->generation, uid, op, ep) : -1;
+			if (i >= 0 && i < MKTME_DECIDED_SLOTS) {
+				d.reason = dc->slot[i].reason;
+				d.rule_id = dc->slot[i].rule_id;
+				d.rule_cgid = dc->slot[i].rule_cgid;
+				s.uid = uid;
+				account(&s, key, kname.name, name_ok, op, keyid, meta, &d, meta->mode, 0);
+				return 0;
+			}
+		}
+	}
+
+	fill_subject(&s);
+	if (op == MKTME_OP_CREATE) {
+		s.o.type = type;
+		s.o.alg = alg;
+		/* Created here: in the subtree of every cgroup the walk visits. */
+		s.owner_levels = s.o.depth;
+	} else {
+		/*
 		 * Where the key was created, as recorded at its creation: its
 		 * name is its creator's choice, so only this tells whose it
 		 * is. No record: created while the programs did not run.
 		 */
-		ko = bpf_map_lookup_elem(&mktme_keys, &serial);
+		const struct mktme_pol_key_owner *ko = bpf_map_lookup_elem(&mktme_keys, &serial);
+
 		s.owner_levels = ko ? mktme_owner_levels(ko, &s.o) : MKTME_OWNER_UNKNOWN;
 	}
 
-	if (!generation(op, &meta, &rules, &cgroups, &none)) {
+	if (!whole) {
 		/* A generation that is not whole: fail closed, enforced. */
 		meta = 0;
 		d.verdict = MKTME_DENY;
@@ -672,8 +795,9 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 
 		mode = meta->mode;
 		mktme_decide(rules, meta, &s, &kname, &kwild, name_ok, op, &d);
+		if (dc && d.verdict == MKTME_ALLOW)
+			decided_store(dc, &s, key, serial, meta->generation, op, ep, &d);
 	}
-
 	/*
 	 * A key is charged once. While an upgrade replaces the programs, a
 	 * hook runs two builds' programs for a moment (tools/mktmectl/
@@ -754,6 +878,8 @@ void BPF_PROG(mktme_exec, const struct linux_binprm *bprm)
 	struct inode *inode = BPF_CORE_READ(bprm, file, f_inode);
 	struct mktme_pol_exe *e;
 
+	/* Decided for the executable before: gone with it (mktme_decided). */
+	bpf_task_storage_delete(&mktme_decided, t);
 	e = bpf_task_storage_get(&mktme_exe, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!e)
 		return;
@@ -801,7 +927,16 @@ static __always_inline void mktme_key_release(const struct key *key)
 {
 	__s32 serial = BPF_CORE_READ(key, serial);
 	struct mktme_pol_key_owner *o = bpf_map_lookup_elem(&mktme_keys, &serial);
+	__u64 *ep = epoch();
 
+	/*
+	 * Every key, of any type (a freed key's serial may already be handed
+	 * out again: key_garbage_collector() in security/keys/gc.c takes it
+	 * out of the serial tree before key_gc_unused_keys() calls us), so
+	 * that no mktme_decided entry outlives the key it was for.
+	 */
+	if (ep)
+		__sync_fetch_and_add(ep, 1);
 	if (!o)
 		return;
 	mktme_uncharge(&mktme_live, o);
@@ -909,7 +1044,8 @@ static __always_inline bool our_map(const struct bpf_map *map)
 	       map == (void *)&mktme_events || map == (void *)&mktme_denials ||
 	       map == (void *)&mktme_seq || map == (void *)&mktme_denials_last ||
 	       map == (void *)&mktme_exe || map == (void *)&mktme_build ||
-	       map == (void *)&mktme_denial_budget ||
+	       map == (void *)&mktme_denial_budget || map == (void *)&mktme_decided ||
+	       map == (void *)&mktme_epoch ||
 	       /* the generation in force, pinned as mktme_meta, mktme_rules, mktme_cgroups */
 	       in_force(map);
 }

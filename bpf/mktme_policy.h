@@ -238,6 +238,39 @@ struct mktme_pol_exe {
 };
 
 /*
+ * mktme_decided (task storage): the allows a task was given lately, so that
+ * the next bind or mmap of the same key, by the same task in the same
+ * cgroup, as the same uid, under the same generation, skips the walk.
+ * What else a decision reads cannot change under such an entry without
+ * removing it: the task's exec record changes only at exec, which deletes
+ * the task's entries (a new task starts with none); a key's name, type and
+ * algorithm never change, and its creation record goes only when it is
+ * revoked or freed, which advances mktme_epoch[0] (every entry taken
+ * before is stale). Denials and create are always decided afresh.
+ */
+#define MKTME_DECIDED_SLOTS	4
+
+struct mktme_pol_decided_slot {
+	__u64 cgid;		/* the task's own cgroup (walk level 0) */
+	__u64 key;		/* struct key address, with the serial below */
+	__u64 epoch;		/* mktme_epoch[0] when decided */
+	__u64 rule_cgid;
+	__s32 serial;
+	__u32 generation;	/* 0: empty */
+	__u32 uid;		/* effective uid */
+	__u32 rule_id;
+	__u8 op;
+	__u8 reason;		/* MKTME_REASON_RULE or _DEFAULT */
+	__u8 pad[6];
+};
+
+struct mktme_pol_decided {
+	struct mktme_pol_decided_slot slot[MKTME_DECIDED_SLOTS];
+	__u32 next;		/* the slot the next decision replaces */
+	__u32 pad;
+};
+
+/*
  * mktme_source[0]: the policy file the generation in force was compiled
  * from, as it was read, so that `mktmectl assign` compiles that file with
  * the stored assignments (data flows one way: file and assignments, the

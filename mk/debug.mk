@@ -27,7 +27,16 @@ DEBUG_MAKE = $(MAKE) --no-print-directory BUILD=$(DEBUG_BUILD) KCONFIG_EXTRA=$(D
 # (AE_AML_LOOP_TIMEOUT, drivers/acpi/acpica/dscontrol.c), every virtio device
 # got "PCI INT A: no GSI", and the boot hung idle mounting its 9p root.
 # The BIOS's PIRQ table (arch/x86/pci/irq.c) routes them instead.
-DEBUG_ENV = MKTME_BZIMAGE=$(DEBUG_BZIMAGE) MKTME_VM_MEM=$(DEBUG_VM_MEM) MKTME_VM_APPEND=acpi=noirq
+# no5lvl: with 5-level paging (TCG's -cpu max has LA57) a timer interrupt
+# that lands early in identify_cpu() (arch/x86/kernel/cpu/common.c), after
+# it has zeroed boot_cpu_data's feature words and before they are read
+# again, sees pgtable_l5_enabled() false (cpu_feature_enabled(X86_FEATURE_LA57)
+# before alternatives, arch/x86/include/asm/pgtable_64_types.h), so KASAN's
+# addr_has_metadata() takes the 5-level direct map for wild memory: one
+# boot of test-debug reported "KASAN: wild-memory-access in
+# do_raw_spin_lock" from handle_edge_irq() at cpu_detect(), before any of
+# our code ran. make test keeps 5-level paging.
+DEBUG_ENV = MKTME_BZIMAGE=$(DEBUG_BZIMAGE) MKTME_VM_MEM=$(DEBUG_VM_MEM) MKTME_VM_APPEND="acpi=noirq no5lvl"
 
 .PHONY: kernel-debug userspace-debug test-debug
 kernel-debug:

@@ -214,6 +214,7 @@ Test(cli, assignment_survives_losing_the_pins_and_the_daemon_reapplies_it)
 
 	/* Every pin gone, as after a reboot: the assignment stays in the file. */
 	free(RUN(0, "%s policy unload --detach", guest_ctl()));
+	cr_assert(access(PINS, F_OK) && errno == ENOENT, "%s is left after unload --detach", PINS);
 	o = state_text();
 	cr_assert(strstr(o, "{\"cgroup\":\"" CG "/a\",\"key\":\"kb\",\"id\":65536,"), "%s", o);
 	free(o);

@@ -42,7 +42,8 @@
 #define POLICY_FILE "/tmp/mktme-test-policy.yaml"
 #define POLICY_FILE2 "/tmp/mktme-test-policy2.yaml"
 
-static const char *const cgroups[] = { CG, CG "/a", CG "/a/child", CG "/b", CG "/q", CG "/e", CG "/u" };
+static const char *const cgroups[] = { CG, CG "/a", CG "/a/child", CG "/b", CG "/q", CG "/e", CG "/u",
+				       CG "/x", CG "/x/a", CG "/y", CG "/y/b" };
 
 /*
  * A chain under CG (level 1) down to level DEEP_LEVELS: CG/l2/l3/.../l20,
@@ -1234,6 +1235,230 @@ Test(policy, attach_and_detach_while_the_hooks_run_on_another_cpu, .timeout = GU
 	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		  "the hooks' task saw a wrong decision (1), too few iterations (2), no file (3) or no CPU 1 (4): %d",
 		  WEXITSTATUS(st));
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/*
+ * A task moved between two cgroups while a hook decides for it must be
+ * decided as in one of them. Here x/a denies ka (its own rule) and y/b
+ * denies it (y's rule), but x allows it: a walk that took the levels above
+ * the leaf from x/a's ancestry and the leaf from y/b's (the programs asked
+ * bpf_get_current_ancestor_cgroup_id() level by level, each reading the
+ * task's cgroup anew) found no rule at b, then x's allow. The task on CPU 1
+ * binds without pause while CPU 0 moves it back and forth: every bind must
+ * be denied.
+ */
+Test(policy, a_task_moved_while_it_is_decided_gets_one_cgroups_decision, .timeout = GUEST_TIMEOUT(900))
+{
+	int stop[2], st, moves = 0;
+	char pid_s[32];
+	pid_t pid;
+
+	cr_assert_geq(sysconf(_SC_NPROCESSORS_ONLN), 2, "needs two online CPUs (tools/vm/run --smp)");
+	load("version: 1\ndefault: deny\nrules:\n"
+	     "  - {cgroup: " CG "/x/a, keys: [ka], verdict: deny}\n"
+	     "  - {cgroup: " CG "/x, keys: [ka], verdict: allow}\n"
+	     "  - {cgroup: " CG "/y, keys: [ka], verdict: deny}\n");
+	cr_assert_eq(pipe2(stop, O_CLOEXEC | O_NONBLOCK), 0);
+	pid = fork();
+	if (pid == 0) {
+		unsigned long n = 0, wrong = 0;
+		char c;
+
+		close(stop[1]);
+		if (guest_pin_cpu(1))
+			_exit(4);
+		cg_enter(CG "/x/a");
+		while (read(stop[0], &c, 1) < 0 && errno == EAGAIN) {
+			wrong += op_bind(KA, NULL) != EPERM;
+			n++;
+		}
+		fprintf(stderr, "moved while decided: %lu binds, %lu not denied\n", n, wrong);
+		_exit(wrong ? 1 : n < 10 ? 2 : 0);
+	}
+	close(stop[0]);
+	cr_assert_eq(guest_pin_cpu(0), 0, "pin to CPU 0");
+	snprintf(pid_s, sizeof(pid_s), "%d", pid);
+	for (double end = now_s() + 60; now_s() < end; moves++) {
+		const char *to = moves & 1 ? CG_ROOT CG "/x/a/cgroup.procs" : CG_ROOT CG "/y/b/cgroup.procs";
+		int fd = open(to, O_WRONLY);
+
+		cr_assert_geq(fd, 0, "%s: %s", to, strerror(errno));
+		cr_assert_eq(write(fd, pid_s, strlen(pid_s)), (ssize_t)strlen(pid_s), "move to %s: %s", to,
+			     strerror(errno));
+		close(fd);
+	}
+	cr_assert_eq(guest_pin_cpu(-1), 0, "unpin");
+	close(stop[1]);
+	st = guest_wait_child(pid);
+	fprintf(stderr, "moved while decided: %d moves\n", moves);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "a bind was not denied (1), too few binds (2) or no CPU 1 (4): %d", WEXITSTATUS(st));
+}
+
+/* ---- decisions kept for the next same question (mktme_decided) --------- */
+
+/*
+ * A worker child in @cg: reads one command byte at a time from @cmd and
+ * answers each on @ans with one byte (an errno, 0, or 255: the command
+ * failed): 'b' bind @key, 'a' move to CG/a, 'B' move to CG/b, 'u' become
+ * uid 1234.
+ */
+static pid_t worker(const char *cg, key_serial_t key, int *cmd, int *ans)
+{
+	int c[2], a[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe2(c, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(a, O_CLOEXEC), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		char op;
+
+		close(c[1]);
+		close(a[0]);
+		cg_enter(cg);
+		while (read(c[0], &op, 1) == 1) {
+			unsigned char r = 255;
+
+			if (op == 'b')
+				r = op_bind(key, NULL);
+			else if (op == 'a' || op == 'B')
+				r = 0, cg_enter(op == 'a' ? CG "/a" : CG "/b");
+			else if (op == 'u')
+				r = setuid(1234) ? 255 : 0;
+			if (write(a[1], &r, 1) != 1)
+				_exit(1);
+		}
+		_exit(0);
+	}
+	close(c[0]);
+	close(a[1]);
+	*cmd = c[1];
+	*ans = a[0];
+	return pid;
+}
+
+static int ask(int cmd, int ans, char op)
+{
+	unsigned char r;
+
+	cr_assert_eq(write(cmd, &op, 1), 1);
+	cr_assert_eq(read(ans, &r, 1), 1, "the worker died");
+	cr_assert_neq(r, 255, "worker command %c failed", op);
+	return r;
+}
+
+/*
+ * One task asks the same question again after each thing an allow it was
+ * given depends on changed: a new generation, its cgroup, its uid. Each
+ * time the answer must be the new one, not the one it had (a kept
+ * decision keyed on too little would answer from before).
+ */
+Test(policy, a_kept_allow_does_not_outlive_what_it_was_for)
+{
+	const char *allow = "version: 1\ndefault: deny\nrules:\n"
+			    "  - {cgroup: " CG "/a, uid: 0, keys: [ka], verdict: allow}\n";
+	int cmd, ans, st;
+	pid_t pid;
+
+	load(allow);
+	pid = worker(CG "/a", KA, &cmd, &ans);
+	cr_assert_eq(ask(cmd, ans, 'b'), 0, "allowed");
+	cr_assert_eq(ask(cmd, ans, 'b'), 0, "allowed again");
+	load("version: 1\ndefault: deny\n");
+	cr_assert_eq(ask(cmd, ans, 'b'), EPERM, "a new generation that denies");
+	load(allow);
+	cr_assert_eq(ask(cmd, ans, 'b'), 0, "allowed by the next");
+	cr_assert_eq(ask(cmd, ans, 'B'), 0);
+	cr_assert_eq(ask(cmd, ans, 'b'), EPERM, "moved to a cgroup with no rule");
+	cr_assert_eq(ask(cmd, ans, 'a'), 0);
+	cr_assert_eq(ask(cmd, ans, 'b'), 0, "moved back");
+	cr_assert_eq(ask(cmd, ans, 'u'), 0);
+	cr_assert_eq(ask(cmd, ans, 'b'), EPERM, "another uid");
+	close(cmd);
+	close(ans);
+	st = guest_wait_child(pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker: %d", st);
+}
+
+/*
+ * The exec half: this binary, run with MKTME_TP_BIND=SERIAL, binds that key
+ * twice before main() and exits with how many binds were allowed (0-2), or
+ * with 10 + errno of a bind refused otherwise than EPERM; with
+ * MKTME_TP_NEXT=PATH set too, it then execs PATH with MKTME_TP_NEXT unset.
+ */
+__attribute__((constructor)) static void bind_worker(void)
+{
+	const char *k = getenv("MKTME_TP_BIND"), *next = getenv("MKTME_TP_NEXT");
+	int allowed = 0;
+
+	if (!k)
+		return;
+	for (int i = 0; i < 2; i++) {
+		int err = op_bind((key_serial_t)atoi(k), NULL);
+
+		if (err && err != EPERM)
+			_exit(10 + err);
+		allowed += !err;
+	}
+	if (next) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s", next);
+		unsetenv("MKTME_TP_NEXT");
+		if (allowed != 2)
+			_exit(3);
+		execl(path, path, (char *)NULL);
+		_exit(4);
+	}
+	_exit(allowed);
+}
+
+/*
+ * An allow given to one executable is not the next one's: a task allowed by
+ * an exe rule (twice, so the second is answered from what was kept) execs a
+ * copy of the same file (another inode), which must be refused.
+ */
+Test(policy, a_kept_allow_does_not_survive_exec)
+{
+	char self[PATH_MAX], yaml[PATH_MAX + 256], serial[32];
+	const char *copy = "/tmp/mktme-tp-copy";
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int st;
+	pid_t pid;
+
+	cr_assert_gt(n, 0);
+	self[n] = '\0';
+	cr_assert_eq(guest_sh(NULL, "cp %s %s", self, copy), 0);
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\ndefault: deny\nrules:\n  - {cgroup: " CG "/e, exe: %s, keys: [ka], verdict: allow}\n",
+		 self);
+	load(yaml);
+	snprintf(serial, sizeof(serial), "%d", KA);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		cg_enter(CG "/e");
+		setenv("MKTME_TP_BIND", serial, 1);
+		setenv("MKTME_TP_NEXT", copy, 1);
+		execl(self, self, (char *)NULL);
+		_exit(5);
+	}
+	st = guest_wait_child(pid);
+	unlink(copy);
+	cr_assert(WIFEXITED(st), "status %d", st);
+	cr_assert_neq(WEXITSTATUS(st), 3, "the first executable was not allowed both binds");
+	cr_assert_eq(WEXITSTATUS(st), 0,
+		      "the copy was allowed %d of 2 binds (or failed: 4/5 exec, 10+ errno)", WEXITSTATUS(st));
 }
 
 /* The daemon's log (stderr) to @log, its audit stream (stdout) to @out. */

@@ -14,7 +14,8 @@
  *   mktme_source       the policy file the generation in force came from
  *   mktme_live, mktme_keys, mktme_counters, mktme_assign, mktme_state,
  *   mktme_stats (per CPU), the audit streams mktme_denials and mktme_events
- *   (allows), mktme_seq, mktme_denials_last; mktme_exe (task storage)
+ *   (allows), mktme_seq, mktme_denials_last, mktme_epoch; mktme_exe and
+ *   mktme_decided (task storage); mktme_denial_budget (cgroup storage)
  *
  * and the links (programs.h).
  */

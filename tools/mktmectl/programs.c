@@ -425,6 +425,13 @@ out:
 	return ret;
 }
 
+/*
+ * Unpins everything: the links first, in this order (enforcement ends before
+ * the state goes), then the generation in force (pinned under names of its
+ * own), then every map of the programs' object, named by the object itself
+ * so that a map added to bpf/mktme_policy.bpf.c cannot be left behind.
+ * -ENOTEMPTY: something else is left in the directory, which stays.
+ */
 int programs_remove(void)
 {
 	static const char *const names[] = {
@@ -433,14 +440,12 @@ int programs_remove(void)
 		"link_mktme_map_open", "link_mktme_unlink", "link_mktme_rmdir", "link_mktme_rename",
 		"link_mktme_setattr", "link_mktme_exec", "link_mktme_fork", "link_mktme_revoked",
 		"link_mktme_key_free",
-		"mktme_meta", "mktme_rules", "mktme_cgroups", "mktme_policy", "mktme_gen_rules",
-		"mktme_gen_cgroups", "mktme_meta_tpl", "mktme_rules_tpl", "mktme_cgroups_tpl",
-		"mktme_live", "mktme_keys", "mktme_exe",
-		"mktme_counters", "mktme_assign", "mktme_state", "mktme_source", "mktme_stats",
-		"mktme_events",
-		"mktme_denials", "mktme_seq", "mktme_denials_last", "mktme_build",
+		"mktme_meta", "mktme_rules", "mktme_cgroups",
 	};
 	__u32 stale[N_PROGS] = { 0 };
+	struct mktme_policy_bpf *skel;
+	struct bpf_map *m;
+	char path[512];
 	int ret;
 
 	/* Links first (a stopped upgrade's too): enforcement ends before the state goes. */
@@ -448,13 +453,23 @@ int programs_remove(void)
 	if (!ret && links_gone(stale, N_PROGS, LINK_GONE_MS))
 		ret = -ETIMEDOUT;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char path[512];
-
 		pin_path(path, sizeof(path), names[i]);
 		if (unlink(path) && errno != ENOENT)
 			ret = -errno;
 	}
-	rmdir(cli.pin_dir);
+	skel = mktme_policy_bpf__open();
+	if (!skel)
+		return ret ? ret : -errno;
+	bpf_object__for_each_map(m, skel->obj) {
+		if (!bpf_map__is_internal(m)) {
+			pin_path(path, sizeof(path), bpf_map__name(m));
+			if (unlink(path) && errno != ENOENT)
+				ret = -errno;
+		}
+	}
+	mktme_policy_bpf__destroy(skel);
+	if (rmdir(cli.pin_dir) && errno != ENOENT && !ret)
+		ret = -errno;
 	return ret;
 }
 
