@@ -747,6 +747,17 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		 * answer depends on, so a key revoked or freed meanwhile
 		 * makes the entry stored below stale at once.
 		 */
+		/*
+		 * Attached with no policy: allowed, counted; nothing to walk
+		 * for (only create charges, which needs the walk).
+		 */
+		if (whole && none) {
+			struct task_struct *t = bpf_get_current_task_btf();
+
+			s.uid = BPF_CORE_READ(t, cred, euid.val);
+			account(&s, key, kname.name, name_ok, op, keyid, 0, &d, mode, 0);
+			return 0;
+		}
 		epp = epoch();
 		if (whole && !none && meta && epp) {
 			struct task_struct *t = bpf_get_current_task_btf();
