@@ -324,6 +324,14 @@ static __always_inline struct mktme_pol_stats *stats(void)
 	return bpf_map_lookup_elem(&mktme_stats, &zero);
 }
 
+/* The task's effective uid: its own cred, loaded directly (no helper call). */
+static __always_inline __u32 current_euid(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return t->cred->euid.val;
+}
+
 /*
  * The ids of @cg and its ancestors, nearest first, at most MKTME_MAX_DEPTH:
  * by kernfs parents (a cgroup's id is its kernfs node's, cgroup_id() in
@@ -372,7 +380,7 @@ static __always_inline void fill_subject(struct mktme_pol_subject *s)
 			bpf_cgroup_release(anc);
 		}
 	}
-	s->uid = BPF_CORE_READ(t, cred, euid.val);
+	s->uid = current_euid();
 	/*
 	 * The executable recorded at exec, never mm->exe_file: the root of a
 	 * user namespace can point that at any executable it may run
@@ -396,7 +404,7 @@ static __always_inline void fill_subject(struct mktme_pol_subject *s)
  */
 static __always_inline bool read_name(const struct key *key, struct mktme_pol_rule_key *k)
 {
-	const char *desc = BPF_CORE_READ(key, description);
+	const char *desc = key->description;
 	char next = 0;
 	long n;
 
@@ -719,7 +727,7 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 	void *rules = 0, *cgroups = 0;
 	bool name_ok, none, whole;
 	int ret, level;
-	__s32 serial = BPF_CORE_READ(key, serial);
+	__s32 serial = key->serial;
 	__u64 ep = 0, *epp;
 
 	name_ok = read_name(key, &kname);
@@ -741,27 +749,25 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		s.o.type = t > 7 ? MKTME_TYPE_UNKNOWN : t;
 		s.o.alg = a > 7 ? MKTME_TYPE_UNKNOWN : a;
 		/*
+		 * Attached with no policy: allowed, counted; nothing to walk
+		 * for (only create charges, which needs the walk).
+		 */
+		if (whole && none) {
+			s.uid = current_euid();
+			account(&s, key, kname.name, name_ok, op, keyid, 0, &d, mode, 0);
+			return 0;
+		}
+		/*
 		 * The same question as an allow this task was given under
 		 * this generation: the same answer, without the walk (struct
 		 * mktme_pol_decided). The epoch is read before anything the
 		 * answer depends on, so a key revoked or freed meanwhile
 		 * makes the entry stored below stale at once.
 		 */
-		/*
-		 * Attached with no policy: allowed, counted; nothing to walk
-		 * for (only create charges, which needs the walk).
-		 */
-		if (whole && none) {
-			struct task_struct *t = bpf_get_current_task_btf();
-
-			s.uid = BPF_CORE_READ(t, cred, euid.val);
-			account(&s, key, kname.name, name_ok, op, keyid, 0, &d, mode, 0);
-			return 0;
-		}
 		epp = epoch();
 		if (whole && !none && meta && epp) {
 			struct task_struct *t = bpf_get_current_task_btf();
-			__u32 uid = BPF_CORE_READ(t, cred, euid.val);
+			__u32 uid = current_euid();
 			int i;
 
 			ep = *epp;
