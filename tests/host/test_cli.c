@@ -309,7 +309,7 @@ Test(cli, check_without_offline_needs_the_cgroups)
 
 	ctl(&r, "policy", "check", "policy/examples/two-tenants.yaml");
 	cr_assert_eq(r.status, 2, "exit %d", r.status);
-	cr_assert(strstr(r.err, "two-tenants.yaml:24:13: cgroup: /tenants/a does not exist under"),
+	cr_assert(strstr(r.err, "two-tenants.yaml:28:13: cgroup: /tenants/a does not exist under"),
 		  "%s", r.err);
 	run_result_free(&r);
 }
