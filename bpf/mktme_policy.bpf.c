@@ -324,12 +324,24 @@ static __always_inline struct mktme_pol_stats *stats(void)
 	return bpf_map_lookup_elem(&mktme_stats, &zero);
 }
 
-/* The task's effective uid: its own cred, loaded directly (no helper call). */
-static __always_inline __u32 current_euid(void)
+/*
+ * The task's effective uid: its own cred, loaded directly (no helper call).
+ * @t is always current (bpf_get_current_task_btf(), taken once per decision:
+ * it is a helper call too).
+ */
+static __always_inline __u32 task_euid(const struct task_struct *t)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
-
 	return t->cred->euid.val;
+}
+
+/*
+ * Current's own cgroup id, as bpf_get_current_cgroup_id() gives it
+ * (kernel/bpf/helpers.c: task_dfl_cgroup(current), its kernfs node's id),
+ * with plain loads under the RCU read lock every LSM program runs in.
+ */
+static __always_inline __u64 task_cgid(const struct task_struct *t)
+{
+	return t->cgroups->dfl_cgrp->kn->id;
 }
 
 /*
@@ -364,9 +376,8 @@ extern struct cgroup *bpf_cgroup_ancestor(struct cgroup *cgrp, int level) __ksym
  * cgroups' ancestries, and the decision of neither (test_policy,
  * a_task_moved_while_it_is_decided_gets_one_cgroups_decision).
  */
-static __always_inline void fill_subject(struct mktme_pol_subject *s)
+static __always_inline void fill_subject(struct task_struct *t, struct mktme_pol_subject *s)
 {
-	struct task_struct *t = bpf_get_current_task_btf();
 	struct cgroup *cg = t->cgroups->dfl_cgrp, *anc;
 	struct mktme_pol_exe *e;
 
@@ -380,7 +391,7 @@ static __always_inline void fill_subject(struct mktme_pol_subject *s)
 			bpf_cgroup_release(anc);
 		}
 	}
-	s->uid = current_euid();
+	s->uid = task_euid(t);
 	/*
 	 * The executable recorded at exec, never mm->exe_file: the root of a
 	 * user namespace can point that at any executable it may run
@@ -535,8 +546,8 @@ static __always_inline void count(const struct mktme_pol_cg_key *ck, __u32 op, _
 		__sync_fetch_and_add(verdict == MKTME_DENY ? &c->mmap_denied : &c->mmap_allowed, 1);
 }
 
-static __always_inline void emit(const struct mktme_pol_subject *s, const struct key *key,
-				 const char *name, bool name_ok, __u32 op,
+static __always_inline void emit(const struct mktme_pol_subject *s, __u64 cgid,
+				 const struct key *key, const char *name, bool name_ok, __u32 op,
 				 __u32 keyid, const struct mktme_pol_meta *meta,
 				 const struct mktme_pol_decision *d, int ret)
 {
@@ -591,7 +602,7 @@ static __always_inline void emit(const struct mktme_pol_subject *s, const struct
 	}
 	e->seq = nr;
 	e->time_ns = bpf_ktime_get_boot_ns();
-	e->cgid = bpf_get_current_cgroup_id();
+	e->cgid = cgid;
 	e->rule_cgid = d->rule_cgid;
 	e->budget_cgid = budget;
 	e->suppressed = budget ? budget_claim(budget) : 0;
@@ -623,26 +634,24 @@ static __always_inline void emit(const struct mktme_pol_subject *s, const struct
 }
 
 /* Count the decision for the task's own cgroup and the key name, and log it. */
-static __always_inline void account(const struct mktme_pol_subject *s, const struct key *key,
-				    const char *name, bool name_ok, __u32 op, __u32 keyid,
-				    const struct mktme_pol_meta *meta,
+static __always_inline void account(const struct mktme_pol_subject *s, __u64 cgid,
+				    const struct key *key, const char *name, bool name_ok, __u32 op,
+				    __u32 keyid, const struct mktme_pol_meta *meta,
 				    const struct mktme_pol_decision *d, __u8 mode, int ret)
 {
-	struct mktme_pol_cg_key ck = { .cgid = bpf_get_current_cgroup_id() };
+	struct mktme_pol_cg_key ck = { .cgid = cgid };
 
 	__builtin_memcpy(ck.name, name, sizeof(ck.name));
 	count(&ck, op, d->verdict, mode);
-	emit(s, key, name, name_ok, op, keyid, meta, d, ret);
+	emit(s, cgid, key, name, name_ok, op, keyid, meta, d, ret);
 }
 
 /*
- * The generation in force: its metadata from the slot, its rules and (for
- * create) its cgroups' limits by its number. False if the slot holds a
- * generation that is not whole (not one mktmectl makes: it inserts the
- * rules and cgroups before it switches the slot): the caller fails closed.
+ * The generation in force: its metadata from the slot. False if the slot
+ * holds a generation without it (not one mktmectl makes): the caller fails
+ * closed.
  */
-static __always_inline bool generation(__u32 op, const struct mktme_pol_meta **meta,
-				       void **rules, void **cgroups, bool *none)
+static __always_inline bool generation(const struct mktme_pol_meta **meta, bool *none)
 {
 	__u32 zero = 0;
 	void *slot = bpf_map_lookup_elem(&mktme_policy, &zero);
@@ -651,14 +660,24 @@ static __always_inline bool generation(__u32 op, const struct mktme_pol_meta **m
 	if (!slot)
 		return true;
 	*meta = bpf_map_lookup_elem(slot, &zero);
-	if (!*meta)
-		return false;
-	*rules = bpf_map_lookup_elem(&mktme_gen_rules, &(*meta)->generation);
+	return *meta != 0;
+}
+
+/*
+ * The walk's maps of @meta's generation: its rules and (for create) its
+ * cgroups' limits, by its number. False if it is not whole (mktmectl
+ * inserts them before it switches the slot): the caller fails closed. Only
+ * a walk reads them, so a kept answer (mktme_decided) does not look them up.
+ */
+static __always_inline bool generation_maps(__u32 op, const struct mktme_pol_meta *meta,
+					    void **rules, void **cgroups)
+{
+	*rules = bpf_map_lookup_elem(&mktme_gen_rules, &meta->generation);
 	if (!*rules)
 		return false;
 	if (op != MKTME_OP_CREATE)
 		return true;
-	*cgroups = bpf_map_lookup_elem(&mktme_gen_cgroups, &(*meta)->generation);
+	*cgroups = bpf_map_lookup_elem(&mktme_gen_cgroups, &meta->generation);
 	return *cgroups != 0;
 }
 
@@ -681,8 +700,9 @@ static __always_inline int decided_find(const struct mktme_pol_decided *dc, __u6
 	for (int i = 0; i < MKTME_DECIDED_SLOTS; i++) {
 		const struct mktme_pol_decided_slot *e = &dc->slot[i];
 
-		if (e->generation == gen && e->cgid == cgid && e->key == (__u64)key &&
-		    e->serial == serial && e->uid == uid && e->op == op && e->epoch == ep)
+		/* What tells a task's slots apart first: the operation, the key. */
+		if (e->op == op && e->key == (__u64)key && e->serial == serial &&
+		    e->generation == gen && e->epoch == ep && e->cgid == cgid && e->uid == uid)
 			return i;
 	}
 	return -1;
@@ -714,6 +734,25 @@ static __always_inline void decided_store(struct mktme_pol_decided *dc,
 	e->reason = d->reason;
 }
 
+/*
+ * The key's type and algorithm, from the key itself (its payload is a
+ * struct mktme_key, arch/x86/mm/mktme/mktme.h, in the kernel's BTF), not
+ * from what was recorded at its creation: a key created before the programs
+ * were attached has no record. Unreadable: unknown, which matches deny rules
+ * only (mktme_rule_matches()).
+ */
+static __always_inline void key_type_alg(const struct key *key, struct mktme_pol_subject *s)
+{
+	const struct mktme_key *mk = BPF_CORE_READ(key, payload.data[0]);
+	unsigned int t = MKTME_TYPE_UNKNOWN, a = MKTME_TYPE_UNKNOWN;
+
+	if (mk && (bpf_core_read(&t, sizeof(t), &mk->type) ||
+		   bpf_core_read(&a, sizeof(a), &mk->alg)))
+		t = a = MKTME_TYPE_UNKNOWN;
+	s->o.type = t > 7 ? MKTME_TYPE_UNKNOWN : t;
+	s->o.alg = a > 7 ? MKTME_TYPE_UNKNOWN : a;
+}
+
 /* All three hooks: decide, charge (create), count, log, answer. */
 static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, __u8 type,
 				 __u8 alg)
@@ -728,33 +767,20 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 	bool name_ok, none, whole;
 	int ret, level;
 	__s32 serial = key->serial;
-	__u64 ep = 0, *epp;
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 ep = 0, *epp, cgid = task_cgid(t);
 
-	name_ok = read_name(key, &kname);
-	whole = generation(op, &meta, &rules, &cgroups, &none);
+	whole = generation(&meta, &none);
 	if (op != MKTME_OP_CREATE) {
 		/*
-		 * From the key itself (its payload is a struct mktme_key,
-		 * arch/x86/mm/mktme/mktme.h, in the kernel's BTF), not from
-		 * what was recorded at its creation: a key created before the
-		 * programs were attached has no record. Unreadable: unknown,
-		 * which matches deny rules only (mktme_rule_matches()).
-		 */
-		const struct mktme_key *mk = BPF_CORE_READ(key, payload.data[0]);
-		unsigned int t = MKTME_TYPE_UNKNOWN, a = MKTME_TYPE_UNKNOWN;
-
-		if (mk && (bpf_core_read(&t, sizeof(t), &mk->type) ||
-			   bpf_core_read(&a, sizeof(a), &mk->alg)))
-			t = a = MKTME_TYPE_UNKNOWN;
-		s.o.type = t > 7 ? MKTME_TYPE_UNKNOWN : t;
-		s.o.alg = a > 7 ? MKTME_TYPE_UNKNOWN : a;
-		/*
 		 * Attached with no policy: allowed, counted; nothing to walk
-		 * for (only create charges, which needs the walk).
+		 * for (only create charges, which needs the walk), and no
+		 * record (allows are logged only at a policy's request).
 		 */
 		if (whole && none) {
-			s.uid = current_euid();
-			account(&s, key, kname.name, name_ok, op, keyid, 0, &d, mode, 0);
+			name_ok = read_name(key, &kname);
+			s.uid = task_euid(t);
+			account(&s, cgid, key, kname.name, name_ok, op, keyid, 0, &d, mode, 0);
 			return 0;
 		}
 		/*
@@ -762,30 +788,40 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		 * this generation: the same answer, without the walk (struct
 		 * mktme_pol_decided). The epoch is read before anything the
 		 * answer depends on, so a key revoked or freed meanwhile
-		 * makes the entry stored below stale at once.
+		 * makes the entry stored below stale at once. Nothing the
+		 * answer does not need is read: the key's type and algorithm
+		 * only go into a record, and an allow is recorded only under
+		 * "audit: all"; the generation's rules only matter to a walk
+		 * (an entry exists only after a walk found them, and mktmectl
+		 * removes a generation's maps only once it is out of force).
 		 */
 		epp = epoch();
-		if (whole && !none && meta && epp) {
-			struct task_struct *t = bpf_get_current_task_btf();
-			__u32 uid = current_euid();
+		if (whole && meta && epp) {
+			__u32 uid = task_euid(t);
 			int i;
 
 			ep = *epp;
 			dc = bpf_task_storage_get(&mktme_decided, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-			i = dc ? decided_find(dc, bpf_get_current_cgroup_id(), key, serial,
-					      meta->generation, uid, op, ep) : -1;
+			i = dc ? decided_find(dc, cgid, key, serial, meta->generation, uid, op, ep) : -1;
 			if (i >= 0 && i < MKTME_DECIDED_SLOTS) {
 				d.reason = dc->slot[i].reason;
 				d.rule_id = dc->slot[i].rule_id;
 				d.rule_cgid = dc->slot[i].rule_cgid;
 				s.uid = uid;
-				account(&s, key, kname.name, name_ok, op, keyid, meta, &d, meta->mode, 0);
+				if (meta->audit == MKTME_AUDIT_ALL)
+					key_type_alg(key, &s);
+				name_ok = read_name(key, &kname);
+				account(&s, cgid, key, kname.name, name_ok, op, keyid, meta, &d,
+					meta->mode, 0);
 				return 0;
 			}
 		}
+		key_type_alg(key, &s);
 	}
-
-	fill_subject(&s);
+	if (whole && !none && meta)
+		whole = generation_maps(op, meta, &rules, &cgroups);
+	name_ok = read_name(key, &kname);
+	fill_subject(t, &s);
 	if (op == MKTME_OP_CREATE) {
 		s.o.type = type;
 		s.o.alg = alg;
@@ -844,7 +880,7 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 			d.verdict = MKTME_DENY;
 			d.reason = MKTME_REASON_ERROR;
 			if (mode == MKTME_MODE_ENFORCE) {
-				account(&s, key, kname.name, name_ok, op, keyid, meta, &d, mode,
+				account(&s, cgid, key, kname.name, name_ok, op, keyid, meta, &d, mode,
 					-ENOSPC);
 				return -ENOSPC;
 			}
@@ -852,7 +888,7 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 	}
 
 	ret = mktme_hook_ret(mode, &d);
-	account(&s, key, kname.name, name_ok, op, keyid, meta, &d, mode, ret);
+	account(&s, cgid, key, kname.name, name_ok, op, keyid, meta, &d, mode, ret);
 	return lsm_ret(ret);
 }
 
