@@ -48,6 +48,16 @@
  * empty policy when nothing is attached: programs loaded, verified,
  * attached and pinned), the boot's first one on its own.
  *
+ * The programs' own time per decision: after the timed blocks of a state
+ * with programs attached, more blocks run with the kernel's BPF run-time
+ * statistics on (BPF_ENABLE_STATS: on while its fd is open, so nothing is
+ * left on if the bench dies), each giving the run time of mktme_bind and
+ * mktme_mmap over their runs in it. Not during the timed blocks: the
+ * statistics cost every run two clock reads. Compared with what a cycle
+ * costs over no BPF, it tells the programs' work from what running a BPF
+ * LSM program at all costs (the trampoline, and whatever the emulated CPU
+ * charges around it).
+ *
  * Writes one JSON document (json-c), raw samples; bench/report.py makes the
  * medians, ratios and table.
  */
@@ -68,6 +78,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG_TOP		"/mktme-bench"	/* depth 1; depth d below it is .../l2/.../ld */
@@ -95,8 +107,10 @@ static const char *ctl;
 static int rounds = 9;
 static long cycles = 50;		/* per block */
 static int blocks = 40;		/* per state, caller and round */
+static int stat_blocks = 10;		/* with BPF statistics on, after those */
 static bool attached;
 static json_object *cost[NR_STATES][NR_SUBS];	/* per round: µs per cycle of each block */
+static json_object *prog[NR_STATES][NR_SUBS];	/* per round: µs per decision of each stat block */
 static json_object *loads[NR_STATES];		/* ms, policy load (rules-N) or unload */
 static json_object *attaches, *detaches, *dry_runs, *entries;
 static double first_attach_ms = -1;
@@ -321,6 +335,85 @@ static void cycle(key_serial_t key, bool touch)
 	close(fd);
 }
 
+/* The decision programs (by name) attached now, up to @max: their fds. */
+static int decision_progs(int *fds, int max)
+{
+	__u32 id = 0;
+	int n = 0;
+
+	while (n < max && !bpf_prog_get_next_id(id, &id)) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(id);
+
+		if (fd < 0)
+			continue;	/* gone meanwhile */
+		memset(&info, 0, sizeof(info));
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    (!strcmp(info.name, "mktme_bind") || !strcmp(info.name, "mktme_mmap")))
+			fds[n++] = fd;
+		else
+			close(fd);
+	}
+	return n;
+}
+
+/* The summed run time (ns) and run count of @fds. */
+static void progs_run(const int *fds, int n, __u64 *ns, __u64 *cnt)
+{
+	*ns = *cnt = 0;
+	for (int i = 0; i < n; i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fds[i], &info, &len))
+			die("reading the statistics of a decision program: %s", strerror(errno));
+		*ns += info.run_time_ns;
+		*cnt += info.run_cnt;
+	}
+}
+
+/*
+ * The programs' time per decision in state @s (attached): stat_blocks
+ * blocks per caller with the statistics on; each block's µs per decision.
+ */
+static void measure_progs(enum state s, key_serial_t key, bool keep)
+{
+	int fds[4], n, stats_fd;
+
+	n = decision_progs(fds, 4);
+	if (n != 2)
+		die("%d decision programs attached in %s (mktme_bind and mktme_mmap: 2)", n, state_names[s]);
+	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (stats_fd < 0)
+		die("BPF_ENABLE_STATS: %s", strerror(errno));
+	for (int k = 0; k < NR_SUBS; k++) {
+		json_object *blk = json_object_new_array();
+
+		cg_enter(sub_depth[k]);
+		for (int b = 0; b < stat_blocks; b++) {
+			__u64 ns0, c0, ns1, c1;
+
+			progs_run(fds, n, &ns0, &c0);
+			for (long i = 0; i < cycles; i++)
+				cycle(key, sub_touch[k]);
+			progs_run(fds, n, &ns1, &c1);
+			if (c1 - c0 != 2 * (__u64)cycles)
+				die("%llu decisions in a block of %ld cycles in %s (two per cycle)",
+				    (unsigned long long)(c1 - c0), cycles, state_names[s]);
+			add(blk, (double)(ns1 - ns0) / (c1 - c0) / 1e3);
+		}
+		if (keep)
+			json_object_array_add(prog[s][k], blk);
+		else
+			json_object_put(blk);
+	}
+	close(stats_fd);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+}
+
 static void measure(enum state s, int round, bool keep)
 {
 	json_object *blk[NR_SUBS];
@@ -359,6 +452,8 @@ static void measure(enum state s, int round, bool keep)
 		else
 			json_object_put(blk[k]);
 	}
+	if (s != NO_BPF)
+		measure_progs(s, key, keep);
 	/* Gone before the next state: its KeyID goes back to the pool. */
 	if (keyctl_invalidate(key))
 		die("keyctl_invalidate: %s", strerror(errno));
@@ -382,7 +477,7 @@ static void record_entries(enum state s)
 
 int main(int argc, char **argv)
 {
-	json_object *root = json_object_new_object(), *c, *l;
+	json_object *root = json_object_new_object(), *c, *l, *pr;
 	struct utsname u;
 	char file[128];
 
@@ -410,8 +505,10 @@ int main(int argc, char **argv)
 			write_policy(file, state_rules[s]);
 		}
 		loads[s] = json_object_new_array();
-		for (int k = 0; k < NR_SUBS; k++)
+		for (int k = 0; k < NR_SUBS; k++) {
 			cost[s][k] = json_object_new_array();
+			prog[s][k] = json_object_new_array();
+		}
 	}
 	attaches = json_object_new_array();
 	detaches = json_object_new_array();
@@ -446,18 +543,27 @@ int main(int argc, char **argv)
 		"open /dev/mktme, MKTME_IOC_SET_KEY, mmap 4 KiB, [write one byte], munmap, close"));
 	c = json_object_new_object();
 	l = json_object_new_object();
+	pr = json_object_new_object();
 	for (int s = 0; s < NR_STATES; s++) {
-		json_object *o = json_object_new_object();
+		json_object *o = json_object_new_object(), *po = json_object_new_object();
 
-		for (int k = 0; k < NR_SUBS; k++)
+		for (int k = 0; k < NR_SUBS; k++) {
 			json_object_object_add(o, sub_names[k], cost[s][k]);
+			json_object_object_add(po, sub_names[k], prog[s][k]);
+		}
 		json_object_object_add(c, state_names[s], o);
+		if (s != NO_BPF)
+			json_object_object_add(pr, state_names[s], po);
+		else
+			json_object_put(po);
 		if (s != NO_BPF)
 			json_object_object_add(l, state_names[s], loads[s]);
 		else
 			json_object_put(loads[s]);
 	}
 	json_object_object_add(root, "cost_us", c);
+	json_object_object_add(root, "prog_us_per_decision", pr);
+	json_object_object_add(root, "stat_blocks", json_object_new_int(stat_blocks));
 	json_object_object_add(root, "load_ms", l);
 	json_object_object_add(root, "first_attach_ms", json_object_new_double(first_attach_ms));
 	json_object_object_add(root, "attach_ms", attaches);

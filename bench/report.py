@@ -157,6 +157,10 @@ def policy(raw):
     block_medians = {st: {sub: stats([statistics.median(blocks) for blocks in rounds]) for sub, rounds in subs.items()}
                      for st, subs in raw["cost_us"].items()}
     states = list(cost)
+    # The programs' own time per decision (BPF statistics, blocks of their
+    # own after the timed ones): likewise each visit's fastest block.
+    prog = {st: {sub: stats([min(blocks) for blocks in rounds]) for sub, rounds in subs.items()}
+            for st, subs in raw.get("prog_us_per_decision", {}).items()}
     per_cycle = {st: {sub: stats(cost[st][sub]) for sub in SUBS} for st in states}
     ratios = {}
     # Against no BPF: what the programs add; against one rule: what the rules add.
@@ -185,13 +189,19 @@ def policy(raw):
 
     result = {"kernel": raw["kernel"], "rounds": raw["rounds"], "cycles_per_block": raw["cycles"],
               "blocks": raw["blocks"], "cycle": raw["cycle"],
-              "us_per_cycle": per_cycle, "us_per_cycle_block_medians": block_medians, "ratios": ratios, "load_ms": loads,
+              "us_per_cycle": per_cycle, "prog_us_per_decision": prog, "us_per_cycle_block_medians": block_medians, "ratios": ratios, "load_ms": loads,
               "map_entries": raw["map_entries"], "goals": goals}
     md = ["| µs per cycle (fastest block of each round: median, min–max over rounds) | %s |" % " | ".join(SUBS),
           "| --- |" + " --- |" * len(SUBS)]
     for st in states:
         md.append("| %s | %s |" % (st, " | ".join("%.1f (%.1f–%.1f)" % (v["median"], v["min"], v["max"])
                                                     for v in per_cycle[st].values())))
+    if prog:
+        md += ["", "| programs' own run time, µs per decision (BPF statistics; fastest block of each round: median, min–max) | %s |" % " | ".join(SUBS),
+               "| --- |" + " --- |" * len(SUBS)]
+        for st, subs in prog.items():
+            md.append("| %s | %s |" % (st, " | ".join("%.2f (%.2f–%.2f)" % (subs[sub]["median"], subs[sub]["min"], subs[sub]["max"])
+                                                        for sub in SUBS)))
     md += ["", "| ratio of medians (same-round ratios min–max) | %s |" % " | ".join(SUBS), "| --- |" + " --- |" * len(SUBS)]
     for k, r in ratios.items():
         md.append("| %s | %s |" % (k, " | ".join("%.2f (%.2f–%.2f)" % (v["ratio"], v["round_min"], v["round_max"])

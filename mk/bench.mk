@@ -15,4 +15,4 @@ USERSPACE_TARGETS += $(BENCH_OUT)/policy_bench
 $(BENCH_OUT)/policy_bench: bench/policy_bench.c $(KDIR)/headers/.stamp
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(USER_CFLAGS) -o $@ $< -lkeyutils -ljson-c
+	@$(CC) $(USER_CFLAGS) -o $@ $< -lkeyutils -ljson-c -lbpf

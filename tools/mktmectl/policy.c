@@ -33,12 +33,30 @@ static int do_check(int argc, char **argv)
 	return policy_check_run(file, &o, cli.json, cli.pretty, stdout, stderr);
 }
 
+/* @file is not a valid policy (@d says why): exit code 2 with the file's position. */
+static int policy_invalid(const char *file, struct diag *d)
+{
+	if (cli.json) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "error", diag_to_json(d));
+		json_object_object_add(e, "nothing_changed", json_object_new_boolean(true));
+		json_object_object_add(e, "exit_code", json_object_new_int(EXIT_USAGE));
+		json_emit(e, stdout, cli.pretty);
+	}
+	diag_print(d, stderr);
+	fprintf(stderr, "mktmectl %s: %s is not valid; the loaded policy was left exactly as it was.\n",
+		cli.cmd, file);
+	return EXIT_USAGE;
+}
+
 /*
- * Parse, resolve and compile @file with the pinned assignments (if any)
- * as generation @gen. Errors: exit code 2 with the file's position.
+ * Resolve the parsed @pol (its cgroups and executables, as they are now)
+ * and compile it with the pinned assignments (if @p) as generation @gen.
+ * @pol stays the caller's, whatever happens.
  */
-static int compile_file(const char *file, const struct pins *p, unsigned int gen,
-			struct policy *pol, struct compiled *c)
+static int compile_policy(const char *file, struct policy *pol, const struct pins *p,
+			  unsigned int gen, struct compiled *c)
 {
 	struct resolve_opts o = { .cgroup_root = cli.cgroup_root };
 	struct assignment *a = NULL;
@@ -46,35 +64,25 @@ static int compile_file(const char *file, const struct pins *p, unsigned int gen
 	size_t n = 0;
 	int ret;
 
-	if (policy_parse_file(file, pol, &d))
-		goto bad;
+	memset(&d, 0, sizeof(d));
 	if (policy_resolve(pol, &o, &d))
-		goto bad_free;
-	if (p && assignments_read(p, &a, &n)) {
-		policy_free(pol);
+		return policy_invalid(file, &d);
+	if (p && assignments_read(p, &a, &n))
 		return fail(EXIT_RUNTIME, "cannot read the assignments: %s. Nothing was changed.",
 			    strerror(errno));
-	}
 	ret = policy_compile(pol, a, n, gen, c, &d);
 	free(a);
-	if (ret)
-		goto bad_free;
-	return EXIT_OK;
-bad_free:
-	policy_free(pol);
-bad:
-	if (cli.json) {
-		struct json_object *e = json_object_new_object();
+	return ret ? policy_invalid(file, &d) : EXIT_OK;
+}
 
-		json_object_object_add(e, "error", diag_to_json(&d));
-		json_object_object_add(e, "nothing_changed", json_object_new_boolean(true));
-		json_object_object_add(e, "exit_code", json_object_new_int(EXIT_USAGE));
-		json_emit(e, stdout, cli.pretty);
-	}
-	diag_print(&d, stderr);
-	fprintf(stderr, "mktmectl %s: %s is not valid; the loaded policy was left exactly as it was.\n",
-		cli.cmd, file);
-	return EXIT_USAGE;
+/* Parse @file into @pol (freed on error, as it is by policy_parse_file()). */
+static int parse_policy(const char *file, struct policy *pol)
+{
+	struct diag d;
+
+	if (policy_parse_file(file, pol, &d))
+		return policy_invalid(file, &d);
+	return EXIT_OK;
 }
 
 /* A daemon owning the policy (owner.h), as a command that would change it saw it. */
@@ -224,8 +232,13 @@ static int do_load(int argc, char **argv)
 		/* Where the pins can be read, exactly what a load would compile. */
 		bool pinned = pins_open(&p, false) == 0;
 
-		ret = compile_file(file, pinned ? &p : NULL, pinned ? generation_last(&p) + 1 : 1,
-				   &pol, &c);
+		ret = parse_policy(file, &pol);
+		if (!ret) {
+			ret = compile_policy(file, &pol, pinned ? &p : NULL,
+					     pinned ? generation_last(&p) + 1 : 1, &c);
+			if (ret)
+				policy_free(&pol);
+		}
 		pins_close(&p);
 		if (ret)
 			return ret;
@@ -237,16 +250,22 @@ static int do_load(int argc, char **argv)
 	ret = need_caps("loading a policy", CAPS_ATTACH);
 	if (ret || (ret = state_ok()))
 		return ret;
-	/* Check the file first: a bad policy must not even attach programs. */
-	ret = compile_file(file, NULL, 0, &pol, &c);
+	/*
+	 * The file is read and parsed once: what is loaded is what was
+	 * checked. Compiled first without the pins, because a bad policy
+	 * must not even attach programs.
+	 */
+	ret = parse_policy(file, &pol);
 	if (ret)
 		return ret;
+	ret = compile_policy(file, &pol, NULL, 0, &c);
+	if (ret)
+		goto free_policy;
 	compiled_free(&c);
-	policy_free(&pol);
 	ret = need_bpf_lsm();
 	snprintf(what, sizeof(what), "policy load --force %s", file);
 	if (ret || (ret = owner_gate(what, force, &g)))
-		return ret;
+		goto free_policy;
 	ret = programs_ensure(&how);
 	if (ret)
 		goto undo;
@@ -256,8 +275,8 @@ static int do_load(int argc, char **argv)
 			   cli.pin_dir, strerror(-ret));
 		goto undo;
 	}
-	/* Under the lock: the file again (it may have changed), the assignments. */
-	ret = compile_file(file, &p, generation_last(&p) + 1, &pol, &c);
+	/* Under the lock: its cgroups and executables again, with the assignments. */
+	ret = compile_policy(file, &pol, &p, generation_last(&p) + 1, &c);
 	if (ret)
 		goto out;
 	if (policy_switch(&p, &c, err, sizeof(err))) {
@@ -267,12 +286,13 @@ static int do_load(int argc, char **argv)
 		ret = EXIT_OK;
 	}
 	compiled_free(&c);
-	policy_free(&pol);
 out:
 	pins_close(&p);
 undo:
 	if (ret)
 		owner_gate_undo(&g);
+free_policy:
+	policy_free(&pol);
 	return ret;
 }
 
