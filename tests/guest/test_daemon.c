@@ -488,7 +488,7 @@ static int mode_in_force(void)
  */
 static double in_force_after(double t0, int mode, const char *want)
 {
-	while (now_s() - t0 < 10) {
+	while (now_s() - t0 < 10 * guest_timeout_factor()) {
 		if (mode_in_force() == mode) {
 			double took = now_s() - t0;
 			char *pol = status_policy();
@@ -528,7 +528,7 @@ Test(daemon, configmap_symlink_swap_in_force_within_2s, .timeout = GUEST_TIMEOUT
 	const char *log = "/tmp/mktme-cm.log";
 	const char *d1 = "..2026_12_02_10_00_00.000000001", *d2 = "..2026_12_02_10_01_00.000000002",
 		   *d3 = "..2026_12_02_10_02_00.000000003";
-	double t, took;
+	double t, took, limit;
 	char *s;
 
 	cr_assert_eq(mkdir(CM, 0755), 0);
@@ -540,17 +540,25 @@ Test(daemon, configmap_symlink_swap_in_force_within_2s, .timeout = GUEST_TIMEOUT
 	cr_assert(strstr(s, "mode audit"), "%s", s);
 	free(s);
 
+	/*
+	 * The bound is issue 7's 2 s, times the factor by which the debug
+	 * kernel is slower (KASAN, lockdep: a load there takes seconds).
+	 */
+	limit = 2.0 * guest_timeout_factor();
 	t = kubelet_update(d1, d2, ENFORCE_POLICY);
 	took = in_force_after(t, MKTME_MODE_ENFORCE, "mode enforce");
-	cr_assert(took >= 0, "the ConfigMap update was not in force 10 s after the swap");
-	cr_assert(took <= 2.0, "the ConfigMap update took %.2f s to be in force (at most 2 s)", took);
+	cr_assert(took >= 0, "the ConfigMap update was not in force %d s after the swap",
+		  10 * guest_timeout_factor());
+	cr_assert(took <= limit, "the ConfigMap update took %.2f s to be in force (at most %.0f s)",
+		  took, limit);
 	cr_assert(wait_log_n(log, "file changed: loaded " CM "/policy.yaml", 1, 10),
 		  "the update was not seen as a change of the file");
 
 	/* The next update, after the directory the file resolved to is gone. */
 	t = kubelet_update(d2, d3, AUDIT_POLICY);
 	took = in_force_after(t, MKTME_MODE_AUDIT, "mode audit");
-	cr_assert(took >= 0 && took <= 2.0, "second update: %.2f s (at most 2 s; -1: never)", took);
+	cr_assert(took >= 0 && took <= limit, "second update: %.2f s (at most %.0f s; -1: never)",
+		  took, limit);
 	/* Not under systemd: no priority prefixes. */
 	cr_assert_eq(count_in_log(log, "<6>"), 0, "journald prefixes without JOURNAL_STREAM");
 }
