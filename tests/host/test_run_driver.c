@@ -95,12 +95,19 @@ static void driver_init(struct driver *d)
 	snprintf(d->env_runner, sizeof(d->env_runner), "MKTME_VM_RUNNER=%s/tests/host/vm/fake-vm-run", cwd);
 }
 
-static void driver_run(struct driver *d, struct run_result *r, char *extra_env)
+/* tests/run @suites (one argument, e.g. "guest" or "guest:test_policy"). */
+static void driver_run_suites(struct driver *d, struct run_result *r, char *suites,
+			      char *extra_env)
 {
-	char *argv[] = { "tests/run", "guest", NULL };
+	char *argv[] = { "tests/run", suites, NULL };
 	char *env[] = { d->env_build, d->env_out, d->env_runner, extra_env, NULL };
 
 	run_cmd(r, argv, env, (uid_t)-1);
+}
+
+static void driver_run(struct driver *d, struct run_result *r, char *extra_env)
+{
+	driver_run_suites(d, r, "guest", extra_env);
 }
 
 static void driver_fini(struct driver *d)
@@ -137,6 +144,69 @@ Test(run_driver, all_fine_passes)
 	driver_run(&d, &r, NULL);
 	cr_assert_eq(r.status, 0, "exit %d:\n%s\n%s", r.status, r.out, r.err);
 	cr_assert(strstr(r.out, " passed, 0 failed\n"), "%s", r.out);
+	run_result_free(&r);
+	driver_fini(&d);
+}
+
+/*
+ * guest:NAMES splits a long run (the debug kernel's) over several
+ * invocations: only the named suites run, the main boot only if one of its
+ * suites is named, and the rest is neither run nor counted.
+ */
+Test(run_driver, guest_names_run_only_those_suites)
+{
+	struct driver d;
+	struct run_result r;
+	char path[256];
+	struct stat st;
+
+	driver_init(&d);
+	driver_run_suites(&d, &r, "guest:test_policy,selftests", NULL);
+	cr_assert_eq(r.status, 0, "exit %d:\n%s\n%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "guest/test_policy ["), "test_policy did not run:\n%s", r.out);
+	cr_assert(strstr(r.out, "selftests/memfd_secret:"), "the selftests did not run:\n%s", r.out);
+	cr_assert_null(strstr(r.out, "guest/test_core_map"), "an unnamed suite ran:\n%s", r.out);
+	cr_assert_null(strstr(r.out, "guest/test_cli"), "an unnamed suite ran:\n%s", r.out);
+	snprintf(path, sizeof(path), "%s/guest-main", d.out);
+	cr_assert_neq(stat(path, &st), 0, "the main boot ran with none of its suites named");
+	run_result_free(&r);
+
+	/* A suite of the main boot: that boot, with that suite alone. */
+	driver_run_suites(&d, &r, "guest:test_core_map", NULL);
+	cr_assert_eq(r.status, 0, "exit %d:\n%s\n%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.out, "guest/test_core_map:"), "test_core_map did not run:\n%s", r.out);
+	cr_assert_null(strstr(r.out, "guest/test_core_keys"), "an unnamed suite ran:\n%s", r.out);
+	cr_assert_null(strstr(r.out, "selftests/"), "the selftests ran unnamed:\n%s", r.out);
+	run_result_free(&r);
+
+	/* Its failures still fail the run. */
+	fake_suite(&d, "test_policy", "good bad", "bad) result 'not ok'; exit 1 ;;");
+	driver_run_suites(&d, &r, "guest:test_policy", NULL);
+	assert_failed_with(&r, "guest/test_policy [");
+	run_result_free(&r);
+	driver_fini(&d);
+}
+
+/* A mistyped name must not make a run of nothing that passes. */
+Test(run_driver, a_guest_name_that_is_no_suite_is_refused)
+{
+	struct driver d;
+	struct run_result r;
+	struct stat st;
+
+	driver_init(&d);
+	driver_run_suites(&d, &r, "guest:test_polcy", NULL);
+	cr_assert_eq(r.status, 2, "exit %d:\n%s\n%s", r.status, r.out, r.err);
+	cr_assert(strstr(r.err, "test_polcy in guest:test_polcy is not a guest suite"), "%s", r.err);
+	cr_assert(strstr(r.err, "nothing ran"), "%s", r.err);
+	cr_assert_neq(stat(d.out, &st), 0, "results were written: %s", d.out);
+	run_result_free(&r);
+	/* A hw-only suite runs under hwmodel, not here. */
+	driver_run_suites(&d, &r, "guest:test_hw_cipher", NULL);
+	cr_assert_eq(r.status, 2, "exit %d:\n%s\n%s", r.status, r.out, r.err);
+	run_result_free(&r);
+	driver_run_suites(&d, &r, "guest:", NULL);
+	cr_assert_eq(r.status, 2, "exit %d:\n%s\n%s", r.status, r.out, r.err);
 	run_result_free(&r);
 	driver_fini(&d);
 }
