@@ -75,9 +75,14 @@ static __always_inline int lsm_ret(int ret)
  * clang emits only forward declarations for the key and value types of an
  * inner map.
  */
+/*
+ * The metadata is an array of one: read on every decision, and the verifier
+ * inlines an array's lookup (array_map_gen_lookup(), kernel/bpf/arraymap.c),
+ * where a hash's is a call and a hash of the key. Entry 0 always exists;
+ * a zero generation in it is a generation without its metadata.
+ */
 #define MKTME_META_MAP							\
-	__uint(type, BPF_MAP_TYPE_HASH);				\
-	__uint(map_flags, BPF_F_NO_PREALLOC);				\
+	__uint(type, BPF_MAP_TYPE_ARRAY);				\
 	__uint(max_entries, 1);						\
 	__type(key, __u32);						\
 	__type(value, struct mktme_pol_meta)
@@ -195,7 +200,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MKTME_MAX_COUNTERS);
-	__type(key, struct mktme_pol_cg_key);	/* the task's own cgroup */
+	__type(key, struct mktme_pol_count_key);	/* the task's own cgroup */
 	__type(value, struct mktme_pol_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mktme_counters SEC(".maps");
@@ -410,10 +415,11 @@ static __always_inline void fill_subject(struct task_struct *t, struct mktme_pol
 }
 
 /*
- * The key's description into @k->name, zero-padded. False if it is longer
- * than any policy name can be: then only "*" may match it.
+ * The key's description into @name, zero-padded (the caller zeroed it).
+ * False if it is longer than any policy name can be: then only "*" may
+ * match it.
  */
-static __always_inline bool read_name(const struct key *key, struct mktme_pol_rule_key *k)
+static __always_inline bool read_name(const struct key *key, char name[MKTME_NAME_LEN])
 {
 	const char *desc = key->description;
 	char next = 0;
@@ -421,10 +427,10 @@ static __always_inline bool read_name(const struct key *key, struct mktme_pol_ru
 
 	if (!desc)
 		return false;
-	n = bpf_probe_read_kernel_str(k->name, sizeof(k->name), desc);
-	if (n < (long)sizeof(k->name))
+	n = bpf_probe_read_kernel_str(name, MKTME_NAME_LEN, desc);
+	if (n < MKTME_NAME_LEN)
 		return n > 0;
-	bpf_probe_read_kernel(&next, 1, desc + sizeof(k->name) - 1);
+	bpf_probe_read_kernel(&next, 1, desc + MKTME_NAME_LEN - 1);
 	return next == 0;
 }
 
@@ -523,18 +529,29 @@ static __always_inline __u32 budget_claim(__u64 cgid)
 
 static const struct mktme_pol_counter zero_counter;
 
-/* @ck: the key name, its cgid the task's own cgroup. */
-static __always_inline void count(const struct mktme_pol_cg_key *ck, __u32 op, __u8 verdict,
-				  __u8 mode)
+/*
+ * The counter of (@cgid, the key name of fingerprint @fp), made when there
+ * is none yet (the first count, or the LRU dropped it) with the name: @name
+ * if @have_name, else read from @key (a kept decision had no need of it).
+ * A reader may see a new counter's name a moment after the counter.
+ */
+static __always_inline void count(__u64 cgid, __u64 fp, const struct key *key, const char *name,
+				  bool have_name, __u32 op, __u8 verdict, __u8 mode)
 {
+	struct mktme_pol_count_key ck = { .cgid = cgid, .name_fp = fp };
 	struct mktme_pol_counter *c;
 
-	c = bpf_map_lookup_elem(&mktme_counters, ck);
+	c = bpf_map_lookup_elem(&mktme_counters, &ck);
 	if (!c) {
-		bpf_map_update_elem(&mktme_counters, ck, &zero_counter, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&mktme_counters, ck);
+		if (bpf_map_update_elem(&mktme_counters, &ck, &zero_counter, BPF_NOEXIST))
+			return;
+		c = bpf_map_lookup_elem(&mktme_counters, &ck);
 		if (!c)
 			return;
+		if (have_name)
+			__builtin_memcpy(c->name, name, sizeof(c->name));
+		else
+			read_name(key, c->name);
 	}
 	if (verdict == MKTME_DENY && mode == MKTME_MODE_AUDIT)
 		__sync_fetch_and_add(&c->audit_would_deny, 1);
@@ -633,16 +650,19 @@ static __always_inline void emit(const struct mktme_pol_subject *s, __u64 cgid,
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* Count the decision for the task's own cgroup and the key name, and log it. */
-static __always_inline void account(const struct mktme_pol_subject *s, __u64 cgid,
-				    const struct key *key, const char *name, bool name_ok, __u32 op,
-				    __u32 keyid, const struct mktme_pol_meta *meta,
+/*
+ * Count the decision for the task's own cgroup and the key name (@fp its
+ * fingerprint), and log it. @name goes into a record: every decision that
+ * may be logged has read it (@have_name); only a kept allow under "audit:
+ * denials" has not.
+ */
+static __always_inline void account(const struct mktme_pol_subject *s, __u64 cgid, __u64 fp,
+				    const struct key *key, const char *name, bool have_name,
+				    bool name_ok, __u32 op, __u32 keyid,
+				    const struct mktme_pol_meta *meta,
 				    const struct mktme_pol_decision *d, __u8 mode, int ret)
 {
-	struct mktme_pol_cg_key ck = { .cgid = cgid };
-
-	__builtin_memcpy(ck.name, name, sizeof(ck.name));
-	count(&ck, op, d->verdict, mode);
+	count(cgid, fp, key, name, have_name, op, d->verdict, mode);
 	emit(s, cgid, key, name, name_ok, op, keyid, meta, d, ret);
 }
 
@@ -660,7 +680,7 @@ static __always_inline bool generation(const struct mktme_pol_meta **meta, bool 
 	if (!slot)
 		return true;
 	*meta = bpf_map_lookup_elem(slot, &zero);
-	return *meta != 0;
+	return *meta && (*meta)->generation;
 }
 
 /*
@@ -689,9 +709,9 @@ static __always_inline __u64 *epoch(void)
 }
 
 /*
- * The slot of @dc holding an allow for exactly this question, or -1. A
- * task deeper than the walk never matches: its slots are keyed by the
- * ancestor the walk started at, not by its own cgroup.
+ * The slot of @dc holding an allow for exactly this question, or -1 (@gen
+ * 0: under no policy). A task deeper than the walk never matches: its slots
+ * are keyed by the ancestor the walk started at, not by its own cgroup.
  */
 static __always_inline int decided_find(const struct mktme_pol_decided *dc, __u64 cgid,
 					const struct key *key, __s32 serial, __u32 gen,
@@ -709,10 +729,9 @@ static __always_inline int decided_find(const struct mktme_pol_decided *dc, __u6
 }
 
 /* Keep an allow of the full walk for the next same question (decided_find()). */
-static __always_inline void decided_store(struct mktme_pol_decided *dc,
-					  const struct mktme_pol_subject *s,
+static __always_inline void decided_store(struct mktme_pol_decided *dc, __u64 cgid, __u32 uid,
 					  const struct key *key, __s32 serial, __u32 gen,
-					  __u32 op, __u64 ep,
+					  __u32 op, __u64 ep, __u64 fp,
 					  const struct mktme_pol_decision *d)
 {
 	struct mktme_pol_decided_slot *e;
@@ -722,13 +741,14 @@ static __always_inline void decided_store(struct mktme_pol_decided *dc,
 		return;
 	dc->next = i + 1;
 	e = &dc->slot[i];
-	e->cgid = s->o.cgids[0];
+	e->cgid = cgid;
 	e->key = (__u64)key;
 	e->epoch = ep;
 	e->rule_cgid = d->rule_cgid;
+	e->name_fp = fp;
 	e->serial = serial;
 	e->generation = gen;
-	e->uid = s->uid;
+	e->uid = uid;
 	e->rule_id = d->rule_id;
 	e->op = op;
 	e->reason = d->reason;
@@ -768,59 +788,73 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 	int ret, level;
 	__s32 serial = key->serial;
 	struct task_struct *t = bpf_get_current_task_btf();
-	__u64 ep = 0, *epp, cgid = task_cgid(t);
+	__u64 ep = 0, *epp, fp, cgid = task_cgid(t);
+	__u32 gen;
 
 	whole = generation(&meta, &none);
 	if (op != MKTME_OP_CREATE) {
 		/*
-		 * Attached with no policy: allowed, counted; nothing to walk
-		 * for (only create charges, which needs the walk), and no
-		 * record (allows are logged only at a policy's request).
-		 */
-		if (whole && none) {
-			name_ok = read_name(key, &kname);
-			s.uid = task_euid(t);
-			account(&s, cgid, key, kname.name, name_ok, op, keyid, 0, &d, mode, 0);
-			return 0;
-		}
-		/*
 		 * The same question as an allow this task was given under
-		 * this generation: the same answer, without the walk (struct
-		 * mktme_pol_decided). The epoch is read before anything the
-		 * answer depends on, so a key revoked or freed meanwhile
-		 * makes the entry stored below stale at once. Nothing the
-		 * answer does not need is read: the key's type and algorithm
-		 * only go into a record, and an allow is recorded only under
-		 * "audit: all"; the generation's rules only matter to a walk
-		 * (an entry exists only after a walk found them, and mktmectl
-		 * removes a generation's maps only once it is out of force).
+		 * this generation (0: no policy): the same answer, without the
+		 * walk (struct mktme_pol_decided). The epoch is read before
+		 * anything the answer depends on, so a key revoked or freed
+		 * meanwhile makes the entry stored below stale at once.
+		 * Nothing the answer does not need is read: the key's name
+		 * only to make its counter (the entry has its fingerprint) or
+		 * a record, its type and algorithm only for a record, and an
+		 * allow is recorded only under "audit: all"; the generation's
+		 * rules only matter to a walk (an entry exists only after a
+		 * walk found them, and mktmectl removes a generation's maps
+		 * only once it is out of force).
 		 */
 		epp = epoch();
-		if (whole && meta && epp) {
+		if (whole && epp) {
+			const struct mktme_pol_decided_slot *e;
 			__u32 uid = task_euid(t);
+			bool logged;
 			int i;
 
+			gen = none || !meta ? 0 : meta->generation;
 			ep = *epp;
 			dc = bpf_task_storage_get(&mktme_decided, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-			i = dc ? decided_find(dc, cgid, key, serial, meta->generation, uid, op, ep) : -1;
+			i = dc ? decided_find(dc, cgid, key, serial, gen, uid, op, ep) : -1;
 			if (i >= 0 && i < MKTME_DECIDED_SLOTS) {
-				d.reason = dc->slot[i].reason;
-				d.rule_id = dc->slot[i].rule_id;
-				d.rule_cgid = dc->slot[i].rule_cgid;
+				e = &dc->slot[i];
+				d.reason = e->reason;
+				d.rule_id = e->rule_id;
+				d.rule_cgid = e->rule_cgid;
 				s.uid = uid;
-				if (meta->audit == MKTME_AUDIT_ALL)
+				logged = gen && meta && meta->audit == MKTME_AUDIT_ALL;
+				name_ok = true;
+				if (logged) {
 					key_type_alg(key, &s);
-				name_ok = read_name(key, &kname);
-				account(&s, cgid, key, kname.name, name_ok, op, keyid, meta, &d,
-					meta->mode, 0);
+					name_ok = read_name(key, kname.name);
+				}
+				account(&s, cgid, e->name_fp, key, kname.name, logged, name_ok, op, keyid,
+					gen ? meta : 0, &d, gen && meta ? meta->mode : mode, 0);
 				return 0;
 			}
+		}
+		/*
+		 * Attached with no policy: allowed, counted, kept; nothing to
+		 * walk for (only create charges, which needs the walk), and
+		 * no record (allows are logged only at a policy's request).
+		 */
+		if (whole && none) {
+			name_ok = read_name(key, kname.name);
+			fp = mktme_name_fp(kname.name);
+			s.uid = task_euid(t);
+			if (dc)
+				decided_store(dc, cgid, s.uid, key, serial, 0, op, ep, fp, &d);
+			account(&s, cgid, fp, key, kname.name, true, name_ok, op, keyid, 0, &d, mode, 0);
+			return 0;
 		}
 		key_type_alg(key, &s);
 	}
 	if (whole && !none && meta)
 		whole = generation_maps(op, meta, &rules, &cgroups);
-	name_ok = read_name(key, &kname);
+	name_ok = read_name(key, kname.name);
+	fp = mktme_name_fp(kname.name);
 	fill_subject(t, &s);
 	if (op == MKTME_OP_CREATE) {
 		s.o.type = type;
@@ -849,7 +883,8 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 		mode = meta->mode;
 		mktme_decide(rules, meta, &s, &kname, &kwild, name_ok, op, &d);
 		if (dc && d.verdict == MKTME_ALLOW)
-			decided_store(dc, &s, key, serial, meta->generation, op, ep, &d);
+			decided_store(dc, s.o.cgids[0], s.uid, key, serial, meta->generation, op,
+				      ep, fp, &d);
 	}
 	/*
 	 * A key is charged once. While an upgrade replaces the programs, a
@@ -880,15 +915,15 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 			d.verdict = MKTME_DENY;
 			d.reason = MKTME_REASON_ERROR;
 			if (mode == MKTME_MODE_ENFORCE) {
-				account(&s, cgid, key, kname.name, name_ok, op, keyid, meta, &d, mode,
-					-ENOSPC);
+				account(&s, cgid, fp, key, kname.name, true, name_ok, op, keyid, meta,
+					&d, mode, -ENOSPC);
 				return -ENOSPC;
 			}
 		}
 	}
 
 	ret = mktme_hook_ret(mode, &d);
-	account(&s, cgid, key, kname.name, name_ok, op, keyid, meta, &d, mode, ret);
+	account(&s, cgid, fp, key, kname.name, true, name_ok, op, keyid, meta, &d, mode, ret);
 	return lsm_ret(ret);
 }
 

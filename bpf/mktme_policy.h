@@ -24,8 +24,8 @@
 #endif
 
 /* Bumped with any change to the structs below: it names the pin directory. */
-#define MKTME_ABI		5
-#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v5"
+#define MKTME_ABI		6
+#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v6"
 
 #define MKTME_NAME_LEN		64	/* key name buffer: names are 1..63 bytes */
 #define MKTME_MAX_DEPTH		16	/* cgroup levels walked, root = level 0 */
@@ -48,7 +48,7 @@
 #define MKTME_MAX_CGROUPS	16384	/* what the shared live-count table held, before
 					 * the counts moved into cgroup storage (a test
 					 * floods past it) */
-#define MKTME_MAX_COUNTERS	16384	/* (cgroup, key name) counters, LRU */
+#define MKTME_MAX_COUNTERS	16384	/* (cgroup, key name fingerprint) counters, LRU */
 #define MKTME_EVENTS_BYTES	(256 * 1024)	/* allow records (audit: all) */
 #define MKTME_DENIALS_BYTES	(1024 * 1024)	/* denials: 6,241 records of 160 + 8 bytes */
 #define MKTME_DENIALS_LAST	1024	/* the latest denials, for bpftool */
@@ -98,7 +98,8 @@ enum mktme_pol_reason {
  * One generation of the policy is three maps, one per kind of entry, each
  * value sized for its kind:
  *
- *   meta      u32 0 -> struct mktme_pol_meta (mode, default, generation G)
+ *   meta      u32 0 -> struct mktme_pol_meta (mode, default, generation G),
+ *             an array: looked up inline on every decision
  *   rules     struct mktme_pol_rule_key -> struct mktme_pol_bucket
  *   cgroups   cgroup id -> struct mktme_pol_cgroup (live-key limits)
  *
@@ -199,12 +200,27 @@ struct mktme_pol_key_owner {
 };
 
 /*
- * mktme_counters and mktme_assign: (cgroup, key name). The same fields as a
- * rule key, but its own type: the programs build one from the other.
+ * mktme_assign: (cgroup, key name). The same fields as a rule key, but its
+ * own type: the programs build one from the other.
  */
 struct mktme_pol_cg_key {
 	__u64 cgid;
 	char name[MKTME_NAME_LEN];	/* zero-padded */
+};
+
+/*
+ * mktme_counters: (the task's own cgroup, the key name's fingerprint,
+ * mktme_name_fp()) -> the counts and the name. Keyed by 16 bytes, not by
+ * the 72 of (cgroup, name): every decision updates its counter, and a kept
+ * one (mktme_decided) takes the fingerprint from its entry instead of
+ * reading the key's name. Two names of one cgroup with the same
+ * fingerprint share a counter, which shows the first one's name: only that
+ * cgroup's own counts can mix (its tasks chose both names), and records
+ * carry the full name.
+ */
+struct mktme_pol_count_key {
+	__u64 cgid;
+	__u64 name_fp;
 };
 
 struct mktme_pol_counter {
@@ -215,7 +231,38 @@ struct mktme_pol_counter {
 	__u64 mmap_allowed;
 	__u64 mmap_denied;
 	__u64 audit_would_deny;	/* audit mode: denials not enforced */
+	char name[MKTME_NAME_LEN];	/* the key name, as the first count saw it */
 };
+
+/*
+ * The fingerprint of a zero-padded key name: its eight 64-bit words folded
+ * with a multiply-xorshift (the finaliser of MurmurHash3's fmix64 after
+ * each word), so that every bit of the name moves about half of the
+ * result. Not keyed: see struct mktme_pol_count_key for what a collision
+ * can do. The same code on both sides: userspace finds a counter by name.
+ */
+static __always_inline __u64 mktme_fp_mix(__u64 h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static __always_inline __u64 mktme_name_fp(const char name[MKTME_NAME_LEN])
+{
+	__u64 h = 0x6d6b746d65000000ULL;	/* "mktme" */
+
+	for (int i = 0; i < MKTME_NAME_LEN / 8; i++) {
+		__u64 w;
+
+		__builtin_memcpy(&w, name + 8 * i, sizeof(w));
+		h = mktme_fp_mix(h ^ w) + i;
+	}
+	return h;
+}
 
 #define MKTME_AF_OWNER_ANY	0x01	/* assign --owner any: no owner condition */
 
@@ -241,8 +288,8 @@ struct mktme_pol_exe {
  * mktme_decided (task storage): the allows a task was given lately, so that
  * the next bind or mmap of the same key, by the same task in the same
  * cgroup, as the same uid, under the same generation, skips the walk.
- * What else a decision reads cannot change under such an entry without
- * removing it: the task's exec record changes only at exec, which deletes
+ * The no-policy answer is kept the same way, as generation 0. What else a
+ * decision reads cannot change under such an entry without removing it: the task's exec record changes only at exec, which deletes
  * the task's entries (a new task starts with none); a key's name, type and
  * algorithm never change, and its creation record goes only when it is
  * revoked or freed, which advances mktme_epoch[0] (every entry taken
@@ -252,15 +299,16 @@ struct mktme_pol_exe {
 
 struct mktme_pol_decided_slot {
 	__u64 cgid;		/* the task's own cgroup (walk level 0) */
-	__u64 key;		/* struct key address, with the serial below */
+	__u64 key;		/* struct key address, with the serial below; 0: empty */
 	__u64 epoch;		/* mktme_epoch[0] when decided */
 	__u64 rule_cgid;
+	__u64 name_fp;		/* mktme_name_fp() of the key's name: its counter */
 	__s32 serial;
-	__u32 generation;	/* 0: empty */
+	__u32 generation;	/* 0: no policy */
 	__u32 uid;		/* effective uid */
 	__u32 rule_id;
 	__u8 op;
-	__u8 reason;		/* MKTME_REASON_RULE or _DEFAULT */
+	__u8 reason;		/* MKTME_REASON_RULE, _DEFAULT or _NO_POLICY */
 	__u8 pad[6];
 };
 

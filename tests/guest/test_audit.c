@@ -195,9 +195,9 @@ static unsigned long long assert_consecutive(const char *text, const char *a, co
 /* The programs' counters for (@cg, @key), from the pinned map: zeros if none yet. */
 static struct mktme_pol_counter counter(const char *cg, const char *key)
 {
-	struct mktme_pol_cg_key k;
+	struct mktme_pol_count_key k;
 	struct mktme_pol_counter c;
-	char path[300];
+	char path[300], name[MKTME_NAME_LEN];
 	struct stat st;
 	int fd = bpf_obj_get(MKTME_PIN_DIR "/mktme_counters");
 
@@ -207,7 +207,9 @@ static struct mktme_pol_counter counter(const char *cg, const char *key)
 	cr_assert_eq(stat(path, &st), 0, "stat %s: %s", path, strerror(errno));
 	memset(&k, 0, sizeof(k));
 	k.cgid = st.st_ino;
-	snprintf(k.name, sizeof(k.name), "%s", key);
+	memset(name, 0, sizeof(name));
+	snprintf(name, sizeof(name), "%s", key);
+	k.name_fp = mktme_name_fp(name);
 	memset(&c, 0, sizeof(c));
 	if (bpf_map_lookup_elem(fd, &k, &c)) {
 		cr_assert_eq(errno, ENOENT, "lookup (%s, %s): %s", cg, key, strerror(errno));

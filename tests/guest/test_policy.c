@@ -933,20 +933,24 @@ static uint64_t cg_id(const char *cg)
 	return st.st_ino;
 }
 
-static struct mktme_pol_cg_key counter_key(const char *cg, const char *key)
+/* mktme_counters is keyed by the name's fingerprint, computed as the programs do. */
+static struct mktme_pol_count_key counter_key(const char *cg, const char *key)
 {
-	struct mktme_pol_cg_key k;
+	char name[MKTME_NAME_LEN];
 
-	memset(&k, 0, sizeof(k));
-	k.cgid = cg_id(cg);
-	snprintf(k.name, sizeof(k.name), "%s", key);
-	return k;
+	memset(name, 0, sizeof(name));
+	snprintf(name, sizeof(name), "%s", key);
+	return (struct mktme_pol_count_key){ .cgid = cg_id(cg), .name_fp = mktme_name_fp(name) };
 }
 
-/* The programs' counters for (@cg, @key), read from the pinned map: zeros if no entry yet. */
+/*
+ * The programs' counters for (@cg, @key), read from the pinned map: zeros if
+ * no entry yet. An entry names its key: the one asked for, not another name
+ * of the same fingerprint.
+ */
 static struct mktme_pol_counter counter(const char *cg, const char *key)
 {
-	struct mktme_pol_cg_key k = counter_key(cg, key);
+	struct mktme_pol_count_key k = counter_key(cg, key);
 	struct mktme_pol_counter c;
 	int fd = bpf_obj_get(PIN_DIR "/mktme_counters");
 
@@ -955,6 +959,8 @@ static struct mktme_pol_counter counter(const char *cg, const char *key)
 	if (bpf_map_lookup_elem(fd, &k, &c)) {
 		cr_assert_eq(errno, ENOENT, "lookup (%s, %s): %s", cg, key, strerror(errno));
 		memset(&c, 0, sizeof(c));
+	} else {
+		cr_assert_str_eq(c.name, key, "the counter of (%s, %s) names another key", cg, key);
 	}
 	close(fd);
 	return c;
@@ -965,7 +971,7 @@ static struct mktme_pol_counter counter(const char *cg, const char *key)
 	do {                                                                                   \
 		struct mktme_pol_counter want_ = (before);                                     \
 		want_.field++;                                                                 \
-		cr_assert(!memcmp(&want_, &(after), sizeof(want_)),                            \
+		cr_assert(!memcmp(&want_, &(after), offsetof(struct mktme_pol_counter, name)), \
 			  "%s: want only " #field " +1; before c%llu/%llu b%llu/%llu m%llu/%llu a%llu, " \
 			  "after c%llu/%llu b%llu/%llu m%llu/%llu a%llu", what,                \
 			  (unsigned long long)(before).create_allowed,                         \
@@ -987,7 +993,7 @@ static struct mktme_pol_counter counter(const char *cg, const char *key)
 Test(policy, denial_is_explained_by_audit_and_counters)
 {
 	struct mktme_pol_counter kb0, ka0, kb1, ka1;
-	struct mktme_pol_cg_key kbkey;
+	struct mktme_pol_count_key kbkey;
 	char *out, cmd[1024], want[64];
 	int rc, n;
 
@@ -1359,9 +1365,10 @@ static int ask(int cmd, int ans, char op)
 
 /*
  * One task asks the same question again after each thing an allow it was
- * given depends on changed: a new generation, its cgroup, its uid. Each
- * time the answer must be the new one, not the one it had (a kept
- * decision keyed on too little would answer from before).
+ * given depends on changed: a policy where there was none, a new
+ * generation, its cgroup, its uid. Each time the answer must be the new
+ * one, not the one it had (a kept decision keyed on too little would
+ * answer from before).
  */
 Test(policy, a_kept_allow_does_not_outlive_what_it_was_for)
 {
@@ -1370,8 +1377,15 @@ Test(policy, a_kept_allow_does_not_outlive_what_it_was_for)
 	int cmd, ans, st;
 	pid_t pid;
 
+	/* Attached, no policy: allowed, and kept as generation 0. */
 	load(allow);
+	cr_assert_eq(guest_sh(NULL, "%s policy unload >/dev/null", guest_ctl()), 0);
 	pid = worker(CG "/a", KA, &cmd, &ans);
+	cr_assert_eq(ask(cmd, ans, 'b'), 0, "no policy");
+	cr_assert_eq(ask(cmd, ans, 'b'), 0, "no policy, again");
+	load("version: 1\ndefault: deny\n");
+	cr_assert_eq(ask(cmd, ans, 'b'), EPERM, "a policy that denies, where there was none");
+	load(allow);
 	cr_assert_eq(ask(cmd, ans, 'b'), 0, "allowed");
 	cr_assert_eq(ask(cmd, ans, 'b'), 0, "allowed again");
 	load("version: 1\ndefault: deny\n");
@@ -1715,10 +1729,10 @@ Test(policy, key_types_are_read_from_the_key_itself)
 	EXPECT(0, CG "/q", -1, BIND, NULL, kn);
 }
 
-/* A map shaped as one of a generation's, empty. */
+/* A map shaped as one of a generation's, empty (an array's entry zeroed). */
 static int gen_map_like(const char *pin)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_create_opts, opts);
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	int fd = bpf_obj_get(pin), m;
@@ -1727,6 +1741,7 @@ static int gen_map_like(const char *pin)
 	memset(&info, 0, sizeof(info));
 	cr_assert_eq(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
 	close(fd);
+	opts.map_flags = info.map_flags;
 	m = bpf_map_create(info.type, "test_gen", info.key_size, info.value_size, info.max_entries,
 			   &opts);
 	cr_assert_geq(m, 0, "map like %s: %s", pin, strerror(errno));
@@ -1734,7 +1749,7 @@ static int gen_map_like(const char *pin)
 }
 
 /*
- * A generation in the slot without its metadata entry, or whose rules or
+ * A generation in the slot without its metadata (its entry zero), or whose rules or
  * cgroups are missing under its number (not one mktmectl makes; a raw
  * bpf(2) by a capable root, or a bug), denies everything rather than
  * allowing it as "no policy" or as "no rule".
@@ -1757,7 +1772,7 @@ Test(policy, a_generation_without_metadata_denies)
 	memset(&meta, 0, sizeof(meta));
 	meta.generation = 0x7fffffff;
 	meta.dflt = MKTME_ALLOW;
-	cr_assert_eq(bpf_map_update_elem(inner, &zero, &meta, BPF_NOEXIST), 0, "%s", strerror(errno));
+	cr_assert_eq(bpf_map_update_elem(inner, &zero, &meta, BPF_ANY), 0, "%s", strerror(errno));
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KA);
 	EXPECT(EPERM, CG "/b", -1, CREATE, "k-no-rules", 0);
 	close(inner);

@@ -30,7 +30,7 @@ static int map_fd(__u32 id)
 /*
  * The generation in force: the meta map in the slot, its entry. Returns
  * the meta map's fd (the caller closes it) and fills @meta; -ENOENT: the
- * slot is empty; -ENODATA: the meta map has no entry.
+ * slot is empty; -ENODATA: the meta map has no generation in it.
  */
 static int meta_in_force(const struct pins *p, struct mktme_pol_meta *meta, int *fd)
 {
@@ -42,7 +42,8 @@ static int meta_in_force(const struct pins *p, struct mktme_pol_meta *meta, int 
 	*fd = map_fd(id);
 	if (*fd < 0)
 		return -errno;
-	if (bpf_map_lookup_elem(*fd, &zero, meta))
+	/* An array: entry 0 is always there, zero until it is filled. */
+	if (bpf_map_lookup_elem(*fd, &zero, meta) || !meta->generation)
 		return -ENODATA;
 	return 0;
 }
@@ -179,11 +180,15 @@ static void gens_prune(const struct pins *p, __u32 keep)
 	}
 }
 
-/* A map for one kind of entry, with the BTF of its template (bpftool shows fields). */
-static int gen_create(int tpl, const char *name, __u32 key_size, __u32 value_size,
-		      __u32 max_entries)
+/*
+ * A map for one kind of entry, of @type with @flags (the template's, which
+ * the outer map checks its inner maps against), with the BTF of its
+ * template (bpftool shows fields).
+ */
+static int gen_create(int tpl, enum bpf_map_type type, __u32 flags, const char *name,
+		      __u32 key_size, __u32 value_size, __u32 max_entries)
 {
-	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = flags);
 	struct bpf_map_info info;
 	__u32 len = sizeof(info);
 	int btf_fd = -1, fd, err;
@@ -197,7 +202,7 @@ static int gen_create(int tpl, const char *name, __u32 key_size, __u32 value_siz
 			opts.btf_value_type_id = info.btf_value_type_id;
 		}
 	}
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, name, key_size, value_size, max_entries, &opts);
+	fd = bpf_map_create(type, name, key_size, value_size, max_entries, &opts);
 	err = errno;
 	if (btf_fd >= 0)
 		close(btf_fd);
@@ -303,11 +308,14 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 		gens_prune(p, ret ? 0 : cur.generation);
 	ret = -1;
 
-	rules = gen_create(p->rules_tpl, "mktme_rules", sizeof(struct mktme_pol_rule_key),
-			   sizeof(struct mktme_pol_bucket), MKTME_RULES_ENTRIES);
-	cgroups = gen_create(p->cgroups_tpl, "mktme_cgroups", sizeof(__u64),
-			     sizeof(struct mktme_pol_cgroup), MKTME_MAX_LIMITS);
-	meta = gen_create(p->meta_tpl, "mktme_meta", sizeof(__u32), sizeof(struct mktme_pol_meta), 1);
+	rules = gen_create(p->rules_tpl, BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, "mktme_rules",
+			   sizeof(struct mktme_pol_rule_key), sizeof(struct mktme_pol_bucket),
+			   MKTME_RULES_ENTRIES);
+	cgroups = gen_create(p->cgroups_tpl, BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, "mktme_cgroups",
+			     sizeof(__u64), sizeof(struct mktme_pol_cgroup), MKTME_MAX_LIMITS);
+	/* An array of one (bpf/mktme_policy.bpf.c, MKTME_META_MAP): read inline. */
+	meta = gen_create(p->meta_tpl, BPF_MAP_TYPE_ARRAY, 0, "mktme_meta", sizeof(__u32),
+			  sizeof(struct mktme_pol_meta), 1);
 	if (rules < 0 || cgroups < 0 || meta < 0) {
 		snprintf(err, errlen, "cannot create the new generation's maps: %s", strerror(errno));
 		goto out;
@@ -318,7 +326,7 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 		 offsetof(struct compiled_cgroup, val), sizeof(c->cg[0].val), "cgroups", err,
 		 errlen))
 		goto out;
-	if (bpf_map_update_elem(meta, &zero, &c->meta, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(meta, &zero, &c->meta, BPF_ANY)) {
 		snprintf(err, errlen, "cannot fill the new generation's metadata: %s", strerror(errno));
 		goto out;
 	}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The pinned maps under the pin directory (default /sys/fs/bpf/mktme/v5):
+ * The pinned maps under the pin directory (default /sys/fs/bpf/mktme/v6):
  *
  *   mktme_policy       one-slot map-in-map: the metadata map of the
  *                      generation in force (the switch)
