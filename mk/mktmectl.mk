@@ -10,7 +10,7 @@ MKTMECTL_OUT := $(BUILD)/mktmectl
 # installed yet (USER_CFLAGS puts the installed ones first).
 MKTMECTL_CFLAGS := -Itools/mktmectl -Ibpf -Ikernel/src/include/uapi
 
-LIBPOLICY_SRCS := $(addprefix tools/mktmectl/,policy_parse.c policy_compile.c \
+LIBPOLICY_SRCS := $(addprefix tools/mktmectl/,policy_parse.c yaml_tree.c policy_compile.c \
 	policy_print.c policy_check.c cgroup.c names.c json.c assign_state.c pin_dir.c)
 LIBPOLICY_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(LIBPOLICY_SRCS))
 LIBPOLICY := $(MKTMECTL_OUT)/libpolicy.a

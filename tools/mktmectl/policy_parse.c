@@ -4,14 +4,14 @@
  * what needs the system (cgroups, executables) is policy_resolve(), what
  * needs all rules at once (duplicates) is policy_compile().
  *
- * Every error carries the position of the node it is about. libfyaml marks
- * count from 0, its own error reports from 1: both become 1-based here.
+ * Every error carries the position of the node it is about (1-based,
+ * yaml_tree.c). The YAML is read by libfyaml's parser into a light tree
+ * (yaml_tree.h), not into libfyaml's document.
  */
 #include "policy.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libfyaml.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "names.h"
+#include "yaml_tree.h"
 
 struct parser {
 	const char *file;
@@ -58,38 +59,9 @@ struct json_object *diag_to_json(const struct diag *d)
 	return o;
 }
 
-/* Where a node starts. Collections have no mark of their own in 0.7: use
- * their first scalar, else the @fallback (the key that named them). */
-static struct pos node_pos(struct fy_node *n, struct pos fallback)
+static struct pos node_pos(const struct ynode *n, struct pos fallback)
 {
-	void *it = NULL;
-
-	if (!n)
-		return fallback;
-	switch (fy_node_get_type(n)) {
-	case FYNT_SCALAR: {
-		struct fy_token *t = fy_node_get_scalar_token(n);
-		const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-
-		/* Quoted scalars and aliases are marked after their '"' or '*':
-		 * point at the node as the operator wrote it. */
-		bool back = fy_node_is_alias(n) ||
-			    fy_node_get_style(n) == FYNS_SINGLE_QUOTED ||
-			    fy_node_get_style(n) == FYNS_DOUBLE_QUOTED;
-
-		if (m)
-			return (struct pos){ m->line + 1, m->column + 1 - (back && m->column > 0) };
-		return fallback;
-	}
-	case FYNT_SEQUENCE:
-		return node_pos(fy_node_sequence_iterate(n, &it), fallback);
-	case FYNT_MAPPING: {
-		struct fy_node_pair *pr = fy_node_mapping_iterate(n, &it);
-
-		return pr ? node_pos(fy_node_pair_key(pr), fallback) : fallback;
-	}
-	}
-	return fallback;
+	return ynode_pos(n, fallback);
 }
 
 static int fail(struct parser *ps, struct pos pos, const char *fmt, ...)
@@ -106,14 +78,15 @@ static int fail(struct parser *ps, struct pos pos, const char *fmt, ...)
 	return -1;
 }
 
-static const char *type_word(struct fy_node *n)
+static const char *type_word(const struct ynode *n)
 {
-	switch (fy_node_get_type(n)) {
-	case FYNT_SCALAR:
+	switch (n->type) {
+	case YN_SCALAR:
+	case YN_ALIAS:
 		return "a scalar";
-	case FYNT_SEQUENCE:
+	case YN_SEQUENCE:
 		return "a list";
-	case FYNT_MAPPING:
+	case YN_MAPPING:
 		return "a mapping";
 	}
 	return "?";
@@ -121,31 +94,29 @@ static const char *type_word(struct fy_node *n)
 
 /* Aliases would let one node stand in many places with one position: the
  * format is small enough to write out. */
-static int check_plain(struct parser *ps, struct fy_node *n, struct pos at)
+static int check_plain(struct parser *ps, const struct ynode *n, struct pos at)
 {
-	if (fy_node_is_alias(n))
+	if (n->type == YN_ALIAS)
 		return fail(ps, node_pos(n, at), "aliases are not supported in a policy");
 	return 0;
 }
 
-static int want_scalar(struct parser *ps, struct fy_node *n, const char *what,
+static int want_scalar(struct parser *ps, const struct ynode *n, const char *what,
 		       struct pos at, const char **out)
 {
 	if (check_plain(ps, n, at))
 		return -1;
-	if (fy_node_get_type(n) != FYNT_SCALAR)
+	if (n->type != YN_SCALAR)
 		return fail(ps, node_pos(n, at), "%s: expected a scalar, got %s", what,
 			    type_word(n));
-	*out = fy_node_get_scalar0(n);
-	if (!*out)
-		return fail(ps, node_pos(n, at), "%s: out of memory", what);
+	*out = n->text;
 	/* "a\0b" would silently be "a": a different cgroup, key or value. */
-	if (strlen(*out) != fy_node_get_scalar_length(n))
+	if (strlen(*out) != n->len)
 		return fail(ps, node_pos(n, at), "%s: contains a NUL character", what);
 	return 0;
 }
 
-static int want_word(struct parser *ps, struct fy_node *n, const char *what,
+static int want_word(struct parser *ps, const struct ynode *n, const char *what,
 		     const struct name_val *t, struct pos at, int *out)
 {
 	const char *s;
@@ -159,7 +130,7 @@ static int want_word(struct parser *ps, struct fy_node *n, const char *what,
 	return 0;
 }
 
-static int want_uint(struct parser *ps, struct fy_node *n, const char *what,
+static int want_uint(struct parser *ps, const struct ynode *n, const char *what,
 		     unsigned long max, struct pos at, unsigned long *out)
 {
 	const char *s;
@@ -181,7 +152,7 @@ static int want_uint(struct parser *ps, struct fy_node *n, const char *what,
 	return 0;
 }
 
-static int want_bool(struct parser *ps, struct fy_node *n, const char *what,
+static int want_bool(struct parser *ps, const struct ynode *n, const char *what,
 		     struct pos at, bool *out)
 {
 	const char *s;
@@ -197,7 +168,7 @@ static int want_bool(struct parser *ps, struct fy_node *n, const char *what,
 	return 0;
 }
 
-static int want_string(struct parser *ps, struct fy_node *n, const char *what,
+static int want_string(struct parser *ps, const struct ynode *n, const char *what,
 		       struct pos at, char **out, struct pos *where)
 {
 	const char *s;
@@ -211,28 +182,26 @@ static int want_string(struct parser *ps, struct fy_node *n, const char *what,
 	return 0;
 }
 
-static int want_seq(struct parser *ps, struct fy_node *n, const char *what, struct pos at)
+static int want_seq(struct parser *ps, const struct ynode *n, const char *what, struct pos at)
 {
 	if (check_plain(ps, n, at))
 		return -1;
-	if (fy_node_get_type(n) != FYNT_SEQUENCE)
+	if (n->type != YN_SEQUENCE)
 		return fail(ps, node_pos(n, at), "%s: expected a list, got %s", what, type_word(n));
-	if (fy_node_sequence_item_count(n) == 0)
+	if (n->n == 0)
 		return fail(ps, at, "%s: empty list", what);
 	return 0;
 }
 
 /* A list of words → bit mask over their values; a word twice is an error. */
-static int want_mask(struct parser *ps, struct fy_node *n, const char *what,
+static int want_mask(struct parser *ps, const struct ynode *n, const char *what,
 		     const struct name_val *t, struct pos at, uint8_t *mask)
 {
-	void *it = NULL;
-	struct fy_node *item;
-
 	if (want_seq(ps, n, what, at))
 		return -1;
 	*mask = 0;
-	while ((item = fy_node_sequence_iterate(n, &it))) {
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *item = n->kids[i];
 		int v;
 
 		if (want_word(ps, item, what, t, at, &v))
@@ -297,26 +266,24 @@ static int check_key_name(struct parser *ps, const char *name, struct pos at)
 	return 0;
 }
 
-static int parse_keys(struct parser *ps, struct fy_node *n, struct pos at,
+static int parse_keys(struct parser *ps, const struct ynode *n, struct pos at,
 		      struct policy_rule *r)
 {
-	void *it = NULL;
-	struct fy_node *item;
 	size_t count;
 
 	if (want_seq(ps, n, "keys", at))
 		return -1;
-	count = fy_node_sequence_item_count(n);
+	count = n->n;
 	if (count > POLICY_MAX_KEYS)
 		return fail(ps, node_pos(n, at), "keys: %zu names (at most %d per rule)", count,
 			    POLICY_MAX_KEYS);
 	r->keys = calloc(count, sizeof(*r->keys));
 	if (!r->keys)
 		return fail(ps, at, "keys: out of memory");
-	while ((item = fy_node_sequence_iterate(n, &it))) {
+	for (size_t j = 0; j < count; j++) {
 		struct policy_key *k = &r->keys[r->nr_keys];
 
-		if (want_string(ps, item, "keys", at, &k->name, &k->pos))
+		if (want_string(ps, n->kids[j], "keys", at, &k->name, &k->pos))
 			return -1;
 		r->nr_keys++;
 		if (check_key_name(ps, k->name, k->pos))
@@ -343,52 +310,47 @@ static int need(struct parser *ps, const struct seen *s, size_t n, struct pos at
 	return 0;
 }
 
-static int want_map(struct parser *ps, struct fy_node *n, const char *what, struct pos at)
+static int want_map(struct parser *ps, const struct ynode *n, const char *what, struct pos at)
 {
 	if (check_plain(ps, n, at))
 		return -1;
-	if (fy_node_get_type(n) != FYNT_MAPPING)
+	if (n->type != YN_MAPPING)
 		return fail(ps, node_pos(n, at), "%s: expected a mapping, got %s", what,
 			    type_word(n));
 	return 0;
 }
 
-/* Yields each (field name, value, position of the name). */
-static int next_field(struct parser *ps, struct fy_node *map, void **it, const char **key,
-		      struct fy_node **val, struct pos *kpos, struct pos at)
+/* Yields each (field name, value, position of the name); *@it from 0. */
+static int next_field(struct parser *ps, const struct ynode *map, size_t *it, const char **key,
+		      const struct ynode **val, struct pos *kpos, struct pos at)
 {
-	struct fy_node_pair *pr = fy_node_mapping_iterate(map, it);
-	struct fy_node *k;
+	const struct ynode *k;
 
-	if (!pr)
+	if (*it >= map->n)
 		return 0;
-	k = fy_node_pair_key(pr);
+	k = map->kids[2 * *it];
+	*val = map->kids[2 * *it + 1];
+	(*it)++;
 	*kpos = node_pos(k, at);
-	if (!k || check_plain(ps, k, at) || fy_node_get_type(k) != FYNT_SCALAR) {
+	if (check_plain(ps, k, at) || k->type != YN_SCALAR) {
 		if (!ps->d->msg[0])
 			fail(ps, *kpos, "field names must be scalars");
 		return -1;
 	}
-	*key = fy_node_get_scalar0(k);
-	*val = fy_node_pair_value(pr);
-	if (!*key)
-		return fail(ps, *kpos, "out of memory");
-	if (!*val)
-		return fail(ps, *kpos, "%s: missing value", *key);
+	*key = k->text;
 	/* "field:" with nothing after it is a null scalar: same as missing. */
-	if (fy_node_get_type(*val) == FYNT_SCALAR && !fy_node_get_scalar_length(*val) &&
-	    fy_node_get_style(*val) == FYNS_PLAIN)
+	if ((*val)->type == YN_SCALAR && !(*val)->len && (*val)->plain)
 		return fail(ps, *kpos, "%s: missing value", *key);
 	return 1;
 }
 
-static int parse_rule(struct parser *ps, struct fy_node *n, struct pos at, struct policy_rule *r)
+static int parse_rule(struct parser *ps, const struct ynode *n, struct pos at, struct policy_rule *r)
 {
 	struct seen req[] = { { "cgroup", false }, { "keys", false }, { "verdict", false } };
 	const char *key;
-	struct fy_node *val;
+	const struct ynode *val;
 	struct pos kp;
-	void *it = NULL;
+	size_t it = 0;
 	int rc, v;
 	unsigned long ul;
 
@@ -459,13 +421,13 @@ static int parse_rule(struct parser *ps, struct fy_node *n, struct pos at, struc
 	return need(ps, req, 3, r->pos, "rule");
 }
 
-static int parse_limit(struct parser *ps, struct fy_node *n, struct pos at, struct policy_limit *l)
+static int parse_limit(struct parser *ps, const struct ynode *n, struct pos at, struct policy_limit *l)
 {
 	struct seen req[] = { { "cgroup", false } };
 	const char *key;
-	struct fy_node *val;
+	const struct ynode *val;
 	struct pos kp;
-	void *it = NULL;
+	size_t it = 0;
 	unsigned long ul;
 	int rc;
 
@@ -507,25 +469,24 @@ static int parse_limit(struct parser *ps, struct fy_node *n, struct pos at, stru
 	return 0;
 }
 
-static int parse_list(struct parser *ps, struct fy_node *n, struct pos at, const char *what,
+static int parse_list(struct parser *ps, const struct ynode *n, struct pos at, const char *what,
 		      size_t max, void **items, size_t size, size_t *count,
-		      int (*one)(struct parser *, struct fy_node *, struct pos, void *))
+		      int (*one)(struct parser *, const struct ynode *, struct pos, void *))
 {
-	void *it = NULL;
-	struct fy_node *item;
 	size_t total;
 
 	if (check_plain(ps, n, at))
 		return -1;
-	if (fy_node_get_type(n) != FYNT_SEQUENCE)
+	if (n->type != YN_SEQUENCE)
 		return fail(ps, node_pos(n, at), "%s: expected a list, got %s", what, type_word(n));
-	total = fy_node_sequence_item_count(n);
+	total = n->n;
 	if (total > max)
 		return fail(ps, at, "%s: %zu entries (at most %zu)", what, total, max);
 	*items = calloc(total ? total : 1, size);
 	if (!*items)
 		return fail(ps, at, "%s: out of memory", what);
-	while ((item = fy_node_sequence_iterate(n, &it))) {
+	for (size_t i = 0; i < total; i++) {
+		const struct ynode *item = n->kids[i];
 		void *slot = (char *)*items + *count * size;
 
 		/* Counted first so that policy_free() frees a half-parsed entry. */
@@ -536,7 +497,7 @@ static int parse_list(struct parser *ps, struct fy_node *n, struct pos at, const
 	return 0;
 }
 
-static int one_rule(struct parser *ps, struct fy_node *n, struct pos at, void *slot)
+static int one_rule(struct parser *ps, const struct ynode *n, struct pos at, void *slot)
 {
 	struct policy_rule *r = slot;
 
@@ -544,20 +505,20 @@ static int one_rule(struct parser *ps, struct fy_node *n, struct pos at, void *s
 	return parse_rule(ps, n, at, r);
 }
 
-static int one_limit(struct parser *ps, struct fy_node *n, struct pos at, void *slot)
+static int one_limit(struct parser *ps, const struct ynode *n, struct pos at, void *slot)
 {
 	return parse_limit(ps, n, at, slot);
 }
 
-static int parse_root(struct parser *ps, struct fy_node *root)
+static int parse_root(struct parser *ps, const struct ynode *root)
 {
 	struct pos top = { 1, 1 };
 	struct seen req[] = { { "version", false } };
 	struct policy *p = ps->p;
 	const char *key;
-	struct fy_node *val;
+	const struct ynode *val;
 	struct pos kp;
-	void *it = NULL;
+	size_t it = 0;
 	unsigned long ul;
 	int rc, v;
 
@@ -672,24 +633,11 @@ static int check_text(struct parser *ps, const char *buf, size_t len)
 	return 0;
 }
 
-/* libfyaml's own errors (syntax, duplicate keys) come through its diag. */
-static void quiet_output(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-	(void)diag;
-	(void)user;
-	(void)buf;
-	(void)len;
-}
-
 int policy_parse_buf(const char *name, const char *buf, size_t len, struct policy *p,
 		     struct diag *d)
 {
 	struct parser ps = { .file = name, .d = d, .p = p };
-	struct fy_diag_cfg dcfg;
-	struct fy_parse_cfg cfg = { 0 };
-	struct fy_diag *diag = NULL;
-	struct fy_parser *fyp = NULL;
-	struct fy_document *doc = NULL, *extra = NULL;
+	struct yaml_tree *tree = NULL;
 	int ret = -1;
 
 	memset(p, 0, sizeof(*p));
@@ -712,62 +660,11 @@ int policy_parse_buf(const char *name, const char *buf, size_t len, struct polic
 	memcpy(p->source, buf, len);
 	p->source[len] = '\0';
 	p->source_len = len;
-	if (check_text(&ps, buf, len))
+	if (check_text(&ps, buf, len) || yaml_tree_parse(name, buf, len, &tree, d))
 		goto out;
-	fy_diag_cfg_default(&dcfg);
-	dcfg.fp = NULL;
-	dcfg.output_fn = quiet_output;
-	dcfg.colorize = false;
-	diag = fy_diag_create(&dcfg);
-	if (!diag) {
-		diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
-		goto out;
-	}
-	fy_diag_set_collect_errors(diag, true);
-	/*
-	 * No accelerators: they are per-mapping hash tables for lookups by
-	 * key, and the parser walks each mapping's pairs once; building them
-	 * was about a tenth of a 10,000-rule load's parse. Duplicate keys are
-	 * still refused (by a linear scan of the mapping).
-	 */
-	cfg.flags = FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DISABLE_ACCELERATORS;
-	cfg.diag = diag;
-	fyp = fy_parser_create(&cfg);
-	if (!fyp || fy_parser_set_string(fyp, buf, len)) {
-		diag_set(d, name, (struct pos){ 0, 0 }, "cannot set up the YAML parser");
-		goto out;
-	}
-	doc = fy_parse_load_document(fyp);
-	if (doc && !fy_parser_get_stream_error(fyp)) {
-		extra = fy_parse_load_document(fyp);
-		if (extra) {
-			struct fy_node *r = fy_document_root(extra);
-
-			diag_set(d, name, node_pos(r, (struct pos){ 0, 0 }),
-				 "more than one YAML document (a policy is one document)");
-			goto out;
-		}
-	}
-	if (!doc || fy_parser_get_stream_error(fyp)) {
-		void *it = NULL;
-		struct fy_diag_error *e = fy_diag_errors_iterate(diag, &it);
-
-		if (e)
-			diag_set(d, name, (struct pos){ e->line, e->column }, "YAML: %s", e->msg);
-		else if (!doc && len == 0)
-			ret = parse_root(&ps, NULL);
-		else if (!doc)
-			ret = parse_root(&ps, NULL);
-		else
-			diag_set(d, name, (struct pos){ 0, 0 }, "YAML: malformed");
-		goto out;
-	}
-	ret = parse_root(&ps, fy_document_root(doc));
+	ret = parse_root(&ps, yaml_tree_root(tree));
 out:
-	fy_document_destroy(extra);
-	fy_document_destroy(doc);
-	fy_parser_destroy(fyp);
-	fy_diag_destroy(diag);
+	yaml_tree_free(tree);
 	if (ret) {
 		char file[256];
 
