@@ -32,6 +32,32 @@ Test(parse, duplicate_yaml_key)
 	assert_error("version: 1\nmode: audit\nmode: enforce\n", "3:1: YAML: duplicate key");
 }
 
+/* A key given twice inside a rule's flow mapping: the rule is not read with either. */
+Test(parse, duplicate_key_in_a_rule)
+{
+	assert_error("version: 1\nrules:\n  - {cgroup: /tenants/a, keys: [a], cgroup: /tenants/b, verdict: allow}\n",
+		     "3:37: YAML: duplicate key");
+}
+
+/*
+ * Nesting is bounded (yaml_tree.c): a file of 100 nested lists is refused
+ * with a message, not read into 100 levels of tree (or more: the file may
+ * be 1 MiB of '[').
+ */
+Test(parse, deep_nesting_is_refused)
+{
+	char y[512];
+	int n = snprintf(y, sizeof(y), "version: 1\nrules: ");
+
+	for (int i = 0; i < 100; i++)
+		y[n++] = '[';
+	for (int i = 0; i < 100; i++)
+		y[n++] = ']';
+	y[n++] = '\n';
+	y[n] = '\0';
+	assert_error(y, "2:71: YAML: nested more than 64 levels deep");
+}
+
 Test(parse, empty_file)
 {
 	assert_error("", "1:1: empty policy (expected a mapping with at least \"version: 1\")");

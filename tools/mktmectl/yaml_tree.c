@@ -166,12 +166,14 @@ static int scalar(struct builder *b, struct fy_token *tok)
 	return attach(b, n);
 }
 
-static int open_collection(struct builder *b, enum ynode_type type)
+/* @tok: its '[' or '{', NULL for a block collection. */
+static int open_collection(struct builder *b, enum ynode_type type, struct fy_token *tok)
 {
 	struct ynode *n;
+	bool has;
 
 	if (b->depth == MAX_NESTING)
-		return fail(b, (struct pos){ 0, 0 }, "YAML: nested more than 64 levels deep");
+		return fail(b, token_pos(tok, false, &has), "YAML: nested more than 64 levels deep");
 	n = new_node(b, type);
 	if (!n)
 		return fail(b, (struct pos){ 0, 0 }, "out of memory");
@@ -215,9 +217,9 @@ static int event(struct builder *b, struct fy_event *ev)
 		n->pos = token_pos(ev->alias.anchor, true, &n->has_pos);
 		return attach(b, n);
 	case FYET_SEQUENCE_START:
-		return open_collection(b, YN_SEQUENCE);
+		return open_collection(b, YN_SEQUENCE, ev->sequence_start.sequence_start);
 	case FYET_MAPPING_START:
-		return open_collection(b, YN_MAPPING);
+		return open_collection(b, YN_MAPPING, ev->mapping_start.mapping_start);
 	case FYET_SEQUENCE_END:
 	case FYET_MAPPING_END:
 		return b->depth ? close_collection(b) : 0;
