@@ -46,7 +46,11 @@
  * --dry-run` of the 10,000 rules (parse, cgroup resolution, compile: no map
  * written), to split the load's cost; and the attach (`policy load` of an
  * empty policy when nothing is attached: programs loaded, verified,
- * attached and pinned), the boot's first one on its own.
+ * attached and pinned), the boot's first one on its own. And `policy check
+ * --offline` of the 10,000 rules (parse and compile, no system): only
+ * mktmectl's own work, which bench/run times again natively on the host
+ * with the same binary and file (written beside OUT.json), so that the
+ * report can say what the emulation costs a load.
  *
  * The programs' own time per decision: after the timed blocks of a state
  * with programs attached, more blocks run with the kernel's BPF run-time
@@ -65,6 +69,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <keyutils.h>
+#include <limits.h>
 #include <linux/mktme.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -112,7 +117,7 @@ static bool attached;
 static json_object *cost[NR_STATES][NR_SUBS];	/* per round: µs per cycle of each block */
 static json_object *prog[NR_STATES][NR_SUBS];	/* per round: µs per decision of each stat block */
 static json_object *loads[NR_STATES];		/* ms, policy load (rules-N) or unload */
-static json_object *attaches, *detaches, *dry_runs, *entries;
+static json_object *attaches, *detaches, *dry_runs, *checks, *entries;
 static double first_attach_ms = -1;
 
 static void die(const char *fmt, ...)
@@ -270,6 +275,20 @@ static void write_policy(const char *file, int n)
 static void policy_file(int n, char *buf, size_t len)
 {
 	snprintf(buf, len, TMP "/rules-%d.yaml", n);
+}
+
+/* The policy of @n rules, also beside @out (OUT.json) as rules-N.yaml, for the host. */
+static void copy_beside(const char *out, int n)
+{
+	char from[128], to[PATH_MAX], cmd[2 * PATH_MAX];
+	const char *slash = strrchr(out, '/');
+
+	policy_file(n, from, sizeof(from));
+	snprintf(to, sizeof(to), "%.*s/rules-%d.yaml", slash ? (int)(slash - out) : 1,
+		 slash ? out : ".", n);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
+	if (system(cmd))
+		die("cannot copy %s to %s", from, to);
 }
 
 /* Attach the programs: a load of the empty policy when none are attached. */
@@ -513,6 +532,8 @@ int main(int argc, char **argv)
 	attaches = json_object_new_array();
 	detaches = json_object_new_array();
 	dry_runs = json_object_new_array();
+	checks = json_object_new_array();
+	copy_beside(argv[1], 10000);
 	entries = json_object_new_object();
 	for (int s = RULES_1; s < NR_STATES; s++)
 		record_entries(s);
@@ -527,8 +548,10 @@ int main(int argc, char **argv)
 		}
 		/* The compile alone, no map written: where a load's time goes. */
 		policy_file(10000, file, sizeof(file));
-		if (r > 0)
+		if (r > 0) {
 			add(dry_runs, run_ctl(TMP "/out", (const char *[]){ "policy", "load", "--dry-run", file, NULL }));
+			add(checks, run_ctl(TMP "/out", (const char *[]){ "policy", "check", "--offline", file, NULL }));
+		}
 		fprintf(stderr, "policy_bench: round %d of %d done\n", r, rounds);
 	}
 	enter(NO_BPF, false);
@@ -569,6 +592,7 @@ int main(int argc, char **argv)
 	json_object_object_add(root, "attach_ms", attaches);
 	json_object_object_add(root, "detach_ms", detaches);
 	json_object_object_add(root, "dry_run_10000_ms", dry_runs);
+	json_object_object_add(root, "check_offline_10000_ms", checks);
 	json_object_object_add(root, "map_entries", entries);
 	if (json_object_to_file_ext(argv[1], root, JSON_C_TO_STRING_PRETTY))
 		die("writing %s: %s", argv[1], json_util_get_last_err());

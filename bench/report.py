@@ -146,8 +146,9 @@ def ratio(a, b):
             "round_min": min(per_round), "round_max": max(per_round)}
 
 
-def policy(raw):
-    """The policy part (bench/policy_bench.c)."""
+def policy(raw, host_check):
+    """The policy part (bench/policy_bench.c); @host_check: bench/run's native
+    timings of the same policy check --offline, or None."""
     # Per round, each visit's fastest block: the host takes the emulated
     # CPUs away for milliseconds at a time, and the fastest of 40 short
     # blocks is the one that ran undisturbed (bench/policy_bench.c). The
@@ -184,13 +185,28 @@ def policy(raw):
             goals.append({"goal": "10,000 rules within 10%% of %s, %s" % ("no BPF" if base == "no-bpf" else "one rule", sub),
                           "measured": "%.2f×" % r, "target": "<= %.2f×" % GOAL_RATIO, "met": r <= GOAL_RATIO})
     ms = stats(raw["load_ms"]["rules-10000"])["median"]
-    goals.append({"goal": "policy load of 10,000 rules into attached programs", "measured": "%.0f ms" % ms,
+    goals.append({"goal": "policy load of 10,000 rules into attached programs (this guest)", "measured": "%.0f ms" % ms,
                   "target": "< %.0f ms" % GOAL_LOAD_MS, "met": ms < GOAL_LOAD_MS})
+    # The same load on the host's CPU, natively: mktmectl's own work (policy
+    # check --offline, same binary and file) timed on both sides, the rest of
+    # the load (cgroup resolution, maps, the switch's RCU grace periods,
+    # pins) left at what it took in the guest, which can only overstate it.
+    native = None
+    if host_check and raw.get("check_offline_10000_ms"):
+        g = statistics.median(raw["check_offline_10000_ms"])
+        h = statistics.median(host_check)
+        loads["policy check --offline, 10000 rules (mktmectl's own work), in the guest"] = stats(raw["check_offline_10000_ms"])
+        loads["policy check --offline, 10000 rules, natively on the host"] = stats(host_check)
+        native = {"guest_check_ms": g, "host_check_ms": h, "emulation_factor": g / h,
+                  "load_ms": ms - g + h}
+        goals.append({"goal": "policy load of 10,000 rules, natively on the host (its own work native, the rest as in the guest)",
+                      "measured": "%.0f ms" % native["load_ms"], "target": "< %.0f ms" % GOAL_LOAD_MS,
+                      "met": native["load_ms"] < GOAL_LOAD_MS})
 
     result = {"kernel": raw["kernel"], "rounds": raw["rounds"], "cycles_per_block": raw["cycles"],
               "blocks": raw["blocks"], "cycle": raw["cycle"],
               "us_per_cycle": per_cycle, "prog_us_per_decision": prog, "us_per_cycle_block_medians": block_medians, "ratios": ratios, "load_ms": loads,
-              "map_entries": raw["map_entries"], "goals": goals}
+              "map_entries": raw["map_entries"], "goals": goals, "native_estimate": native}
     md = ["| µs per cycle (fastest block of each round: median, min–max over rounds) | %s |" % " | ".join(SUBS),
           "| --- |" + " --- |" * len(SUBS)]
     for st in states:
@@ -212,6 +228,12 @@ def policy(raw):
     md += ["", "| goal (issue 10 §5) | measured | target |", "| --- | --- | --- |"]
     for g in goals:
         md.append("| %s | %s | %s: %s |" % (g["goal"], g["measured"], g["target"], "met" if g["met"] else "NOT met"))
+    if native:
+        md += ["", "The 10,000-rule load natively on the host: mktmectl's own work (policy check --offline) takes %.0f ms in "
+               "the guest and %.0f ms on the host (%.1f× under emulation); the load's %.0f ms less the guest's %.0f plus the "
+               "host's %.0f is %.0f ms, the rest of the load counted at the guest's speed." % (
+                   native["guest_check_ms"], native["host_check_ms"], native["emulation_factor"], ms,
+                   native["guest_check_ms"], native["host_check_ms"], native["load_ms"])]
     md += ["", "Compiled map entries: %s." % ", ".join("%s %s" % (k, v) for k, v in raw["map_entries"].items())]
     md += ["", "Medians of all blocks, depth 10 (no-touch, touch), µs per cycle: %s." % "; ".join(
         "%s %.1f, %.1f" % (st, block_medians[st]["depth-10 no-touch"]["median"], block_medians[st]["depth-10 touch"]["median"])
@@ -228,7 +250,10 @@ if os.path.exists(vmdir + "/raw.json"):
     results.update(r)
     text += title + "\n\n" + "\n".join(md) + "\n"
 if os.path.exists(vmdir + "/policy-raw.json"):
-    r, title, md = policy(json.load(open(vmdir + "/policy-raw.json")))
+    hc = None
+    if os.path.exists(vmdir + "/host-check.json"):
+        hc = json.load(open(vmdir + "/host-check.json"))["check_offline_10000_ms"]
+    r, title, md = policy(json.load(open(vmdir + "/policy-raw.json")), hc)
     results["policy"] = r
     text += ("\n" if text else "") + title + "\n\n" + "\n".join(md) + "\n"
 if not results:
