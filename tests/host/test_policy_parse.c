@@ -40,6 +40,31 @@ Test(parse, duplicate_key_in_a_rule)
 }
 
 /*
+ * A mapping too large to scan key by key is checked when it closes: a
+ * duplicate far down is found, and the first one in the file is named.
+ * Also the cost: 100,000 keys (the 1 MiB a file may have) took the scan
+ * 30 s; the test's own timeout says it must not.
+ */
+Test(parse, duplicate_key_in_a_large_mapping, .timeout = 10)
+{
+	size_t cap = 1 << 20, n;
+	char *y = malloc(cap);
+
+	cr_assert(y);
+	n = snprintf(y, cap, "version: 1\nrules:\n  - cgroup: /tenants/a\n    keys: [a]\n    verdict: allow\n");
+	for (int i = 0; i < 100; i++)
+		n += snprintf(y + n, cap - n, "k%d: 1\n", i);
+	/* Lines 106 and 107 repeat k7 and k3: k7's comes first. */
+	n += snprintf(y + n, cap - n, "k7: 2\nk3: 2\n");
+	assert_error(y, "106:1: YAML: duplicate key");
+	n = snprintf(y, cap, "version: 1\n");
+	for (int i = 0; n < cap - 64; i++)
+		n += snprintf(y + n, cap - n, "k%d: 1\n", i);
+	assert_error(y, "2:1: unknown field \"k0\" (expected one of: version, mode, audit, default, limits, rules)");
+	free(y);
+}
+
+/*
  * Nesting is bounded (yaml_tree.c): a file of 100 nested lists is refused
  * with a message, not read into 100 levels of tree (or more: the file may
  * be 1 MiB of '[').
