@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,29 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 }
 
 /*
+ * Whether @pid holds a POSIX lock (the audit stream's, tools/mktmectl/
+ * audit_lock.c), from /proc/locks: looking takes no lock. Asking with
+ * `mktmectl audit` did: a poll that held the stream at the moment the
+ * reader started got the reader refused, and every poll after that read
+ * the stream itself (under the debug kernel, 45 minutes of polls).
+ */
+static bool holds_posix_lock(pid_t pid)
+{
+	char line[256], kind[16];
+	bool found = false;
+	FILE *f = fopen("/proc/locks", "r");
+	int p;
+
+	cr_assert_not_null(f, "/proc/locks: %s", strerror(errno));
+	/* "1: POSIX  ADVISORY  WRITE 284 00:1a:1234 0 EOF"; a waiter's has "->". */
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*d: %15s %*s %*s %d", kind, &p) == 2 &&
+			!strcmp(kind, "POSIX") && p == pid;
+	fclose(f);
+	return found;
+}
+
+/*
  * `mktmectl -j audit --follow` into @log, returned once it holds the
  * streams: until then a second reader still gets them, after that it is
  * refused (exit 1), and *@refusal says how.
@@ -292,7 +316,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 static pid_t start_reader(const char *log, char **refusal)
 {
 	char *out = NULL;
-	int rc = 0;
+	int rc, st;
 
 	reader_pid = fork();
 	cr_assert_neq(reader_pid, -1);
@@ -303,13 +327,13 @@ static pid_t start_reader(const char *log, char **refusal)
 		execl(guest_ctl(), "mktmectl", "-j", "audit", "--follow", (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 300 * guest_timeout_factor(); i++) {
-		free(out);
-		rc = guest_sh_all(&out, "%s audit", guest_ctl());
-		if (rc != 0)
-			break;
+	for (int i = 0; !holds_posix_lock(reader_pid); i++) {
+		cr_assert_neq(waitpid(reader_pid, &st, WNOHANG), reader_pid,
+			      "the reader exited (status %d) before it held the stream", st);
+		cr_assert_lt(i, 300 * guest_timeout_factor(), "the reader never held the stream");
 		usleep(100 * 1000);
 	}
+	rc = guest_sh_all(&out, "%s audit", guest_ctl());
 	cr_assert_eq(rc, 1, "a second reader: exit %d: %s", rc, out);
 	*refusal = out;
 	return reader_pid;
