@@ -155,7 +155,12 @@ static int scalar(struct builder *b, struct fy_token *tok)
 
 	if (!n)
 		return fail(b, (struct pos){ 0, 0 }, "out of memory");
+	n->pos = token_pos(tok, style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED,
+			   &n->has_pos);
+	/* NULL when libfyaml cannot format the text (out of memory, or its own bug). */
 	text = fy_token_get_text(tok, &len);
+	if (!text)
+		return fail(b, n->pos, "YAML: cannot read this scalar's text");
 	copy = arena_alloc(b->t, len + 1);
 	if (!copy)
 		return fail(b, (struct pos){ 0, 0 }, "out of memory");
@@ -165,8 +170,6 @@ static int scalar(struct builder *b, struct fy_token *tok)
 	n->text = copy;
 	n->len = len;
 	n->plain = style == FYSS_PLAIN;
-	n->pos = token_pos(tok, style == FYSS_SINGLE_QUOTED || style == FYSS_DOUBLE_QUOTED,
-			   &n->has_pos);
 	return attach(b, n);
 }
 
