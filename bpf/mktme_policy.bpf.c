@@ -123,18 +123,23 @@ struct {
 	__array(values, struct { MKTME_META_MAP; });
 } mktme_policy SEC(".maps");
 
-/* Generation number -> its rules; -> its cgroups' settings. */
+/*
+ * Slot -> a generation's rules; -> its cgroups' settings. Arrays: the
+ * verifier inlines their lookups (array_of_map_gen_lookup(),
+ * kernel/bpf/arraymap.c), and a load replaces the slot not in force in one
+ * update, with nothing to delete afterwards (mktme_policy.h).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, MKTME_MAX_GENS);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MKTME_GEN_SLOTS);
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, struct { MKTME_RULES_MAP; });
 } mktme_gen_rules SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
-	__uint(max_entries, MKTME_MAX_GENS);
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, MKTME_GEN_SLOTS);
 	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, struct { MKTME_CGROUPS_MAP; });
@@ -447,11 +452,13 @@ static __always_inline __u64 budget_cgroup(const struct mktme_pol_meta *meta,
 					   const struct mktme_pol_subject *s, __u32 *rate)
 {
 	void *cgroups;
+	__u32 slot;
 
 	*rate = 0;
 	if (!meta)
 		return 0;
-	cgroups = bpf_map_lookup_elem(&mktme_gen_cgroups, &meta->generation);
+	slot = meta->slot;
+	cgroups = bpf_map_lookup_elem(&mktme_gen_cgroups, &slot);
 	if (!cgroups)
 		return 0;
 	for (int i = 0; i < MKTME_MAX_DEPTH; i++) {
@@ -685,19 +692,21 @@ static __always_inline bool generation(const struct mktme_pol_meta **meta, bool 
 
 /*
  * The walk's maps of @meta's generation: its rules and (for create) its
- * cgroups' limits, by its number. False if it is not whole (mktmectl
- * inserts them before it switches the slot): the caller fails closed. Only
- * a walk reads them, so a kept answer (mktme_decided) does not look them up.
+ * cgroups' limits, at its slot. False if it is not whole (mktmectl fills
+ * the slot before it switches): the caller fails closed. Only a walk reads
+ * them, so a kept answer (mktme_decided) does not look them up.
  */
 static __always_inline bool generation_maps(__u32 op, const struct mktme_pol_meta *meta,
 					    void **rules, void **cgroups)
 {
-	*rules = bpf_map_lookup_elem(&mktme_gen_rules, &meta->generation);
+	__u32 slot = meta->slot;
+
+	*rules = bpf_map_lookup_elem(&mktme_gen_rules, &slot);
 	if (!*rules)
 		return false;
 	if (op != MKTME_OP_CREATE)
 		return true;
-	*cgroups = bpf_map_lookup_elem(&mktme_gen_cgroups, &meta->generation);
+	*cgroups = bpf_map_lookup_elem(&mktme_gen_cgroups, &slot);
 	return *cgroups != 0;
 }
 
@@ -1102,22 +1111,25 @@ static __always_inline int guard_ret(bool touches)
 	return lsm_ret(1);
 }
 
-/* One of the maps of the generation in force. */
+/* The rules or cgroups map of slot @slot. */
+static __always_inline bool in_slot(const struct bpf_map *map, __u32 slot)
+{
+	return map == bpf_map_lookup_elem(&mktme_gen_rules, &slot) ||
+	       map == bpf_map_lookup_elem(&mktme_gen_cgroups, &slot);
+}
+
+/*
+ * One of the maps of a generation the programs hold: the metadata in force,
+ * or the rules and cgroups of either slot (the one in force, and the one
+ * the next load fills).
+ */
 static __always_inline bool in_force(const struct bpf_map *map)
 {
 	__u32 zero = 0;
-	void *slot = bpf_map_lookup_elem(&mktme_policy, &zero);
-	struct mktme_pol_meta *m;
 
-	if (!slot)
-		return false;
-	if (map == slot)
-		return true;
-	m = bpf_map_lookup_elem(slot, &zero);
-	if (!m)
-		return false;
-	return map == bpf_map_lookup_elem(&mktme_gen_rules, &m->generation) ||
-	       map == bpf_map_lookup_elem(&mktme_gen_cgroups, &m->generation);
+	_Static_assert(MKTME_GEN_SLOTS == 2, "in_force() looks at two slots");
+	return map == bpf_map_lookup_elem(&mktme_policy, &zero) || in_slot(map, 0) ||
+	       in_slot(map, 1);
 }
 
 static __always_inline bool our_map(const struct bpf_map *map)
@@ -1134,7 +1146,7 @@ static __always_inline bool our_map(const struct bpf_map *map)
 	       map == (void *)&mktme_exe || map == (void *)&mktme_build ||
 	       map == (void *)&mktme_denial_budget || map == (void *)&mktme_decided ||
 	       map == (void *)&mktme_epoch ||
-	       /* the generation in force, pinned as mktme_meta, mktme_rules, mktme_cgroups */
+	       /* the generations held (those in force pinned as mktme_meta, _rules, _cgroups) */
 	       in_force(map);
 }
 

@@ -24,8 +24,8 @@
 #endif
 
 /* Bumped with any change to the structs below: it names the pin directory. */
-#define MKTME_ABI		6
-#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v6"
+#define MKTME_ABI		7
+#define MKTME_PIN_DIR		"/sys/fs/bpf/mktme/v7"
 
 #define MKTME_NAME_LEN		64	/* key name buffer: names are 1..63 bytes */
 #define MKTME_MAX_DEPTH		16	/* cgroup levels walked, root = level 0 */
@@ -34,8 +34,8 @@
 #define MKTME_MAX_ASSIGN	1024	/* runtime assignments */
 #define MKTME_RULES_ENTRIES	65536	/* buckets of one generation's mktme_rules map */
 #define MKTME_MAX_LIMITS	1024	/* entries of one generation's mktme_cgroups map */
-#define MKTME_MAX_GENS		4	/* generations mktme_gen_rules/_cgroups hold: the
-					 * one in force and the next (room to spare) */
+#define MKTME_GEN_SLOTS		2	/* mktme_gen_rules/_cgroups: the generation in
+					 * force and the next (or the one before) */
 /*
  * Keys tracked: those holding a KeyID, created while attached (a record is
  * dropped when its key is revoked or freed). Each holds a KeyID of its own,
@@ -104,12 +104,15 @@ enum mktme_pol_reason {
  *   cgroups   cgroup id -> struct mktme_pol_cgroup (live-key limits)
  *
  * The meta map sits in the one-slot mktme_policy (the switch); the rules and
- * cgroup maps sit in mktme_gen_rules and mktme_gen_cgroups under the key G.
- * A decision reads the slot once and takes G from it, so it sees one whole
- * generation: mktmectl inserts G's rules and cgroups first, switches the
- * slot, and removes the older generations only after the switch (whose
- * map-in-map update waits for every program that could still be reading
- * them). docs/design.md, "Generations".
+ * cgroup maps sit in mktme_gen_rules and mktme_gen_cgroups, arrays of two
+ * slots, at the slot the meta names. A decision reads the switch once and
+ * takes the slot from it, so it sees one whole generation: mktmectl puts
+ * G's rules and cgroups in the slot not in force (replacing the generation
+ * before the one in force), then switches. Each of those three map-in-map
+ * updates returns only once no program can still be reading what it
+ * replaced (maybe_wait_bpf_programs(), kernel/bpf/syscall.c): after the
+ * switch, nothing reads the other slot, so the next load may fill it at
+ * once. docs/design.md, "Generations".
  */
 
 /* A bucket: the rules for (cgid, key name or "*"). */
@@ -146,11 +149,11 @@ struct mktme_pol_rule {
 };
 
 struct mktme_pol_meta {
-	__u32 generation;	/* never 0: the key of its rules and cgroups */
+	__u32 generation;	/* never 0: 0 is a generation without metadata */
 	__u8 mode;		/* enum mktme_pol_mode */
 	__u8 dflt;		/* enum mktme_pol_verdict */
 	__u8 audit;		/* enum mktme_pol_audit */
-	__u8 pad;
+	__u8 slot;		/* of its rules and cgroups (< MKTME_GEN_SLOTS) */
 	__u32 nr_rules;		/* rules in the file */
 	__u32 nr_assign;	/* assignments merged in */
 	__u64 loaded_at;	/* CLOCK_REALTIME seconds */

@@ -1750,16 +1750,21 @@ static int gen_map_like(const char *pin)
 
 /*
  * A generation in the slot without its metadata (its entry zero), or whose rules or
- * cgroups are missing under its number (not one mktmectl makes; a raw
+ * cgroups are missing at its slot (not one mktmectl makes; a raw
  * bpf(2) by a capable root, or a bug), denies everything rather than
  * allowing it as "no policy" or as "no rule".
  */
 Test(policy, a_generation_without_metadata_denies)
 {
 	struct mktme_pol_meta meta;
-	int slot, inner;
-	__u32 zero = 0;
+	int slot, inner, gen_rules;
+	__u32 zero = 0, id;
 
+	/*
+	 * From no policy, both slots empty (unload empties them; with nothing
+	 * pinned, it has nothing to do and says so): one load fills one slot.
+	 */
+	guest_sh(NULL, "%s policy unload >/dev/null 2>&1", guest_ctl());
 	load("version: 1\ndefault: allow\nrules: []\n");
 	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
 	slot = bpf_obj_get(PIN_DIR "/mktme_policy");
@@ -1768,13 +1773,27 @@ Test(policy, a_generation_without_metadata_denies)
 	cr_assert_eq(bpf_map_update_elem(slot, &zero, &inner, BPF_ANY), 0, "switch: %s", strerror(errno));
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KA);
 	EXPECT(EPERM, CG "/b", -1, CREATE, "k-no-meta", 0);
-	/* Metadata naming a generation whose rules and cgroups are not there. */
+	/* Metadata naming a slot that holds no rules and cgroups, or none at all. */
 	memset(&meta, 0, sizeof(meta));
 	meta.generation = 0x7fffffff;
 	meta.dflt = MKTME_ALLOW;
+	meta.slot = MKTME_GEN_SLOTS;
 	cr_assert_eq(bpf_map_update_elem(inner, &zero, &meta, BPF_ANY), 0, "%s", strerror(errno));
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KA);
 	EXPECT(EPERM, CG "/b", -1, CREATE, "k-no-rules", 0);
+	gen_rules = bpf_obj_get(PIN_DIR "/mktme_gen_rules");
+	cr_assert_geq(gen_rules, 0, "mktme_gen_rules pin: %s", strerror(errno));
+	for (__u32 i = 0; i < MKTME_GEN_SLOTS; i++) {
+		if (bpf_map_lookup_elem(gen_rules, &i, &id)) {
+			meta.slot = i;	/* one load so far: the other slot is empty */
+			break;
+		}
+	}
+	cr_assert_lt(meta.slot, MKTME_GEN_SLOTS, "both slots hold rules");
+	cr_assert_eq(bpf_map_update_elem(inner, &zero, &meta, BPF_ANY), 0, "%s", strerror(errno));
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KA);
+	EXPECT(EPERM, CG "/b", -1, CREATE, "k-no-rules-2", 0);
+	close(gen_rules);
 	close(inner);
 	close(slot);
 	/* mktmectl's next generation is whole again. */
@@ -1791,7 +1810,7 @@ Test(policy, a_generation_without_its_cgroups_denies_create)
 {
 	struct mktme_pol_meta meta;
 	int gen_cg, slot, inner;
-	__u32 zero = 0, id;
+	__u32 zero = 0, id, slot_of;
 
 	load("version: 1\ndefault: allow\nrules: []\n");
 	EXPECT(0, CG "/b", -1, CREATE, "k-cg-1", 0);
@@ -1803,13 +1822,121 @@ Test(policy, a_generation_without_its_cgroups_denies_create)
 	cr_assert_geq(inner, 0);
 	cr_assert_eq(bpf_map_lookup_elem(inner, &zero, &meta), 0);
 	close(inner);
-	cr_assert_eq(bpf_map_delete_elem(gen_cg, &meta.generation), 0, "%s", strerror(errno));
+	slot_of = meta.slot;
+	cr_assert_eq(bpf_map_delete_elem(gen_cg, &slot_of), 0, "%s", strerror(errno));
 	EXPECT(EPERM, CG "/b", -1, CREATE, "k-cg-2", 0);
 	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
 	close(gen_cg);
 	close(slot);
 	load("version: 1\ndefault: allow\nrules: []\n");
 	EXPECT(0, CG "/b", -1, CREATE, "k-cg-3", 0);
+}
+
+/* The generation in force, from `mktmectl -j status` (0: none). */
+static long long generation_in_force(void)
+{
+	struct json_object *o, *v;
+	char *out = NULL;
+	long long gen;
+
+	cr_assert_eq(guest_sh(&out, "%s -j status", guest_ctl()), 0, "status -j: %s", out);
+	o = json_tokener_parse(out);
+	cr_assert(o && json_object_object_get_ex(o, "generation", &v), "status -j: %s", out);
+	gen = v ? json_object_get_int64(v) : 0;
+	json_object_put(o);
+	free(out);
+	return gen;
+}
+
+/*
+ * A policy that does not compile changes nothing. Nothing attached: no
+ * program gets attached (a load compiles before it attaches). This build's
+ * programs attached: the generation in force stays, and so do its
+ * decisions (a load then compiles once, under the lock, before the
+ * switch).
+ */
+Test(policy, a_policy_that_does_not_compile_changes_nothing)
+{
+	static const char conflict[] = "version: 1\ndefault: allow\nrules:\n"
+				       "  - {cgroup: " CG "/a, keys: [ka], verdict: allow}\n"
+				       "  - {cgroup: " CG "/a, keys: [ka], verdict: deny}\n";
+	long long gen;
+	char *out;
+	int rc;
+
+	rc = guest_sh(NULL, "%s policy unload --detach >&2", guest_ctl());
+	cr_assert_eq(rc, 0, "policy unload --detach: exit %d", rc);
+	write_file(POLICY_FILE, conflict);
+	rc = guest_sh(&out, "%s policy load %s 2>&1", guest_ctl(), POLICY_FILE);
+	cr_assert_neq(rc, 0, "a conflicting policy loaded: %s", out);
+	cr_assert(strstr(out, "conflicts with"), "%s", out);
+	free(out);
+	cr_assert_eq(access(PIN_DIR "/link_mktme_bind", F_OK), -1, "programs were attached");
+
+	load(TWO_TENANTS);
+	gen = generation_in_force();
+	cr_assert_gt(gen, 0);
+	write_file(POLICY_FILE, conflict);
+	rc = guest_sh(&out, "%s policy load %s 2>&1", guest_ctl(), POLICY_FILE);
+	cr_assert_neq(rc, 0, "a conflicting policy loaded: %s", out);
+	cr_assert(strstr(out, "conflicts with"), "%s", out);
+	free(out);
+	cr_assert_eq(generation_in_force(), gen, "the generation in force changed");
+	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
+	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
+}
+
+/*
+ * Loads alternate between the two slots: each fills the one not in force
+ * (the generation before the one in force goes with it), and the maps
+ * pinned for bpftool are the ones in force.
+ */
+Test(policy, loads_alternate_between_the_two_slots)
+{
+	int slot, gen_rules, pinned;
+	__u32 zero = 0, id, first = MKTME_GEN_SLOTS;
+
+	/* From no policy, both slots empty (as above). */
+	guest_sh(NULL, "%s policy unload >/dev/null 2>&1", guest_ctl());
+	for (int i = 0; i < 4; i++) {
+		struct mktme_pol_meta meta;
+		struct bpf_map_info info;
+		__u32 len = sizeof(info), rules_id, s;
+		int inner;
+
+		load(TWO_TENANTS);
+		if (i == 0) {
+			slot = bpf_obj_get(PIN_DIR "/mktme_policy");
+			gen_rules = bpf_obj_get(PIN_DIR "/mktme_gen_rules");
+			cr_assert(slot >= 0 && gen_rules >= 0, "pins: %s", strerror(errno));
+		}
+		cr_assert_eq(bpf_map_lookup_elem(slot, &zero, &id), 0);
+		inner = bpf_map_get_fd_by_id(id);
+		cr_assert_geq(inner, 0);
+		cr_assert_eq(bpf_map_lookup_elem(inner, &zero, &meta), 0);
+		close(inner);
+		cr_assert_eq(meta.generation, generation_in_force());
+		cr_assert_lt(meta.slot, MKTME_GEN_SLOTS);
+		if (first == MKTME_GEN_SLOTS)
+			first = meta.slot;
+		cr_assert_eq(meta.slot, (first + i) % MKTME_GEN_SLOTS, "load %d: slot %u", i, meta.slot);
+		/* Both slots hold a generation from the second load on. */
+		for (s = 0; s < MKTME_GEN_SLOTS; s++)
+			cr_assert_eq(bpf_map_lookup_elem(gen_rules, &s, &rules_id) == 0, s == meta.slot || i > 0,
+				     "load %d, slot %u", i, s);
+		s = meta.slot;
+		cr_assert_eq(bpf_map_lookup_elem(gen_rules, &s, &rules_id), 0);
+		pinned = bpf_obj_get(PIN_DIR "/mktme_rules");
+		cr_assert_geq(pinned, 0);
+		memset(&info, 0, sizeof(info));
+		cr_assert_eq(bpf_obj_get_info_by_fd(pinned, &info, &len), 0);
+		close(pinned);
+		cr_assert_eq(info.id, rules_id, "mktme_rules is not the map in force");
+		EXPECT(0, CG "/a", -1, BIND, NULL, KA);
+		EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
+	}
+	close(gen_rules);
+	close(slot);
 }
 
 Test(policy, non_root_cannot_load_or_unload)

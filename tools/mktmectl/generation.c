@@ -48,13 +48,13 @@ static int meta_in_force(const struct pins *p, struct mktme_pol_meta *meta, int 
 	return 0;
 }
 
-/* The inner map of @outer under generation @gen: an fd, or a negative errno. */
-static int gen_map(int outer, __u32 gen)
+/* The inner map of @outer at @slot: an fd, or a negative errno. */
+static int gen_map(int outer, __u32 slot)
 {
 	__u32 id;
 	int fd;
 
-	if (bpf_map_lookup_elem(outer, &gen, &id))
+	if (bpf_map_lookup_elem(outer, &slot, &id))
 		return -errno;
 	fd = map_fd(id);
 	return fd < 0 ? -errno : fd;
@@ -126,13 +126,13 @@ int policy_current(const struct pins *p, struct compiled *c)
 	if (err)
 		return err;
 	c->has_meta = true;
-	fd = gen_map(p->gen_rules, c->meta.generation);
+	fd = gen_map(p->gen_rules, c->meta.slot);
 	if (fd >= 0) {
 		err = read_all(fd, sizeof(struct mktme_pol_rule_key),
 			       sizeof(struct mktme_pol_bucket), c, add_bucket);
 		close(fd);
 	}
-	fd = gen_map(p->gen_cgroups, c->meta.generation);
+	fd = gen_map(p->gen_cgroups, c->meta.slot);
 	if (!err && fd >= 0)
 		err = read_all(fd, sizeof(__u64), sizeof(struct mktme_pol_cgroup), c,
 			       add_cgroup);
@@ -154,30 +154,19 @@ unsigned int generation_last(const struct pins *p)
 }
 
 /*
- * Remove every generation but @keep from mktme_gen_rules and
- * mktme_gen_cgroups. Each removal is a map-in-map update, which returns
- * only once no program can still be reading the map it removed
+ * Empty both slots of mktme_gen_rules and mktme_gen_cgroups (policy unload,
+ * once nothing is in force). Each removal is a map-in-map update, which
+ * returns only once no program can still be reading the map it removed
  * (maybe_wait_bpf_programs(), kernel/bpf/syscall.c: synchronize_rcu(); the
- * programs are not sleepable).
+ * programs are not sleepable); an empty slot costs nothing.
  */
-static void gens_prune(const struct pins *p, __u32 keep)
+static void slots_clear(const struct pins *p)
 {
 	int outer[] = { p->gen_rules, p->gen_cgroups };
 
-	for (size_t i = 0; i < 2; i++) {
-		__u32 k, kept, next;
-		void *prev = NULL;
-
-		while (bpf_map_get_next_key(outer[i], prev, &next) == 0) {
-			k = next;
-			if (k != keep && bpf_map_delete_elem(outer[i], &k) == 0)
-				continue;	/* the walk goes on from the last one kept */
-			if (k != keep)
-				break;	/* cannot delete: do not loop on it */
-			kept = k;
-			prev = &kept;
-		}
-	}
+	for (size_t i = 0; i < 2; i++)
+		for (__u32 slot = 0; slot < MKTME_GEN_SLOTS; slot++)
+			bpf_map_delete_elem(outer[i], &slot);
 }
 
 /*
@@ -288,25 +277,29 @@ static void source_store(const struct pins *p, const struct compiled *c, __u32 g
 int policy_switch(const struct pins *p, const struct compiled *c, char *err, size_t errlen)
 {
 	struct mktme_pol_state st = { .changed_at = time(NULL) };
-	struct mktme_pol_meta cur;
-	__u32 zero = 0, gen = c->has_meta ? c->meta.generation : 0;
+	struct mktme_pol_meta cur, next;
+	__u32 zero = 0, slot = 0, gen = c->has_meta ? c->meta.generation : 0;
 	int rules = -1, cgroups = -1, meta = -1, mfd = -1, ret = -1;
-	bool inserted = false;
 
 	if (!gen) {
 		snprintf(err, errlen, "internal error: a generation without its metadata (or numbered 0)");
 		return -1;
 	}
 	/*
-	 * What an earlier failed switch may have left: anything not in force
-	 * (with no whole generation in the slot, no decision reads any).
+	 * The slot not in force. Its maps are the generation before the one
+	 * in force (or an earlier failed load's): the switch to the one in
+	 * force waited for every program that could read them. Nothing in
+	 * force (or metadata without a generation, which no decision takes
+	 * a slot from): either slot.
 	 */
 	ret = meta_in_force(p, &cur, &mfd);
 	if (mfd >= 0)
 		close(mfd);
-	if (!ret || ret == -ENOENT || ret == -ENODATA)
-		gens_prune(p, ret ? 0 : cur.generation);
+	if (!ret)
+		slot = cur.slot == 0;
 	ret = -1;
+	next = c->meta;
+	next.slot = slot;
 
 	rules = gen_create(p->rules_tpl, BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, "mktme_rules",
 			   sizeof(struct mktme_pol_rule_key), sizeof(struct mktme_pol_bucket),
@@ -326,14 +319,17 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 		 offsetof(struct compiled_cgroup, val), sizeof(c->cg[0].val), "cgroups", err,
 		 errlen))
 		goto out;
-	if (bpf_map_update_elem(meta, &zero, &c->meta, BPF_ANY)) {
+	if (bpf_map_update_elem(meta, &zero, &next, BPF_ANY)) {
 		snprintf(err, errlen, "cannot fill the new generation's metadata: %s", strerror(errno));
 		goto out;
 	}
-	/* Under its number before the switch: no decision ever finds it missing. */
-	inserted = true;
-	if (bpf_map_update_elem(p->gen_rules, &gen, &rules, BPF_ANY) ||
-	    bpf_map_update_elem(p->gen_cgroups, &gen, &cgroups, BPF_ANY)) {
+	/*
+	 * In the slot before the switch: no decision ever finds them missing.
+	 * A failure leaves the slot not in force as it is, or holding this
+	 * generation's maps: the next load replaces them.
+	 */
+	if (bpf_map_update_elem(p->gen_rules, &slot, &rules, BPF_ANY) ||
+	    bpf_map_update_elem(p->gen_cgroups, &slot, &cgroups, BPF_ANY)) {
 		snprintf(err, errlen, "cannot add generation %u: %s", gen, strerror(errno));
 		goto out;
 	}
@@ -343,8 +339,6 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 		goto out;
 	}
 	ret = 0;
-	/* The update waited for the programs: none reads an older generation now. */
-	gens_prune(p, gen);
 	st.generation = gen;
 	if (bpf_map_update_elem(p->state, &zero, &st, BPF_ANY))
 		fprintf(stderr, "mktmectl: warning: cannot record generation %u: %s\n",
@@ -354,10 +348,6 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 	pin_in_force(rules, "mktme_rules");
 	pin_in_force(cgroups, "mktme_cgroups");
 out:
-	if (ret && inserted) {
-		bpf_map_delete_elem(p->gen_rules, &gen);
-		bpf_map_delete_elem(p->gen_cgroups, &gen);
-	}
 	if (rules >= 0)
 		close(rules);
 	if (cgroups >= 0)
@@ -375,7 +365,7 @@ int policy_clear(const struct pins *p)
 
 	if (bpf_map_delete_elem(p->policy, &zero) && errno != ENOENT)
 		return -errno;
-	gens_prune(p, 0);
+	slots_clear(p);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (pin_path(path, sizeof(path), names[i]))
 			continue;

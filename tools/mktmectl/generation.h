@@ -23,14 +23,15 @@ int policy_current(const struct pins *p, struct compiled *c);
 unsigned int generation_last(const struct pins *p);
 
 /*
- * Build @c completely in fresh maps, then switch the slot to it: one map
- * update, so each call is decided by the old generation or the new one.
- * Older generations are removed after the switch. On failure nothing the
- * programs read has changed; @err says why.
+ * Build @c completely in fresh maps, put its rules and cgroups in the slot
+ * not in force, then switch to its metadata: one map update, so each call
+ * is decided by the old generation or the new one. Three map-in-map
+ * updates, three RCU grace periods. On failure nothing the programs read
+ * has changed; @err says why.
  */
 int policy_switch(const struct pins *p, const struct compiled *c, char *err, size_t errlen);
 
-/* Empty the slot: the programs allow everything (reason no-policy). */
+/* Empty the switch, then both slots: the programs allow everything (reason no-policy). */
 int policy_clear(const struct pins *p);
 
 /*

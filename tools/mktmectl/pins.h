@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The pinned maps under the pin directory (default /sys/fs/bpf/mktme/v6):
+ * The pinned maps under the pin directory (default /sys/fs/bpf/mktme/v7):
  *
  *   mktme_policy       one-slot map-in-map: the metadata map of the
  *                      generation in force (the switch)
- *   mktme_gen_rules    generation number -> that generation's rules map
- *   mktme_gen_cgroups  generation number -> its cgroups map (limits)
+ *   mktme_gen_rules    two slots: the rules maps of the generation in force
+ *                      (at the slot its metadata names) and of the one before
+ *   mktme_gen_cgroups  the same for their cgroups maps (limits)
  *   mktme_meta, mktme_rules, mktme_cgroups
  *                      the generation in force, re-pinned at each switch
  *                      (for bpftool)

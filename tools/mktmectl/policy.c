@@ -252,16 +252,21 @@ static int do_load(int argc, char **argv)
 		return ret;
 	/*
 	 * The file is read and parsed once: what is loaded is what was
-	 * checked. Compiled first without the pins, because a bad policy
-	 * must not even attach programs.
+	 * checked. Compiled first without the pins when programs would be
+	 * attached, because a bad policy must not even attach them; with
+	 * this build's attached, the compile under the lock below is the
+	 * check (it fails before anything changes), and a 10,000-rule
+	 * policy is not compiled twice.
 	 */
 	ret = parse_policy(file, &pol);
 	if (ret)
 		return ret;
-	ret = compile_policy(file, &pol, NULL, 0, &c);
-	if (ret)
-		goto free_policy;
-	compiled_free(&c);
+	if (!programs_current()) {
+		ret = compile_policy(file, &pol, NULL, 0, &c);
+		if (ret)
+			goto free_policy;
+		compiled_free(&c);
+	}
 	ret = need_bpf_lsm();
 	snprintf(what, sizeof(what), "policy load --force %s", file);
 	if (ret || (ret = owner_gate(what, force, &g)))

@@ -515,6 +515,21 @@ static int compile_items(const struct policy *p, struct compiled *c, struct item
 	qsort(items, n, sizeof(*items), item_cmp);
 	if (check_pairs(p, items, n, d))
 		return -1;
+	/*
+	 * Every bucket has an item of its own (its name's, or its cgroup's
+	 * "*" ones), so n buckets at most: room for them at once, where
+	 * doubling copied a 10,000-rule policy's 5 MB over and over.
+	 */
+	if (n > c->cap_b) {
+		struct compiled_bucket *b = realloc(c->b, n * sizeof(*b));
+
+		if (!b) {
+			diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
+			return -1;
+		}
+		c->b = b;
+		c->cap_b = n;
+	}
 	for (size_t lo = 0, hi; lo < n; lo = hi) {
 		size_t wlo = lo, whi = lo;
 

@@ -511,3 +511,13 @@ int programs_attached(char names[N_PROGS][32], unsigned int prog_ids[N_PROGS],
 	}
 	return attached;
 }
+
+bool programs_current(void)
+{
+	char names[N_PROGS][32], halfway[64];
+	unsigned int progs[N_PROGS], links[N_PROGS];
+
+	return programs_attached(names, progs, links) == N_PROGS &&
+	       !programs_halfway(halfway, sizeof(halfway)) &&
+	       programs_attached_build() == programs_build_id();
+}

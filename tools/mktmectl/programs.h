@@ -47,6 +47,12 @@ size_t programs_halfway(char *list, size_t len);
 uint64_t programs_build_id(void);
 uint64_t programs_attached_build(void);
 
+/*
+ * Whether this build's programs are attached through every pin (what
+ * programs_ensure() would adopt as they are), at the moment of asking.
+ */
+bool programs_current(void);
+
 /* Detach (unpin the links) and remove every pin. */
 int programs_remove(void);
 
