@@ -90,7 +90,8 @@ clean:
 
 # The programs mktmectl loads (bpf/), and the guest tests' own (tests/bpf/).
 BPF_PROGS := $(patsubst bpf/%.bpf.c,%,$(wildcard bpf/*.bpf.c)) \
-	$(patsubst tests/bpf/%.bpf.c,%,$(wildcard tests/bpf/*.bpf.c))
+	$(patsubst tests/bpf/%.bpf.c,%,$(wildcard tests/bpf/*.bpf.c)) \
+	$(patsubst bench/%.bpf.c,%,$(wildcard bench/*.bpf.c))
 SKELS := $(patsubst %,$(BPF_OUT)/%.skel.h,$(BPF_PROGS))
 
 GUEST_TESTS := $(patsubst tests/guest/%.c,$(TEST_OUT)/guest/%,$(wildcard tests/guest/test_*.c))
@@ -128,6 +129,10 @@ $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_OUT)/vmlinux.h $(wildcard bpf/*.h)
 	@$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BPF_OUT)/%.bpf.o: tests/bpf/%.bpf.c $(BPF_OUT)/vmlinux.h $(wildcard bpf/*.h)
+	@echo "  BPF     $@"
+	@$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BPF_OUT)/%.bpf.o: bench/%.bpf.c $(BPF_OUT)/vmlinux.h
 	@echo "  BPF     $@"
 	@$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

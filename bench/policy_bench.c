@@ -10,6 +10,9 @@
  *
  * States (switched with mktmectl, as an operator does):
  *   no-bpf        programs not attached (policy unload --detach)
+ *   nop-progs     instead of mktmectl's, a program on each of the two hooks
+ *                 that returns at once (bench/bench_nop.bpf.c): what running
+ *                 any BPF LSM program there costs, the floor of the others
  *   no-policy     programs attached, no policy (policy unload)
  *   rules-N       a policy of N rules (policy load), N = 1, 100, 1000, 10000
  *
@@ -86,6 +89,8 @@
 
 #include <bpf/bpf.h>
 
+#include "bench_nop.skel.h"
+
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG_TOP		"/mktme-bench"	/* depth 1; depth d below it is .../l2/.../ld */
 #define MAX_LEVEL	10
@@ -94,11 +99,11 @@
 #define POLICY_MAX	(1 << 20)	/* MKTME_SOURCE_MAX: a policy file's size limit */
 #define TMP		"/tmp/mktme-policy-bench"
 
-enum state { NO_BPF, NO_POLICY, RULES_1, RULES_100, RULES_1000, RULES_10000, NR_STATES };
+enum state { NO_BPF, NOP_PROGS, NO_POLICY, RULES_1, RULES_100, RULES_1000, RULES_10000, NR_STATES };
 static const char *const state_names[NR_STATES] = {
-	"no-bpf", "no-policy", "rules-1", "rules-100", "rules-1000", "rules-10000",
+	"no-bpf", "nop-progs", "no-policy", "rules-1", "rules-100", "rules-1000", "rules-10000",
 };
-static const int state_rules[NR_STATES] = { -1, 0, 1, 100, 1000, 10000 };
+static const int state_rules[NR_STATES] = { -1, -1, 0, 1, 100, 1000, 10000 };
 
 /* What is measured in every state: caller's depth, and whether it touches. */
 #define NR_SUBS 4
@@ -114,6 +119,7 @@ static long cycles = 50;		/* per block */
 static int blocks = 40;		/* per state, caller and round */
 static int stat_blocks = 10;		/* with BPF statistics on, after those */
 static bool attached;
+static struct bench_nop_bpf *nop;	/* attached in nop-progs only */
 static json_object *cost[NR_STATES][NR_SUBS];	/* per round: µs per cycle of each block */
 static json_object *prog[NR_STATES][NR_SUBS];	/* per round: µs per decision of each stat block */
 static json_object *loads[NR_STATES];		/* ms, policy load (rules-N) or unload */
@@ -313,6 +319,20 @@ static void enter(enum state s, bool keep)
 	double ms;
 
 	cg_enter(0);
+	if (nop && s != NOP_PROGS) {
+		bench_nop_bpf__destroy(nop);
+		nop = NULL;
+	}
+	if (s == NOP_PROGS) {
+		/* Alone on the hooks: mktmectl's programs detached first. */
+		if (attached)
+			run_ctl(TMP "/out", (const char *[]){ "policy", "unload", "--detach", NULL });
+		attached = false;
+		nop = bench_nop_bpf__open_and_load();
+		if (!nop || bench_nop_bpf__attach(nop))
+			die("cannot load and attach bench/bench_nop.bpf.c: %s", strerror(errno));
+		return;
+	}
 	if (s == NO_BPF) {
 		if (attached) {
 			ms = run_ctl(TMP "/out", (const char *[]){ "policy", "unload", "--detach", NULL });
@@ -354,9 +374,12 @@ static void cycle(key_serial_t key, bool touch)
 	close(fd);
 }
 
-/* The decision programs (by name) attached now, up to @max: their fds. */
-static int decision_progs(int *fds, int max)
+/* The decision programs (by name; nop-progs': theirs) attached now, up to @max: their fds. */
+static int decision_progs(enum state s, int *fds, int max)
 {
+	const char *bind = s == NOP_PROGS ? "nop_bind" : "mktme_bind";
+	const char *mmap = s == NOP_PROGS ? "nop_mmap" : "mktme_mmap";
+
 	__u32 id = 0;
 	int n = 0;
 
@@ -369,7 +392,7 @@ static int decision_progs(int *fds, int max)
 			continue;	/* gone meanwhile */
 		memset(&info, 0, sizeof(info));
 		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-		    (!strcmp(info.name, "mktme_bind") || !strcmp(info.name, "mktme_mmap")))
+		    (!strcmp(info.name, bind) || !strcmp(info.name, mmap)))
 			fds[n++] = fd;
 		else
 			close(fd);
@@ -401,7 +424,7 @@ static void measure_progs(enum state s, key_serial_t key, bool keep)
 {
 	int fds[4], n, stats_fd;
 
-	n = decision_progs(fds, 4);
+	n = decision_progs(s, fds, 4);
 	if (n != 2)
 		die("%d decision programs attached in %s (mktme_bind and mktme_mmap: 2)", n, state_names[s]);
 	stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
@@ -579,7 +602,7 @@ int main(int argc, char **argv)
 			json_object_object_add(pr, state_names[s], po);
 		else
 			json_object_put(po);
-		if (s != NO_BPF)
+		if (s != NO_BPF && s != NOP_PROGS)
 			json_object_object_add(l, state_names[s], loads[s]);
 		else
 			json_object_put(loads[s]);

@@ -12,7 +12,7 @@ $(BENCH_OUT)/mktme_bench: bench/mktme_bench.c $(KDIR)/headers/.stamp
 # The policy layer's cost and load times (issue 10 §5): bench/policy_bench.c.
 USERSPACE_TARGETS += $(BENCH_OUT)/policy_bench
 
-$(BENCH_OUT)/policy_bench: bench/policy_bench.c $(KDIR)/headers/.stamp
+$(BENCH_OUT)/policy_bench: bench/policy_bench.c $(BPF_OUT)/bench_nop.skel.h $(KDIR)/headers/.stamp
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(USER_CFLAGS) -o $@ $< -lkeyutils -ljson-c -lbpf
