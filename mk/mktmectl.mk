@@ -17,7 +17,7 @@ LIBPOLICY := $(MKTMECTL_OUT)/libpolicy.a
 LIBPOLICY_LIBS := -lfyaml -ljson-c
 
 MKTMECTL_SRCS := $(addprefix tools/mktmectl/,main.c policy.c key.c assign.c audit.c audit_lock.c owner.c \
-	status.c daemon.c pins.c programs.c generation.c assign_map.c caps.c)
+	status.c daemon.c notify.c pins.c programs.c generation.c assign_map.c caps.c)
 MKTMECTL_OBJS := $(patsubst tools/mktmectl/%.c,$(MKTMECTL_OUT)/obj/%.o,$(MKTMECTL_SRCS))
 MKTMECTL := $(MKTMECTL_OUT)/mktmectl
 
@@ -40,7 +40,7 @@ $(LIBPOLICY): $(LIBPOLICY_OBJS)
 
 $(MKTMECTL): $(MKTMECTL_OBJS) $(LIBPOLICY)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lcap -lsystemd
+	@$(CC) -o $@ $(MKTMECTL_OBJS) $(LIBPOLICY) $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lcap
 
 .PHONY: mktmectl libpolicy
 mktmectl: $(MKTMECTL)
@@ -91,5 +91,5 @@ $(VARIANT_OUT)/programs.o: tools/mktmectl/programs.c $(MKTMECTL_HDRS) $(VARIANT_
 
 $(MKTMECTL_VARIANT): $(filter-out %/programs.o,$(MKTMECTL_OBJS)) $(VARIANT_OUT)/programs.o $(LIBPOLICY)
 	@echo "  LD      $@"
-	@$(CC) -o $@ $^ $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lcap -lsystemd
+	@$(CC) -o $@ $^ $(LIBPOLICY_LIBS) -lbpf -lelf -lz -lkeyutils -lcap
 GUEST_TEST_LDLIBS_test_policy := -ljson-c

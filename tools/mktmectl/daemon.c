@@ -59,12 +59,12 @@
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
-#include <systemd/sd-daemon.h>
 
 #include "audit.h"
 #include "bpfobj.h"
 #include "main.h"
 #include "names.h"
+#include "notify.h"
 #include "owner.h"
 #include "policy.h"
 
@@ -250,7 +250,7 @@ static bool overridden(void)
 	if (strcmp(what, override_seen)) {
 		logp(LOG_WARNING, "the policy was changed outside the daemon: %s. Standing back: the daemon changes nothing until its policy file changes, it gets SIGHUP (systemctl reload), or it restarts",
 		     what);
-		sd_notifyf(0, "STATUS=standing back: overridden by %s", what);
+		notify("STATUS=standing back: overridden by %s", what);
 	}
 	snprintf(override_seen, sizeof(override_seen), "%s", what);
 	return true;
@@ -290,7 +290,7 @@ static int take_back(void)
 
 static void notify_status(void)
 {
-	sd_notifyf(0, "STATUS=generation %u in force", gen_in_force);
+	notify("STATUS=generation %u in force", gen_in_force);
 }
 
 /*
@@ -588,7 +588,7 @@ int do_daemon(int argc, char **argv)
 		return ret;
 	journal_detect();
 	ret = run(file, audit);
-	sd_notifyf(0, "STOPPING=1\nSTATUS=exited (%d); the policy in force stays pinned", ret);
+	notify("STOPPING=1\nSTATUS=exited (%d); the policy in force stays pinned", ret);
 	return ret;
 }
 
@@ -606,6 +606,9 @@ static int run(const char *file, bool audit)
 
 	if ((ret = need_caps("the daemon", CAPS_ATTACH)) || (ret = need_bpf_lsm()))
 		return ret;
+	if (notify_init(why, sizeof(why)))
+		return fail(EXIT_RUNTIME, "NOTIFY_SOCKET is set (a Type=notify unit waits for READY=1), but %s; nothing was changed",
+			    why);
 	/* Signals and the file watch first: a change during the first load counts. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGHUP);
@@ -664,9 +667,9 @@ static int run(const char *file, bool audit)
 	logp(LOG_INFO, "ready: %s%s", file ? "watching " : "no policy file", file ? file : "");
 	/* Only now is the policy enforced: units ordered after this one may start. */
 	if (file)
-		sd_notifyf(0, "READY=1\nSTATUS=generation %u in force", gen_in_force);
+		notify("READY=1\nSTATUS=generation %u in force", gen_in_force);
 	else
-		sd_notify(0, "READY=1\nSTATUS=programs attached; no policy file, the policy in force left as it is");
+		notify("READY=1\nSTATUS=programs attached; no policy file, the policy in force left as it is");
 	clock_gettime(CLOCK_MONOTONIC, &last);
 	audit_tried = last;
 	for (;;) {
