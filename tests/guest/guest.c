@@ -18,6 +18,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
+#include "../../bpf/mktme_policy.h"
+
 char *guest_read_file(const char *path, size_t *len)
 {
 	size_t cap = 4096, n = 0;
@@ -631,6 +635,21 @@ const char *guest_ctl(void)
 	if (!path[0])
 		snprintf(path, sizeof(path), "%s", guest_build_path("mktmectl/mktmectl"));
 	return path;
+}
+
+int guest_meta_in_force(struct mktme_pol_meta *meta)
+{
+	int slot = bpf_obj_get(MKTME_PIN_DIR "/mktme_policy"), fd, ret = -1;
+	__u32 zero = 0, id;
+
+	if (slot < 0)
+		return -1;
+	if (!bpf_map_lookup_elem(slot, &zero, &id) && (fd = bpf_map_get_fd_by_id(id)) >= 0) {
+		ret = bpf_map_lookup_elem(fd, &zero, meta) ? -1 : 0;
+		close(fd);
+	}
+	close(slot);
+	return ret;
 }
 
 static char *hwmodel_log(void)

@@ -199,6 +199,14 @@ int guest_sh_all(char **out, const char *fmt, ...) __attribute__((format(printf,
  * reuses one), so that it can be passed next to another path. */
 const char *guest_ctl(void);
 
+/*
+ * The metadata of the policy generation in force, read as the programs read
+ * it: the mktme_policy slot under MKTME_PIN_DIR, then its meta map's one
+ * entry. 0, or -1 (errno set) if there is none or it cannot be read.
+ */
+struct mktme_pol_meta;
+int guest_meta_in_force(struct mktme_pol_meta *meta);
+
 /* ---- the TME-MK model (tools/qemu; tools/vm/run --hw-model) -------------
  *
  * The model logs what firmware locked into the TME MSRs and every PCONFIG it

@@ -468,18 +468,8 @@ static double kubelet_update(const char *old, const char *new, const char *text)
 static int mode_in_force(void)
 {
 	struct mktme_pol_meta m;
-	__u32 zero = 0, id;
-	int slot = bpf_obj_get(MKTME_PIN_DIR "/mktme_policy"), fd, ret = -1;
 
-	if (slot < 0)
-		return -1;
-	if (!bpf_map_lookup_elem(slot, &zero, &id) && (fd = bpf_map_get_fd_by_id(id)) >= 0) {
-		if (!bpf_map_lookup_elem(fd, &zero, &m))
-			ret = m.mode;
-		close(fd);
-	}
-	close(slot);
-	return ret;
+	return guest_meta_in_force(&m) ? -1 : m.mode;
 }
 
 /*

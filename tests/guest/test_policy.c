@@ -1809,25 +1809,19 @@ Test(policy, a_generation_without_metadata_denies)
 Test(policy, a_generation_without_its_cgroups_denies_create)
 {
 	struct mktme_pol_meta meta;
-	int gen_cg, slot, inner;
-	__u32 zero = 0, id, slot_of;
+	__u32 slot_of;
+	int gen_cg;
 
 	load("version: 1\ndefault: allow\nrules: []\n");
 	EXPECT(0, CG "/b", -1, CREATE, "k-cg-1", 0);
-	slot = bpf_obj_get(PIN_DIR "/mktme_policy");
 	gen_cg = bpf_obj_get(PIN_DIR "/mktme_gen_cgroups");
-	cr_assert(slot >= 0 && gen_cg >= 0, "pins: %s", strerror(errno));
-	cr_assert_eq(bpf_map_lookup_elem(slot, &zero, &id), 0);
-	inner = bpf_map_get_fd_by_id(id);
-	cr_assert_geq(inner, 0);
-	cr_assert_eq(bpf_map_lookup_elem(inner, &zero, &meta), 0);
-	close(inner);
+	cr_assert_geq(gen_cg, 0, "mktme_gen_cgroups pin: %s", strerror(errno));
+	cr_assert_eq(guest_meta_in_force(&meta), 0, "the metadata in force: %s", strerror(errno));
 	slot_of = meta.slot;
 	cr_assert_eq(bpf_map_delete_elem(gen_cg, &slot_of), 0, "%s", strerror(errno));
 	EXPECT(EPERM, CG "/b", -1, CREATE, "k-cg-2", 0);
 	EXPECT(0, CG "/a", -1, BIND, NULL, KA);
 	close(gen_cg);
-	close(slot);
 	load("version: 1\ndefault: allow\nrules: []\n");
 	EXPECT(0, CG "/b", -1, CREATE, "k-cg-3", 0);
 }
@@ -1893,8 +1887,8 @@ Test(policy, a_policy_that_does_not_compile_changes_nothing)
  */
 Test(policy, loads_alternate_between_the_two_slots)
 {
-	int slot, gen_rules, pinned;
-	__u32 zero = 0, id, first = MKTME_GEN_SLOTS;
+	int gen_rules, pinned;
+	__u32 first = MKTME_GEN_SLOTS;
 
 	/* From no policy, both slots empty (as above). */
 	guest_sh(NULL, "%s policy unload >/dev/null 2>&1", guest_ctl());
@@ -1902,19 +1896,14 @@ Test(policy, loads_alternate_between_the_two_slots)
 		struct mktme_pol_meta meta;
 		struct bpf_map_info info;
 		__u32 len = sizeof(info), rules_id, s;
-		int inner;
 
 		load(TWO_TENANTS);
 		if (i == 0) {
-			slot = bpf_obj_get(PIN_DIR "/mktme_policy");
 			gen_rules = bpf_obj_get(PIN_DIR "/mktme_gen_rules");
-			cr_assert(slot >= 0 && gen_rules >= 0, "pins: %s", strerror(errno));
+			cr_assert_geq(gen_rules, 0, "mktme_gen_rules pin: %s", strerror(errno));
 		}
-		cr_assert_eq(bpf_map_lookup_elem(slot, &zero, &id), 0);
-		inner = bpf_map_get_fd_by_id(id);
-		cr_assert_geq(inner, 0);
-		cr_assert_eq(bpf_map_lookup_elem(inner, &zero, &meta), 0);
-		close(inner);
+		cr_assert_eq(guest_meta_in_force(&meta), 0, "load %d: the metadata in force: %s", i,
+			     strerror(errno));
 		cr_assert_eq(meta.generation, generation_in_force());
 		cr_assert_lt(meta.slot, MKTME_GEN_SLOTS);
 		if (first == MKTME_GEN_SLOTS)
@@ -1936,7 +1925,6 @@ Test(policy, loads_alternate_between_the_two_slots)
 		EXPECT(EPERM, CG "/a", -1, BIND, NULL, KB);
 	}
 	close(gen_rules);
-	close(slot);
 }
 
 Test(policy, non_root_cannot_load_or_unload)
