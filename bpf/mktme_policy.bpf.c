@@ -570,28 +570,35 @@ static __always_inline void count(__u64 cgid, __u64 fp, const struct key *key, c
 		__sync_fetch_and_add(verdict == MKTME_DENY ? &c->mmap_denied : &c->mmap_allowed, 1);
 }
 
-static __always_inline void emit(const struct mktme_pol_subject *s, __u64 cgid,
-				 const struct key *key, const char *name, bool name_ok, __u32 op,
-				 __u32 keyid, const struct mktme_pol_meta *meta,
-				 const struct mktme_pol_decision *d, int ret)
+/*
+ * The decision in this CPU's totals (mktme_stats): atomic all the same (the
+ * program can be preempted by another run of it on this CPU), but on a
+ * line no other CPU writes.
+ */
+static __always_inline struct mktme_pol_stats *tally(bool denial)
 {
 	struct mktme_pol_stats *st = stats();
-	bool denial = d->verdict == MKTME_DENY;
-	__u32 stream = denial ? MKTME_STREAM_DENIALS : MKTME_STREAM_ALLOWS;
-	struct mktme_pol_event *e, *last;
-	__u64 *seq, nr, budget = 0;
-	__u32 rate = 0;
 
-	/*
-	 * This CPU's counters: atomic all the same (the program can be
-	 * preempted by another run of it on this CPU), but on a line no
-	 * other CPU writes.
-	 */
 	if (st) {
 		__sync_fetch_and_add(&st->decisions, 1);
 		if (denial)
 			__sync_fetch_and_add(&st->denials, 1);
 	}
+	return st;
+}
+
+static __always_inline void emit(const struct mktme_pol_subject *s, __u64 cgid,
+				 const struct key *key, const char *name, bool name_ok, __u32 op,
+				 __u32 keyid, const struct mktme_pol_meta *meta,
+				 const struct mktme_pol_decision *d, int ret)
+{
+	bool denial = d->verdict == MKTME_DENY;
+	struct mktme_pol_stats *st = tally(denial);
+	__u32 stream = denial ? MKTME_STREAM_DENIALS : MKTME_STREAM_ALLOWS;
+	struct mktme_pol_event *e, *last;
+	__u64 *seq, nr, budget = 0;
+	__u32 rate = 0;
+
 	/* Allows are counted (mktme_counters) always, logged only on request. */
 	if (!denial && !(meta && meta->audit == MKTME_AUDIT_ALL))
 		return;
@@ -782,68 +789,26 @@ static __always_inline void key_type_alg(const struct key *key, struct mktme_pol
 	s->o.alg = a > 7 ? MKTME_TYPE_UNKNOWN : a;
 }
 
-/* All three hooks: decide, charge (create), count, log, answer. */
-static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, __u8 type,
-				 __u8 alg)
+/*
+ * The decision from the generation's maps (or from no policy), for every
+ * create and every bind or mmap without a kept answer (kept()): @dc and
+ * @ep as kept() left them, to keep an allow.
+ */
+static __always_inline int walk(__u32 op, const struct key *key, __u32 keyid, __u8 type,
+				__u8 alg, struct task_struct *t, __u64 cgid, __s32 serial,
+				const struct mktme_pol_meta *meta, bool none, bool whole,
+				struct mktme_pol_decided *dc, __u64 ep)
 {
 	struct mktme_pol_subject s = {};
 	struct mktme_pol_rule_key kname = {};
 	struct mktme_pol_decision d = { .verdict = MKTME_ALLOW, .reason = MKTME_REASON_NO_POLICY };
-	const struct mktme_pol_meta *meta = 0;
-	struct mktme_pol_decided *dc = 0;
 	__u8 mode = MKTME_MODE_ENFORCE;
 	void *rules = 0, *cgroups = 0;
-	bool name_ok, none, whole;
+	bool name_ok;
 	int ret, level;
-	__s32 serial = key->serial;
-	struct task_struct *t = bpf_get_current_task_btf();
-	__u64 ep = 0, *epp, fp, cgid = task_cgid(t);
-	__u32 gen;
+	__u64 fp;
 
-	whole = generation(&meta, &none);
 	if (op != MKTME_OP_CREATE) {
-		/*
-		 * The same question as an allow this task was given under
-		 * this generation (0: no policy): the same answer, without the
-		 * walk (struct mktme_pol_decided). The epoch is read before
-		 * anything the answer depends on, so a key revoked or freed
-		 * meanwhile makes the entry stored below stale at once.
-		 * Nothing the answer does not need is read: the key's name
-		 * only to make its counter (the entry has its fingerprint) or
-		 * a record, its type and algorithm only for a record, and an
-		 * allow is recorded only under "audit: all"; the generation's
-		 * rules only matter to a walk (an entry exists only after a
-		 * walk found them, and mktmectl removes a generation's maps
-		 * only once it is out of force).
-		 */
-		epp = epoch();
-		if (whole && epp) {
-			const struct mktme_pol_decided_slot *e;
-			__u32 uid = task_euid(t);
-			bool logged;
-			int i;
-
-			gen = none || !meta ? 0 : meta->generation;
-			ep = *epp;
-			dc = bpf_task_storage_get(&mktme_decided, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-			i = dc ? decided_find(dc, cgid, key, serial, gen, uid, op, ep) : -1;
-			if (i >= 0 && i < MKTME_DECIDED_SLOTS) {
-				e = &dc->slot[i];
-				d.reason = e->reason;
-				d.rule_id = e->rule_id;
-				d.rule_cgid = e->rule_cgid;
-				s.uid = uid;
-				logged = gen && meta && meta->audit == MKTME_AUDIT_ALL;
-				name_ok = true;
-				if (logged) {
-					key_type_alg(key, &s);
-					name_ok = read_name(key, kname.name);
-				}
-				account(&s, cgid, e->name_fp, key, kname.name, logged, name_ok, op, keyid,
-					gen ? meta : 0, &d, gen && meta ? meta->mode : mode, 0);
-				return 0;
-			}
-		}
 		/*
 		 * Attached with no policy: allowed, counted, kept; nothing to
 		 * walk for (only create charges, which needs the walk), and
@@ -934,6 +899,94 @@ static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, _
 	ret = mktme_hook_ret(mode, &d);
 	account(&s, cgid, fp, key, kname.name, true, name_ok, op, keyid, meta, &d, mode, ret);
 	return lsm_ret(ret);
+}
+
+/*
+ * A kept allow (struct mktme_pol_decided) under "audit: all": the same
+ * answer, logged as the walk would have logged it. Apart from kept(), so
+ * that only a logged answer pays for the record's subject and name.
+ */
+static __always_inline int kept_logged(__u32 op, const struct key *key, __u32 keyid, __u64 cgid,
+				       __u32 uid, const struct mktme_pol_meta *meta,
+				       const struct mktme_pol_decided_slot *e)
+{
+	struct mktme_pol_subject s = { .uid = uid };
+	struct mktme_pol_rule_key kname = {};
+	struct mktme_pol_decision d = {
+		.verdict = MKTME_ALLOW,
+		.reason = e->reason,
+		.rule_id = e->rule_id,
+		.rule_cgid = e->rule_cgid,
+	};
+	bool name_ok;
+
+	key_type_alg(key, &s);
+	name_ok = read_name(key, kname.name);
+	account(&s, cgid, e->name_fp, key, kname.name, true, name_ok, op, keyid, meta, &d,
+		meta->mode, 0);
+	return 0;
+}
+
+/*
+ * Bind and mmap: the same question as an allow this task was given under
+ * this generation (0: no policy) gets the same answer without the walk
+ * (struct mktme_pol_decided): 0. Else -1, with the task's entries (@dc, 0
+ * if it has none) and the epoch read (@ep) for the walk to keep its allow.
+ * The epoch is read before anything the answer depends on, so a key revoked
+ * or freed meanwhile makes the entry stored after the walk stale at once.
+ * Nothing the answer does not need is read: the key's name only to make
+ * its counter (the entry has its fingerprint) or a record, its type and
+ * algorithm only for a record, and an allow is recorded only under "audit:
+ * all"; the generation's rules only matter to a walk (an entry exists only
+ * after a walk found them). The walk's own locals (the subject, the name)
+ * are not here: a kept answer does not even zero them.
+ */
+static __always_inline int kept(__u32 op, const struct key *key, __u32 keyid,
+				struct task_struct *t, __u64 cgid, __s32 serial,
+				const struct mktme_pol_meta *meta, bool none,
+				struct mktme_pol_decided **dc, __u64 *ep)
+{
+	const struct mktme_pol_decided_slot *e;
+	__u64 *epp = epoch();
+	__u32 uid, gen;
+	int i;
+
+	if (!epp)
+		return -1;
+	uid = task_euid(t);
+	gen = none || !meta ? 0 : meta->generation;
+	*ep = *epp;
+	*dc = bpf_task_storage_get(&mktme_decided, t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!*dc)
+		return -1;
+	i = decided_find(*dc, cgid, key, serial, gen, uid, op, *ep);
+	if (i < 0 || i >= MKTME_DECIDED_SLOTS)
+		return -1;
+	e = &(*dc)->slot[i];
+	if (gen && meta && meta->audit == MKTME_AUDIT_ALL)
+		return kept_logged(op, key, keyid, cgid, uid, meta, e);
+	/* What account() does for an allow it does not log. */
+	count(cgid, e->name_fp, key, 0, false, op, MKTME_ALLOW, MKTME_MODE_ENFORCE);
+	tally(false);
+	return 0;
+}
+
+/* All three hooks: decide, charge (create), count, log, answer. */
+static __always_inline int check(__u32 op, const struct key *key, __u32 keyid, __u8 type,
+				 __u8 alg)
+{
+	const struct mktme_pol_meta *meta = 0;
+	struct mktme_pol_decided *dc = 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	__s32 serial = key->serial;
+	__u64 ep = 0, cgid = task_cgid(t);
+	bool none, whole;
+
+	whole = generation(&meta, &none);
+	if (op != MKTME_OP_CREATE && whole && !kept(op, key, keyid, t, cgid, serial, meta, none,
+						     &dc, &ep))
+		return 0;
+	return walk(op, key, keyid, type, alg, t, cgid, serial, meta, none, whole, dc, ep);
 }
 
 SEC("lsm/mktme_key_create")
