@@ -204,30 +204,61 @@ static int gen_create(int tpl, enum bpf_map_type type, __u32 flags, const char *
  * @vsz at @voff) into the fresh map @fd, in one batched update: one system
  * call, not one per entry (a 10,000-rule policy is as many buckets).
  */
-static int fill(int fd, const void *e, size_t n, size_t stride, size_t ksz, size_t voff,
+/* Entry @i of @c's rules map, or of its cgroups map, into @key and @val. */
+typedef void (*entry_fn)(const struct compiled *c, size_t i, void *key, void *val);
+
+static void rules_entry(const struct compiled *c, size_t i, void *key, void *val)
+{
+	memcpy(key, &c->b[i].key, sizeof(c->b[i].key));
+	compiled_bucket_value(c, i, val);
+}
+
+static void cgroups_entry(const struct compiled *c, size_t i, void *key, void *val)
+{
+	memcpy(key, &c->cg[i].cgid, sizeof(c->cg[i].cgid));
+	memcpy(val, &c->cg[i].val, sizeof(c->cg[i].val));
+}
+
+/*
+ * Entries written per batch, made from the compiled form batch by batch: a
+ * few hundred KiB at a time rather than the whole map's worth (5 MB of
+ * values for 10,000 rules, every page of it faulted in afresh). The kernel
+ * copies a hash map's batch in one entry at a time all the same
+ * (generic_map_update_batch() in kernel/bpf/syscall.c), so larger batches
+ * would only save system calls.
+ */
+#define FILL_BATCH 256
+
+/* @n entries of @c (@entry makes each, @ksz and @vsz bytes) into map @fd. */
+static int fill(int fd, const struct compiled *c, size_t n, entry_fn entry, size_t ksz,
 		size_t vsz, const char *what, char *err, size_t errlen)
 {
+	size_t per = n < FILL_BATCH ? n : FILL_BATCH, done = 0;
 	char *keys, *vals;
-	__u32 count = n;
 	int ret = 0;
 
 	if (!n)
 		return 0;
-	keys = malloc(n * ksz);
-	vals = malloc(n * vsz);
+	keys = malloc(per * ksz);
+	vals = malloc(per * vsz);
 	if (!keys || !vals) {
 		snprintf(err, errlen, "out of memory");
 		ret = -1;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		memcpy(keys + i * ksz, (const char *)e + i * stride, ksz);
-		memcpy(vals + i * vsz, (const char *)e + i * stride + voff, vsz);
-	}
-	if (bpf_map_update_batch(fd, keys, vals, &count, NULL)) {
-		snprintf(err, errlen, "cannot fill the new generation's %s (%u of %zu entries written): %s",
-			 what, count, n, strerror(errno));
-		ret = -1;
+	while (done < n) {
+		__u32 count = n - done < per ? n - done : per;
+
+		for (size_t i = 0; i < count; i++)
+			entry(c, done + i, keys + i * ksz, vals + i * vsz);
+		if (bpf_map_update_batch(fd, keys, vals, &count, NULL)) {
+			snprintf(err, errlen,
+				 "cannot fill the new generation's %s (%zu of %zu entries written): %s",
+				 what, done + count, n, strerror(errno));
+			ret = -1;
+			goto out;
+		}
+		done += count;
 	}
 out:
 	free(keys);
@@ -313,11 +344,10 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 		snprintf(err, errlen, "cannot create the new generation's maps: %s", strerror(errno));
 		goto out;
 	}
-	if (fill(rules, c->b, c->nr_b, sizeof(c->b[0]), sizeof(c->b[0].key),
-		 offsetof(struct compiled_bucket, val), sizeof(c->b[0].val), "rules", err, errlen) ||
-	    fill(cgroups, c->cg, c->nr_cg, sizeof(c->cg[0]), sizeof(c->cg[0].cgid),
-		 offsetof(struct compiled_cgroup, val), sizeof(c->cg[0].val), "cgroups", err,
-		 errlen))
+	if (fill(rules, c, c->nr_b, rules_entry, sizeof(struct mktme_pol_rule_key),
+		 sizeof(struct mktme_pol_bucket), "rules", err, errlen) ||
+	    fill(cgroups, c, c->nr_cg, cgroups_entry, sizeof(__u64),
+		 sizeof(struct mktme_pol_cgroup), "cgroups", err, errlen))
 		goto out;
 	if (bpf_map_update_elem(meta, &zero, &next, BPF_ANY)) {
 		snprintf(err, errlen, "cannot fill the new generation's metadata: %s", strerror(errno));

@@ -415,10 +415,18 @@ static bool overlap(const struct mktme_pol_rule *a, const struct mktme_pol_rule 
 int compiled_add_bucket(struct compiled *c, const struct mktme_pol_rule_key *k,
 			const struct mktme_pol_bucket *v)
 {
+	uint32_t nr = v->nr < MKTME_BUCKET_MAX ? v->nr : MKTME_BUCKET_MAX;
+
 	if (grow(&c->b, &c->cap_b, c->nr_b, sizeof(*c->b)))
 		return -ENOMEM;
+	/* Room for its last rule: one doubling (to 16 at least) makes it. */
+	if (nr && grow(&c->r, &c->cap_r, c->nr_r + nr - 1, sizeof(*c->r)))
+		return -ENOMEM;
+	memcpy(c->r + c->nr_r, v->r, nr * sizeof(*c->r));
 	c->b[c->nr_b].key = *k;
-	c->b[c->nr_b].val = *v;
+	c->b[c->nr_b].first = c->nr_r;
+	c->b[c->nr_b].nr = nr;
+	c->nr_r += nr;
 	c->nr_b++;
 	return 0;
 }
@@ -529,6 +537,17 @@ static int compile_items(const struct policy *p, struct compiled *c, struct item
 		}
 		c->b = b;
 		c->cap_b = n;
+	}
+	/* And for their rules, n at least (a cgroup's "*" rules go into each of its buckets). */
+	if (n > c->cap_r) {
+		struct mktme_pol_rule *r = realloc(c->r, n * sizeof(*r));
+
+		if (!r) {
+			diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
+			return -1;
+		}
+		c->r = r;
+		c->cap_r = n;
 	}
 	for (size_t lo = 0, hi; lo < n; lo = hi) {
 		size_t wlo = lo, whi = lo;
@@ -674,17 +693,30 @@ out:
 void compiled_free(struct compiled *c)
 {
 	free(c->b);
+	free(c->r);
 	free(c->cg);
 	memset(c, 0, sizeof(*c));
 }
 
-const struct mktme_pol_bucket *compiled_bucket(const struct compiled *c,
-					       const struct mktme_pol_rule_key *k)
+void compiled_bucket_value(const struct compiled *c, size_t i, struct mktme_pol_bucket *v)
 {
-	for (size_t i = 0; i < c->nr_b; i++)
-		if (!memcmp(&c->b[i].key, k, sizeof(*k)))
-			return &c->b[i].val;
-	return NULL;
+	const struct compiled_bucket *b = &c->b[i];
+
+	memset(v, 0, sizeof(*v));
+	v->nr = b->nr;
+	memcpy(v->r, c->r + b->first, b->nr * sizeof(v->r[0]));
+}
+
+bool compiled_bucket(const struct compiled *c, const struct mktme_pol_rule_key *k,
+		     struct mktme_pol_bucket *v)
+{
+	for (size_t i = 0; i < c->nr_b; i++) {
+		if (!memcmp(&c->b[i].key, k, sizeof(*k))) {
+			compiled_bucket_value(c, i, v);
+			return true;
+		}
+	}
+	return false;
 }
 
 const struct mktme_pol_cgroup *compiled_cgroup(const struct compiled *c, const __u64 *cgid)
@@ -705,9 +737,49 @@ size_t compiled_entries(const struct compiled *c)
 	return c->has_meta + c->nr_b + c->nr_cg;
 }
 
+/* A bucket with its rules, to compare two compiled forms' buckets by content. */
+struct bucket_ref {
+	const struct compiled_bucket *b;
+	const struct mktme_pol_rule *r;
+};
+
 static int bucket_cmp(const void *x, const void *y)
 {
-	return memcmp(x, y, sizeof(struct compiled_bucket));
+	const struct bucket_ref *a = x, *b = y;
+	int k = memcmp(&a->b->key, &b->b->key, sizeof(a->b->key));
+
+	if (k)
+		return k;
+	if (a->b->nr != b->b->nr)
+		return a->b->nr < b->b->nr ? -1 : 1;
+	return memcmp(a->r, b->r, a->b->nr * sizeof(*a->r));
+}
+
+static struct bucket_ref *bucket_refs(const struct compiled *c)
+{
+	struct bucket_ref *refs = malloc(c->nr_b * sizeof(*refs) + 1);
+
+	if (!refs)
+		return NULL;
+	for (size_t i = 0; i < c->nr_b; i++) {
+		refs[i].b = &c->b[i];
+		refs[i].r = c->r + c->b[i].first;
+	}
+	qsort(refs, c->nr_b, sizeof(*refs), bucket_cmp);
+	return refs;
+}
+
+/* The same buckets with the same rules, in any order (map order is the hash's). */
+static bool same_buckets(const struct compiled *a, const struct compiled *b)
+{
+	struct bucket_ref *x = bucket_refs(a), *y = bucket_refs(b);
+	bool same = x && y;
+
+	for (size_t i = 0; same && i < a->nr_b; i++)
+		same = !bucket_cmp(&x[i], &y[i]);
+	free(x);
+	free(y);
+	return same;
 }
 
 static int cgroup_cmp(const void *x, const void *y)
@@ -744,7 +816,7 @@ bool compiled_same(const struct compiled *a, const struct compiled *b)
 	ma.loaded_at = mb.loaded_at = 0;
 	if (memcmp(&ma, &mb, sizeof(ma)))
 		return false;
-	return same_set(a->b, b->b, a->nr_b, sizeof(*a->b), bucket_cmp) &&
+	return same_buckets(a, b) &&
 	       same_set(a->cg, b->cg, a->nr_cg, sizeof(*a->cg), cgroup_cmp);
 }
 
@@ -832,11 +904,10 @@ int policy_decompile(const struct compiled *c, const struct resolve_opts *o, str
 	}
 	for (size_t i = 0; i < c->nr_b; i++) {
 		const struct mktme_pol_rule_key *k = &c->b[i].key;
-		const struct mktme_pol_bucket *v = &c->b[i].val;
 		bool wild_bucket = !strcmp(k->name, "*");
 
-		for (uint32_t j = 0; j < v->nr && j < MKTME_BUCKET_MAX; j++) {
-			const struct mktme_pol_rule *mr = &v->r[j];
+		for (uint32_t j = 0; j < c->b[i].nr; j++) {
+			const struct mktme_pol_rule *mr = &c->r[c->b[i].first + j];
 			struct policy_rule *r;
 
 			/* "*" rules are copied into every named bucket of their

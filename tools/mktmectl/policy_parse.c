@@ -633,8 +633,13 @@ static int check_text(struct parser *ps, const char *buf, size_t len)
 	return 0;
 }
 
-int policy_parse_buf(const char *name, const char *buf, size_t len, struct policy *p,
-		     struct diag *d)
+/*
+ * policy_parse_buf() with @src (@len bytes and a NUL, malloc'd) handed over:
+ * it becomes the policy's source, freed with it or here on failure. The
+ * file read is kept as it is, not copied (a 10,000-rule file is 700 KB).
+ */
+static int parse_source(const char *name, char *src, size_t len, struct policy *p,
+			struct diag *d)
 {
 	struct parser ps = { .file = name, .d = d, .p = p };
 	struct yaml_tree *tree = NULL;
@@ -642,25 +647,19 @@ int policy_parse_buf(const char *name, const char *buf, size_t len, struct polic
 
 	memset(p, 0, sizeof(*p));
 	memset(d, 0, sizeof(*d));
+	p->source = src;
+	p->source_len = len;
 	p->file = strdup(name);
 	if (!p->file) {
 		diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
-		return -1;
+		goto out;
 	}
 	if (len > POLICY_MAX_FILE) {
 		diag_set(d, name, (struct pos){ 0, 0 }, "file is %zu bytes (at most %d)", len,
 			 POLICY_MAX_FILE);
 		goto out;
 	}
-	p->source = malloc(len + 1);
-	if (!p->source) {
-		diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
-		goto out;
-	}
-	memcpy(p->source, buf, len);
-	p->source[len] = '\0';
-	p->source_len = len;
-	if (check_text(&ps, buf, len) || yaml_tree_parse(name, buf, len, &tree, d))
+	if (check_text(&ps, src, len) || yaml_tree_parse(name, src, len, &tree, d))
 		goto out;
 	ret = parse_root(&ps, yaml_tree_root(tree));
 out:
@@ -676,12 +675,36 @@ out:
 	return ret;
 }
 
+int policy_parse_buf(const char *name, const char *buf, size_t len, struct policy *p,
+		     struct diag *d)
+{
+	char *src;
+
+	if (len > POLICY_MAX_FILE) {
+		memset(p, 0, sizeof(*p));
+		memset(d, 0, sizeof(*d));
+		diag_set(d, name, (struct pos){ 0, 0 }, "file is %zu bytes (at most %d)", len,
+			 POLICY_MAX_FILE);
+		return -1;
+	}
+	src = malloc(len + 1);
+	if (!src) {
+		memset(p, 0, sizeof(*p));
+		memset(d, 0, sizeof(*d));
+		diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
+		return -1;
+	}
+	memcpy(src, buf, len);
+	src[len] = '\0';
+	return parse_source(name, src, len, p, d);
+}
+
 int policy_parse_file(const char *path, struct policy *p, struct diag *d)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
-	int fd, ret;
+	int fd;
 
 	memset(p, 0, sizeof(*p));
 	memset(d, 0, sizeof(*d));
@@ -718,9 +741,7 @@ int policy_parse_file(const char *path, struct policy *p, struct diag *d)
 	}
 	close(fd);
 	buf[len] = '\0';
-	ret = policy_parse_buf(path, buf, len, p, d);
-	free(buf);
-	return ret;
+	return parse_source(path, buf, len, p, d);
 }
 
 void policy_free(struct policy *p)
