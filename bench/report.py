@@ -146,9 +146,18 @@ def ratio(a, b):
             "round_min": min(per_round), "round_max": max(per_round)}
 
 
-def policy(raw, host_check):
+CLOCKS = {
+    "icount": "guest time = instructions executed, 1 ns each (TCG, QEMU -icount shift=0): a reference CPU of one "
+              "instruction per ns, whatever the host's load",
+    "tcg": "guest time = the host's wall clock under TCG (emulation costs and the host's load included)",
+    "kvm": "guest time = the host CPU's own, under KVM",
+}
+
+
+def policy(raw, host_check, clock):
     """The policy part (bench/policy_bench.c); @host_check: bench/run's native
-    timings of the same policy check --offline, or None."""
+    timings of the same policy check --offline, or None; @clock: how the
+    guest's time passed (tools/vm/run's DIR/clock)."""
     # Per round, each visit's fastest block: the host takes the emulated
     # CPUs away for milliseconds at a time, and the fastest of 40 short
     # blocks is the one that ran undisturbed (bench/policy_bench.c). The
@@ -181,6 +190,12 @@ def policy(raw, host_check):
             loads["policy load, %s rules, programs attached" % st[6:]] = stats(raw["load_ms"][st])
     loads["policy load --dry-run, 10000 rules (parse, resolve, compile)"] = stats(raw["dry_run_10000_ms"])
     loads["policy unload --detach"] = stats(raw["detach_ms"])
+    # After each state change the bench waits for the guest to go idle
+    # before timing (settle() in bench/policy_bench.c): the work a load
+    # leaves behind it (the replaced generation freed) is reported here.
+    settle = {st: stats(v) for st, v in raw.get("settle_ms", {}).items() if v}
+    for st, v in settle.items():
+        loads["guest busy after entering %s (until idle)" % st] = v
 
     goals = []
     for sub in ("depth-10 no-touch", "depth-10 touch"):
@@ -249,8 +264,9 @@ def policy(raw, host_check):
     md += ["", "Medians of all blocks, depth 10 (no-touch, touch), µs per cycle: %s." % "; ".join(
         "%s %.1f, %.1f" % (st, block_medians[st]["depth-10 no-touch"]["median"], block_medians[st]["depth-10 touch"]["median"])
         for st in states)]
-    title = "policy: kernel %s, %d rounds, each state and caller %d blocks of %d cycles per round (a cycle: %s)" % (
-        raw["kernel"], raw["rounds"], raw["blocks"], raw["cycles"], raw["cycle"])
+    title = "policy: kernel %s, %d rounds, each state and caller %d blocks of %d cycles per round (a cycle: %s); %s" % (
+        raw["kernel"], raw["rounds"], raw["blocks"], raw["cycles"], raw["cycle"], CLOCKS.get(clock, clock))
+    result["clock"] = clock
     return result, title, md
 
 
@@ -260,11 +276,13 @@ if os.path.exists(vmdir + "/raw.json"):
     r, title, md = fault(json.load(open(vmdir + "/raw.json")), out)
     results.update(r)
     text += title + "\n\n" + "\n".join(md) + "\n"
-if os.path.exists(vmdir + "/policy-raw.json"):
+pdir = vmdir + "/policy"
+if os.path.exists(pdir + "/policy-raw.json"):
     hc = None
-    if os.path.exists(vmdir + "/host-check.json"):
-        hc = json.load(open(vmdir + "/host-check.json"))["check_offline_10000_ms"]
-    r, title, md = policy(json.load(open(vmdir + "/policy-raw.json")), hc)
+    if os.path.exists(pdir + "/host-check.json"):
+        hc = json.load(open(pdir + "/host-check.json"))["check_offline_10000_ms"]
+    clock = open(pdir + "/clock").read().strip() if os.path.exists(pdir + "/clock") else "tcg"
+    r, title, md = policy(json.load(open(pdir + "/policy-raw.json")), hc, clock)
     results["policy"] = r
     text += ("\n" if text else "") + title + "\n\n" + "\n".join(md) + "\n"
 if not results:

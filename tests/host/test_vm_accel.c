@@ -183,6 +183,27 @@ Test(vm_accel, tcg_asked_for_never_touches_kvm)
 	accel_env_fini(&e);
 }
 
+/* --icount (benchmarks): instruction-counted time under TCG, never asked of KVM. */
+Test(vm_accel, icount_is_given_to_tcg_only)
+{
+	struct accel_env e;
+	struct run_result r;
+
+	accel_env_init(&e, "works");
+	run_guest(&r, &e, "null", "MKTME_VM_ACCEL=tcg", "MKTME_VM_ICOUNT=1");
+	assert_ran_under(&r, "tcg");
+	cr_assert_eq(boots_with(&e, "tcg,thread=single +icount"), 1, "TCG boot without -icount");
+	run_result_free(&r);
+
+	run_guest(&r, &e, "null", NULL, "MKTME_VM_ICOUNT=1");
+	assert_ran_under(&r, "kvm");
+	/* The probe and the boot, both plain KVM: QEMU refuses -icount with KVM. */
+	cr_assert_eq(kvm_boots(&e), 2, "KVM boots without -icount: %d", kvm_boots(&e));
+	cr_assert_eq(boots_with(&e, "kvm +icount"), 0);
+	run_result_free(&r);
+	accel_env_fini(&e);
+}
+
 Test(vm_accel, kvm_asked_for_without_dev_kvm_is_an_error)
 {
 	struct accel_env e;
