@@ -22,6 +22,21 @@
 #include "cgroup.h"
 #include "policy.h"
 
+/*
+ * The map value of the bucket of @k in @c, NULL if there is none: what the
+ * programs' bpf_map_lookup_elem() gives. Each call fills the next of a ring
+ * of values, so a test (or a walk, one bucket at a time) can hold a few.
+ */
+static inline const struct mktme_pol_bucket *test_bucket(const struct compiled *c,
+							 const struct mktme_pol_rule_key *k)
+{
+	static struct mktme_pol_bucket ring[4];
+	static unsigned int next;
+	struct mktme_pol_bucket *v = &ring[next++ % 4];
+
+	return compiled_bucket(c, k, v) ? v : NULL;
+}
+
 /* Directories of the stand-in cgroup tree. */
 static const char *const test_cgroups[] = {
 	"/tenants", "/tenants/a", "/tenants/a/job", "/tenants/a/job/step",

@@ -22,22 +22,16 @@ int __wrap_cgroup_id(const char *root, const char *path, uint64_t *id)
 	return __real_cgroup_id(root, path, id);
 }
 
-/*
- * The map value of (@cg, @name), NULL if there is none. A test holds a few
- * at once: each call gets the next of a ring of values.
- */
+/* The map value of (@cg, @name), NULL if there is none (test_bucket()). */
 static const struct mktme_pol_bucket *bucket(const struct compiled *c, const char *cg,
 					     const char *name)
 {
-	static struct mktme_pol_bucket ring[4];
-	static unsigned int next;
-	struct mktme_pol_bucket *v = &ring[next++ % 4];
 	struct mktme_pol_rule_key k;
 
 	memset(&k, 0, sizeof(k));
 	k.cgid = test_cgid(cg);
 	strncpy(k.name, name, sizeof(k.name) - 1);
-	return compiled_bucket(c, &k, v) ? v : NULL;
+	return test_bucket(c, &k);
 }
 
 Test(compile, meta_entry)

@@ -42,22 +42,7 @@ static uint64_t live_of(uint64_t cgid)
 
 #include "policy_test.h"
 
-/*
- * What the programs' bpf_map_lookup_elem() gives for a bucket: a value
- * that stays valid while the decision runs. A walk holds one bucket at a
- * time; a ring of values is enough.
- */
-static const struct mktme_pol_bucket *lookup_bucket(const struct compiled *c,
-						    const struct mktme_pol_rule_key *k)
-{
-	static struct mktme_pol_bucket ring[4];
-	static unsigned int next;
-	struct mktme_pol_bucket *v = &ring[next++ % 4];
-
-	return compiled_bucket(c, k, v) ? v : NULL;
-}
-
-#define MKTME_LOOKUP_BUCKET(map, key) lookup_bucket((const struct compiled *)(map), (key))
+#define MKTME_LOOKUP_BUCKET(map, key) test_bucket((const struct compiled *)(map), (key))
 #define MKTME_LOOKUP_CGROUP(map, cgid) compiled_cgroup((const struct compiled *)(map), (cgid))
 #define MKTME_CHARGE(map, cgid) ((void)(map), live_add(cgid))
 #define MKTME_UNCHARGE(map, cgid) ((void)(map), live_sub(cgid))

@@ -199,11 +199,6 @@ static int gen_create(int tpl, enum bpf_map_type type, __u32 flags, const char *
 	return fd;
 }
 
-/*
- * The @n entries of @e (each @stride bytes: a key of @ksz at 0, a value of
- * @vsz at @voff) into the fresh map @fd, in one batched update: one system
- * call, not one per entry (a 10,000-rule policy is as many buckets).
- */
 /* Entry @i of @c's rules map, or of its cgroups map, into @key and @val. */
 typedef void (*entry_fn)(const struct compiled *c, size_t i, void *key, void *val);
 
@@ -229,7 +224,11 @@ static void cgroups_entry(const struct compiled *c, size_t i, void *key, void *v
  */
 #define FILL_BATCH 256
 
-/* @n entries of @c (@entry makes each, @ksz and @vsz bytes) into map @fd. */
+/*
+ * @n entries of @c (@entry makes each, @ksz and @vsz bytes) into the fresh
+ * map @fd, in batched updates: a system call per batch, not per entry (a
+ * 10,000-rule policy is as many buckets).
+ */
 static int fill(int fd, const struct compiled *c, size_t n, entry_fn entry, size_t ksz,
 		size_t vsz, const char *what, char *err, size_t errlen)
 {

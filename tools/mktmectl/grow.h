@@ -31,4 +31,34 @@ static inline int grow(void *arr, size_t *cap, size_t n, size_t size)
 	return 0;
 }
 
+/* Room for @n elements of *@arr: grow() as many times as that takes. */
+static inline int grow_to(void *arr, size_t *cap, size_t n, size_t size)
+{
+	while (n > *cap)
+		if (grow(arr, cap, *cap, size))
+			return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Room for @n elements at once, exactly @n if it has to grow: for an array
+ * whose size is known up front, which doubling would copy over and over.
+ */
+static inline int reserve(void *arr, size_t *cap, size_t n, size_t size)
+{
+	void **p = arr;
+	void *np;
+
+	if (n <= *cap)
+		return 0;
+	if (n > SIZE_MAX / size)
+		return -ENOMEM;
+	np = realloc(*p, n * size);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = n;
+	return 0;
+}
+
 #endif

@@ -429,8 +429,7 @@ int compiled_add_bucket(struct compiled *c, const struct mktme_pol_rule_key *k,
 
 	if (grow(&c->b, &c->cap_b, c->nr_b, sizeof(*c->b)))
 		return -ENOMEM;
-	/* Room for its last rule: one doubling (to 16 at least) makes it. */
-	if (nr && grow(&c->r, &c->cap_r, c->nr_r + nr - 1, sizeof(*c->r)))
+	if (grow_to(&c->r, &c->cap_r, c->nr_r + nr, sizeof(*c->r)))
 		return -ENOMEM;
 	memcpy(c->r + c->nr_r, v->r, nr * sizeof(*c->r));
 	c->b[c->nr_b].key = *k;
@@ -535,29 +534,14 @@ static int compile_items(const struct policy *p, struct compiled *c, struct item
 		return -1;
 	/*
 	 * Every bucket has an item of its own (its name's, or its cgroup's
-	 * "*" ones), so n buckets at most: room for them at once, where
-	 * doubling copied a 10,000-rule policy's 5 MB over and over.
+	 * "*" ones), so n buckets at most, and n rules at least (a cgroup's
+	 * "*" rules go into each of its buckets: more grow as they come):
+	 * room for them at once, where doubling copied them over and over.
 	 */
-	if (n > c->cap_b) {
-		struct compiled_bucket *b = realloc(c->b, n * sizeof(*b));
-
-		if (!b) {
-			diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
-			return -1;
-		}
-		c->b = b;
-		c->cap_b = n;
-	}
-	/* And for their rules, n at least (a cgroup's "*" rules go into each of its buckets). */
-	if (n > c->cap_r) {
-		struct mktme_pol_rule *r = realloc(c->r, n * sizeof(*r));
-
-		if (!r) {
-			diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
-			return -1;
-		}
-		c->r = r;
-		c->cap_r = n;
+	if (reserve(&c->b, &c->cap_b, n, sizeof(*c->b)) ||
+	    reserve(&c->r, &c->cap_r, n, sizeof(*c->r))) {
+		diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
+		return -1;
 	}
 	for (size_t lo = 0, hi; lo < n; lo = hi) {
 		size_t wlo = lo, whi = lo;

@@ -637,6 +637,7 @@ static int check_text(struct parser *ps, const char *buf, size_t len)
  * policy_parse_buf() with @src (@len bytes and a NUL, malloc'd) handed over:
  * it becomes the policy's source, freed with it or here on failure. The
  * file read is kept as it is, not copied (a 10,000-rule file is 700 KB).
+ * Both callers hold @len to POLICY_MAX_FILE before they allocate.
  */
 static int parse_source(const char *name, char *src, size_t len, struct policy *p,
 			struct diag *d)
@@ -652,11 +653,6 @@ static int parse_source(const char *name, char *src, size_t len, struct policy *
 	p->file = strdup(name);
 	if (!p->file) {
 		diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
-		goto out;
-	}
-	if (len > POLICY_MAX_FILE) {
-		diag_set(d, name, (struct pos){ 0, 0 }, "file is %zu bytes (at most %d)", len,
-			 POLICY_MAX_FILE);
 		goto out;
 	}
 	if (check_text(&ps, src, len) || yaml_tree_parse(name, src, len, &tree, d))
@@ -678,20 +674,16 @@ out:
 int policy_parse_buf(const char *name, const char *buf, size_t len, struct policy *p,
 		     struct diag *d)
 {
-	char *src;
+	char *src = len > POLICY_MAX_FILE ? NULL : malloc(len + 1);
 
-	if (len > POLICY_MAX_FILE) {
-		memset(p, 0, sizeof(*p));
-		memset(d, 0, sizeof(*d));
-		diag_set(d, name, (struct pos){ 0, 0 }, "file is %zu bytes (at most %d)", len,
-			 POLICY_MAX_FILE);
-		return -1;
-	}
-	src = malloc(len + 1);
 	if (!src) {
 		memset(p, 0, sizeof(*p));
 		memset(d, 0, sizeof(*d));
-		diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
+		if (len > POLICY_MAX_FILE)
+			diag_set(d, name, (struct pos){ 0, 0 }, "file is %zu bytes (at most %d)",
+				 len, POLICY_MAX_FILE);
+		else
+			diag_set(d, name, (struct pos){ 0, 0 }, "out of memory");
 		return -1;
 	}
 	memcpy(src, buf, len);
