@@ -204,6 +204,27 @@ Test(vm_accel, icount_is_given_to_tcg_only)
 	accel_env_fini(&e);
 }
 
+/*
+ * QEMU refuses -icount with multi-threaded TCG ("No MTTCG when icount is
+ * enabled"): asking for both is the caller's error, said before anything
+ * boots, not QEMU's message after the console's tail. No /dev/kvm, so auto
+ * picks TCG (the accelerator's slot carries the thread mode here).
+ */
+Test(vm_accel, icount_with_multi_threaded_tcg_is_an_error)
+{
+	struct accel_env e;
+	struct run_result r;
+
+	accel_env_init(&e, "works");
+	run_guest(&r, &e, "none", "MKTME_VM_TCG_THREAD=multi", "MKTME_VM_ICOUNT=1");
+	cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
+	cr_assert(strstr(r.err, "--icount needs one TCG thread"), "stderr: %s", r.err);
+	cr_assert(!strstr(r.out, "guest-ran"), "stdout: %s", r.out);
+	cr_assert_eq(boots_with(&e, "tcg,thread=multi +icount"), 0);
+	run_result_free(&r);
+	accel_env_fini(&e);
+}
+
 Test(vm_accel, kvm_asked_for_without_dev_kvm_is_an_error)
 {
 	struct accel_env e;
