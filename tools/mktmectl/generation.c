@@ -246,18 +246,23 @@ static int fill(int fd, const struct compiled *c, size_t n, entry_fn entry, size
 		goto out;
 	}
 	while (done < n) {
-		__u32 count = n - done < per ? n - done : per;
+		size_t want = n - done < per ? n - done : per;
+		__u32 count = want;
 
-		for (size_t i = 0; i < count; i++)
+		for (size_t i = 0; i < want; i++)
 			entry(c, done + i, keys + i * ksz, vals + i * vsz);
+		/*
+		 * The batch is named, not a count of entries written: a batch the
+		 * kernel refuses before its first entry leaves @count as it was.
+		 */
 		if (bpf_map_update_batch(fd, keys, vals, &count, NULL)) {
 			snprintf(err, errlen,
-				 "cannot fill the new generation's %s (%zu of %zu entries written): %s",
-				 what, done + count, n, strerror(errno));
+				 "cannot fill the new generation's %s (the batch of entries %zu to %zu of %zu): %s",
+				 what, done + 1, done + want, n, strerror(errno));
 			ret = -1;
 			goto out;
 		}
-		done += count;
+		done += want;
 	}
 out:
 	free(keys);
