@@ -431,7 +431,8 @@ int compiled_add_bucket(struct compiled *c, const struct mktme_pol_rule_key *k,
 		return -ENOMEM;
 	if (grow_to(&c->r, &c->cap_r, c->nr_r + nr, sizeof(*c->r)))
 		return -ENOMEM;
-	memcpy(c->r + c->nr_r, v->r, nr * sizeof(*c->r));
+	if (nr)	/* c->r may still be NULL: a bucket read back empty */
+		memcpy(c->r + c->nr_r, v->r, nr * sizeof(*c->r));
 	c->b[c->nr_b].key = *k;
 	c->b[c->nr_b].first = c->nr_r;
 	c->b[c->nr_b].nr = nr;
@@ -698,7 +699,8 @@ void compiled_bucket_value(const struct compiled *c, size_t i, struct mktme_pol_
 
 	memset(v, 0, sizeof(*v));
 	v->nr = b->nr;
-	memcpy(v->r, c->r + b->first, b->nr * sizeof(v->r[0]));
+	if (b->nr)
+		memcpy(v->r, c->r + b->first, b->nr * sizeof(v->r[0]));
 }
 
 bool compiled_bucket(const struct compiled *c, const struct mktme_pol_rule_key *k,
@@ -746,7 +748,7 @@ static int bucket_cmp(const void *x, const void *y)
 		return k;
 	if (a->b->nr != b->b->nr)
 		return a->b->nr < b->b->nr ? -1 : 1;
-	return memcmp(a->r, b->r, a->b->nr * sizeof(*a->r));
+	return a->b->nr ? memcmp(a->r, b->r, a->b->nr * sizeof(*a->r)) : 0;
 }
 
 static struct bucket_ref *bucket_refs(const struct compiled *c)
@@ -757,7 +759,7 @@ static struct bucket_ref *bucket_refs(const struct compiled *c)
 		return NULL;
 	for (size_t i = 0; i < c->nr_b; i++) {
 		refs[i].b = &c->b[i];
-		refs[i].r = c->r + c->b[i].first;
+		refs[i].r = c->r ? c->r + c->b[i].first : NULL;
 	}
 	qsort(refs, c->nr_b, sizeof(*refs), bucket_cmp);
 	return refs;
@@ -785,9 +787,13 @@ static int cgroup_cmp(const void *x, const void *y)
 static bool same_set(const void *a, const void *b, size_t n, size_t size,
 		     int (*cmp)(const void *, const void *))
 {
-	char *x = malloc(n * size + 1), *y = malloc(n * size + 1);
+	char *x, *y;
 	bool same = false;
 
+	if (!n)
+		return true;	/* @a and @b may be NULL */
+	x = malloc(n * size);
+	y = malloc(n * size);
 	if (x && y) {
 		memcpy(x, a, n * size);
 		memcpy(y, b, n * size);
