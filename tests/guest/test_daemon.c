@@ -79,7 +79,7 @@ static void stop_daemon(void)
 static void cleanup(void)
 {
 	stop_daemon();
-	guest_sh(NULL, "%s policy unload --detach >/dev/null 2>&1; rm -rf " ETC " " CM " " NOTIFY " /tmp/mktme-strace* /tmp/mktme-own*", guest_ctl());
+	guest_sh(NULL, "%s policy unload --detach >/dev/null 2>&1; rm -rf " ETC " " CM " " NOTIFY " /tmp/mktme-strace* /tmp/mktme-own* /tmp/mktme-same*", guest_ctl());
 	rmdir(CG_ROOT CG "/late");
 	rmdir(CG_ROOT CG);
 }
@@ -782,4 +782,38 @@ Test(daemon, owns_the_policy_and_stands_back_only_when_forced, .timeout = GUEST_
 		  "signalfd failing: exit %d:\n%s", rc, out);
 	free(out);
 	cr_assert_eq(mode_in_force(), MKTME_MODE_AUDIT, "the failed starts changed the policy");
+}
+
+/* ---- a refresh that finds nothing new ------------------------------------ */
+
+#define SAME_DIR "/tmp/mktme-same.d"
+#define SAME_FILE SAME_DIR "/policy.yaml"
+
+/*
+ * The 2 s refresh compiles the file again and compares it with the
+ * generation in force. That comparison counted the slot the generation sits
+ * in (which a fresh compile does not have until it is switched to), so
+ * every generation in slot 1 was loaded again as the next one in slot 0, a
+ * "cgroups changed" reload with nothing changed.
+ */
+Test(daemon, a_refresh_does_not_reload_what_is_in_force, .timeout = GUEST_TIMEOUT(600))
+{
+	const char *log = "/tmp/mktme-same.log";
+	struct mktme_pol_meta m;
+
+	cr_assert_eq(mkdir(SAME_DIR, 0755), 0);
+	write_file(SAME_FILE, AUDIT_POLICY);
+	start_daemon(SAME_FILE, log);
+	cr_assert(wait_log_n(log, "ready: watching", 1, 300), "daemon did not start");
+	write_file(SAME_FILE, ENFORCE_POLICY);
+	cr_assert(wait_log_n(log, "file changed: loaded " SAME_FILE " as generation 2", 1, 30));
+	cr_assert_eq(guest_meta_in_force(&m), 0);
+	cr_assert_eq(m.generation, 2);
+	cr_assert_eq(m.slot, 1, "the second generation is in slot %u, not 1", m.slot);
+
+	wait_refreshes(SAME_FILE, 3);
+	cr_assert_eq(count_in_log(log, "cgroups changed: loaded"), 0,
+		     "a refresh loaded the policy in force again:\n%s", guest_read_file(log, NULL));
+	cr_assert_eq(guest_meta_in_force(&m), 0);
+	cr_assert_eq(m.generation, 2, "generation %u in force after three refreshes", m.generation);
 }

@@ -568,6 +568,82 @@ Test(compile, decompile_round_trip)
 	policy_free(&p);
 }
 
+/*
+ * The daemon's refresh compares what it compiled with the generation read
+ * back from the maps (compiled_same()): buckets come back in the hash's
+ * order, as full 520-byte values, into a rules pool of their own.
+ */
+static void read_back(const struct compiled *c, struct compiled *back)
+{
+	struct mktme_pol_bucket v;
+
+	memset(back, 0, sizeof(*back));
+	back->has_meta = c->has_meta;
+	back->meta = c->meta;
+	for (size_t i = c->nr_b; i-- > 0;) {
+		compiled_bucket_value(c, i, &v);
+		cr_assert_eq(compiled_add_bucket(back, &c->b[i].key, &v), 0);
+	}
+	for (size_t i = c->nr_cg; i-- > 0;)
+		cr_assert_eq(compiled_add_cgroup(back, c->cg[i].cgid, &c->cg[i].val), 0);
+}
+
+Test(compile, same_as_read_back_in_any_order)
+{
+	struct policy p;
+	struct compiled c, back;
+
+	assert_ok("version: 1\nmode: enforce\ndefault: deny\n"
+		  "limits:\n  - {cgroup: /tenants, max_live_keys: 3}\n"
+		  "rules:\n"
+		  "  - {cgroup: /tenants/a, keys: [a, \"*\"], operations: [bind], verdict: deny}\n"
+		  "  - {cgroup: /tenants/a, keys: [a], operations: [mmap], verdict: allow}\n"
+		  "  - {cgroup: /tenants, keys: [b, c, d], verdict: allow}\n"
+		  "  - {cgroup: /vm, uid: 9, keys: [v], key_types: [cpu], verdict: allow}\n",
+		  &p, &c);
+	cr_assert_gt(c.nr_b, 3);
+	read_back(&c, &back);
+	cr_assert(compiled_same(&c, &back));
+	cr_assert(compiled_same(&back, &c));
+	/*
+	 * In force in the other slot, loaded at another time, as generation
+	 * 7: the same policy (a fresh compile has no slot until the switch).
+	 */
+	back.meta.slot = 1;
+	back.meta.loaded_at = 12345;
+	back.meta.generation = 7;
+	cr_assert(compiled_same(&c, &back), "the slot in force made the same policy differ");
+
+	/* One rule's verdict in one bucket: not the same generation. */
+	back.r[back.b[0].first].verdict ^= 1;
+	cr_assert_not(compiled_same(&c, &back));
+	compiled_free(&back);
+
+	/* A bucket missing, or a limit changed. */
+	read_back(&c, &back);
+	back.nr_b--;
+	cr_assert_not(compiled_same(&c, &back));
+	compiled_free(&back);
+	read_back(&c, &back);
+	back.cg[0].val.live_limit++;
+	cr_assert_not(compiled_same(&c, &back));
+	compiled_free(&back);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+/* Nothing in either: the same, with no pool or cgroups at all. */
+Test(compile, same_when_empty)
+{
+	struct compiled a, b;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.has_meta = b.has_meta = true;
+	a.meta.generation = b.meta.generation = 3;
+	cr_assert(compiled_same(&a, &b));
+}
+
 Test(compile, decompile_names_removed_cgroups)
 {
 	struct policy p, back;

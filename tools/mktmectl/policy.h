@@ -184,7 +184,7 @@ const struct mktme_pol_meta *compiled_meta(const struct compiled *c);
 /* Entries in all three maps (what `policy check` and `load` report). */
 size_t compiled_entries(const struct compiled *c);
 /*
- * Same entries, the metadata's generation and load time aside (its mode and
+ * Same entries, the metadata's generation, slot and load time aside (its mode and
  * default count: a file that changes only those is a new policy).
  */
 bool compiled_same(const struct compiled *a, const struct compiled *b);

@@ -812,8 +812,14 @@ bool compiled_same(const struct compiled *a, const struct compiled *b)
 
 	if (a->has_meta != b->has_meta || a->nr_b != b->nr_b || a->nr_cg != b->nr_cg)
 		return false;
+	/*
+	 * Where and when a generation was put, not what it decides: a fresh
+	 * compile has no slot until policy_switch() picks one, so comparing it
+	 * made every generation in slot 1 differ from the same policy.
+	 */
 	ma.generation = mb.generation = 0;
 	ma.loaded_at = mb.loaded_at = 0;
+	ma.slot = mb.slot = 0;
 	if (memcmp(&ma, &mb, sizeof(ma)))
 		return false;
 	return same_buckets(a, b) &&
