@@ -788,13 +788,17 @@ Test(daemon, owns_the_policy_and_stands_back_only_when_forced, .timeout = GUEST_
 
 #define SAME_DIR "/tmp/mktme-same.d"
 #define SAME_FILE SAME_DIR "/policy.yaml"
+/* Limits too: their entries' padding once made equal limits differ. */
+#define SAME_LIMITS "limits:\n  - {cgroup: " CG ", max_live_keys: 3, denial_records_per_second: 7}\n"
 
 /*
  * The 2 s refresh compiles the file again and compares it with the
  * generation in force. That comparison counted the slot the generation sits
  * in (which a fresh compile does not have until it is switched to), so
  * every generation in slot 1 was loaded again as the next one in slot 0, a
- * "cgroups changed" reload with nothing changed.
+ * "cgroups changed" reload with nothing changed; and it compared the limits'
+ * entries with their padding, so a policy with limits was loaded again at
+ * almost every refresh.
  */
 Test(daemon, a_refresh_does_not_reload_what_is_in_force, .timeout = GUEST_TIMEOUT(600))
 {
@@ -802,10 +806,10 @@ Test(daemon, a_refresh_does_not_reload_what_is_in_force, .timeout = GUEST_TIMEOU
 	struct mktme_pol_meta m;
 
 	cr_assert_eq(mkdir(SAME_DIR, 0755), 0);
-	write_file(SAME_FILE, AUDIT_POLICY);
+	write_file(SAME_FILE, AUDIT_POLICY SAME_LIMITS);
 	start_daemon(SAME_FILE, log);
 	cr_assert(wait_log_n(log, "ready: watching", 1, 300), "daemon did not start");
-	write_file(SAME_FILE, ENFORCE_POLICY);
+	write_file(SAME_FILE, ENFORCE_POLICY SAME_LIMITS);
 	cr_assert(wait_log_n(log, "file changed: loaded " SAME_FILE " as generation 2", 1, 30));
 	cr_assert_eq(guest_meta_in_force(&m), 0);
 	cr_assert_eq(m.generation, 2);

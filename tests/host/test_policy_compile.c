@@ -632,6 +632,36 @@ Test(compile, same_as_read_back_in_any_order)
 	policy_free(&p);
 }
 
+/*
+ * struct compiled_cgroup has 4 bytes of padding after its value, and the
+ * array is realloc'd: whatever the heap held there must not make two equal
+ * limits differ (it made the refresh reload every policy with `limits:`).
+ */
+Test(compile, same_whatever_the_padding_of_cgroup_entries_holds)
+{
+	struct compiled a, b;
+	struct mktme_pol_cgroup v = { .live_limit = 3, .denial_rate = 5 };
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	a.has_meta = b.has_meta = true;
+	/* Room made in advance, filled with 0xa5: what compiled_add_cgroup() finds there. */
+	b.cap_cg = 4;
+	b.cg = malloc(b.cap_cg * sizeof(*b.cg));
+	cr_assert_not_null(b.cg);
+	memset(b.cg, 0xa5, b.cap_cg * sizeof(*b.cg));
+	cr_assert_eq(compiled_add_cgroup(&a, 42, &v), 0);
+	cr_assert_eq(compiled_add_cgroup(&b, 42, &v), 0);
+	cr_assert(compiled_same(&a, &b), "padding bytes made equal limits differ");
+	v.live_limit = 4;
+	cr_assert_eq(compiled_add_cgroup(&a, 43, &v), 0);
+	v.live_limit = 5;
+	cr_assert_eq(compiled_add_cgroup(&b, 43, &v), 0);
+	cr_assert_not(compiled_same(&a, &b));
+	compiled_free(&a);
+	compiled_free(&b);
+}
+
 /* Nothing in either: the same, with no pool or cgroups at all. */
 Test(compile, same_when_empty)
 {

@@ -445,8 +445,7 @@ int compiled_add_cgroup(struct compiled *c, uint64_t cgid, const struct mktme_po
 {
 	if (grow(&c->cg, &c->cap_cg, c->nr_cg, sizeof(*c->cg)))
 		return -ENOMEM;
-	c->cg[c->nr_cg].cgid = cgid;
-	c->cg[c->nr_cg].val = *v;
+	c->cg[c->nr_cg] = (struct compiled_cgroup){ .cgid = cgid, .val = *v };
 	c->nr_cg++;
 	return 0;
 }
@@ -778,12 +777,23 @@ static bool same_buckets(const struct compiled *a, const struct compiled *b)
 	return same;
 }
 
+#define CMP(a, b) ((a) < (b) ? -1 : (a) > (b))
+
+/* Field by field: the struct's padding holds whatever the heap held. */
 static int cgroup_cmp(const void *x, const void *y)
 {
-	return memcmp(x, y, sizeof(struct compiled_cgroup));
+	const struct compiled_cgroup *a = x, *b = y;
+
+	if (a->cgid != b->cgid)
+		return CMP(a->cgid, b->cgid);
+	if (a->val.flags != b->val.flags)
+		return CMP(a->val.flags, b->val.flags);
+	if (a->val.live_limit != b->val.live_limit)
+		return CMP(a->val.live_limit, b->val.live_limit);
+	return CMP(a->val.denial_rate, b->val.denial_rate);
 }
 
-/* Equal as sets: sorted copies compared whole (map order is the hash's). */
+/* Equal as sets: sorted copies compared by @cmp (map order is the hash's). */
 static bool same_set(const void *a, const void *b, size_t n, size_t size,
 		     int (*cmp)(const void *, const void *))
 {
@@ -799,7 +809,9 @@ static bool same_set(const void *a, const void *b, size_t n, size_t size,
 		memcpy(y, b, n * size);
 		qsort(x, n, size, cmp);
 		qsort(y, n, size, cmp);
-		same = !memcmp(x, y, n * size);
+		same = true;
+		for (size_t i = 0; same && i < n; i++)
+			same = !cmp(x + i * size, y + i * size);
 	}
 	free(x);
 	free(y);
