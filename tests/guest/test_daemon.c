@@ -821,3 +821,52 @@ Test(daemon, a_refresh_does_not_reload_what_is_in_force, .timeout = GUEST_TIMEOU
 	cr_assert_eq(guest_meta_in_force(&m), 0);
 	cr_assert_eq(m.generation, 2, "generation %u in force after three refreshes", m.generation);
 }
+
+/* ---- the audit stream across another command's re-attach --------------- */
+
+/*
+ * The daemon read the rings it opened until it re-attached the programs
+ * itself. Detached and attached again by another command (unload --detach
+ * --force, then load --force), the new denial ring had no reader: every
+ * denial after it was left for the ring to fill and then lost, unsaid.
+ */
+Test(daemon, streams_denials_after_another_command_attaches_again, .timeout = GUEST_TIMEOUT(600))
+{
+	const char *log = "/tmp/mktme-same-rs.log", *out = "/tmp/mktme-same-rs.out";
+	const char *file = "/tmp/mktme-same-rs.yaml";
+	key_serial_t k;
+	pid_t pid;
+
+	write_file(file, AUDIT_POLICY);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		dup2(open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+		dup2(open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+		unsetenv("JOURNAL_STREAM");
+		unsetenv("NOTIFY_SOCKET");
+		execl(guest_ctl(), "mktmectl", "daemon", "--policy", file, (char *)NULL);
+		_exit(127);
+	}
+	daemon_pid = pid;
+	cr_assert(wait_log_n(log, "ready: watching", 1, 300), "daemon did not start");
+
+	/* Audit mode, default deny: allowed, and streamed as a would-deny. */
+	k = add_key(MKTME_KEY_TYPE, "rs-before", PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+		    KEY_SPEC_PROCESS_KEYRING);
+	cr_assert_gt(k, 0, "add_key: %s", strerror(errno));
+	keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING);
+	cr_assert(wait_log_n(out, "\"key\":\"rs-before\"", 1, 20), "not streamed before the re-attach");
+
+	cr_assert_eq(guest_sh(NULL, "%s policy unload --detach --force >/dev/null && %s policy load --force %s >/dev/null",
+			      guest_ctl(), guest_ctl(), file), 0);
+	k = add_key(MKTME_KEY_TYPE, "rs-after", PAYLOAD_CPU_128, strlen(PAYLOAD_CPU_128),
+		    KEY_SPEC_PROCESS_KEYRING);
+	cr_assert_gt(k, 0, "add_key: %s", strerror(errno));
+	keyctl_unlink(k, KEY_SPEC_PROCESS_KEYRING);
+	cr_assert(wait_log_n(out, "\"key\":\"rs-after\"", 1, 30),
+		  "the denial after another command's re-attach was not streamed:\n%s",
+		  guest_read_file(log, NULL));
+	cr_assert(wait_log_n(log, "audit: the programs were attached again by another command", 1, 5));
+}
+

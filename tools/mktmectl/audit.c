@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "bpfobj.h"
@@ -360,6 +361,23 @@ fail:
 	}
 	audit_close(a);
 	return NULL;
+}
+
+/* The map id behind @fd, 0 if unknown. */
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+bool audit_reads(const struct audit *a, int ring_fd)
+{
+	__u32 id = map_id(a->denials_fd);
+
+	return id && id == map_id(ring_fd);
 }
 
 int audit_epoll_fd(const struct audit *a)

@@ -24,6 +24,12 @@ struct audit;
  */
 struct audit *audit_open(const struct pins *p, bool json, FILE *out, int *errp, char *err,
 			 size_t errlen);
+/*
+ * Whether @a reads the denial ring @ring_fd (the pinned one). Not once the
+ * programs were detached and attached again by anyone: their rings are new,
+ * and the ones @a holds are written by nothing.
+ */
+bool audit_reads(const struct audit *a, int ring_fd);
 /* Readable when records wait. */
 int audit_epoll_fd(const struct audit *a);
 /*

@@ -564,6 +564,23 @@ static void audit_take(struct audit **a, bool *refused, char *why, size_t len)
 		     REFRESH_MS / 1000);
 }
 
+/*
+ * The pinned programs' rings are not the ones @a reads: someone else
+ * detached and attached the programs again (policy unload --detach --force,
+ * then a load). Detached now: false, as there is nothing newer to read.
+ */
+static bool audit_replaced(const struct audit *a)
+{
+	struct pins p;
+	bool replaced;
+
+	if (pins_open(&p, false))
+		return false;
+	replaced = !audit_reads(a, p.denials);
+	pins_close(&p);
+	return replaced;
+}
+
 int do_daemon(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -718,6 +735,12 @@ static int run(const char *file, bool audit)
 			follow_look(&f, WHY_FILE, false);
 			/* The content in force, not the file: a rejected file stays rejected. */
 			apply(file, &f.good, WHY_REFRESH);
+		}
+		if (ms_since(&last) >= REFRESH_MS) {
+			if (a && audit_replaced(a)) {
+				logp(LOG_NOTICE, "audit: the programs were attached again by another command; reading their streams");
+				reattached = true;
+			}
 			clock_gettime(CLOCK_MONOTONIC, &last);
 		}
 		if (reattached && a) {
