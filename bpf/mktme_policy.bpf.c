@@ -867,11 +867,20 @@ static __always_inline int walk(__u32 op, const struct key *key, __u32 keyid, __
 	 * head); the second finds the first's record and only decides. A
 	 * serial is unique among live keys and its record goes at key_free,
 	 * so nothing else leaves a record behind.
+	 *
+	 * Every key the hook lets be created is charged and recorded: in
+	 * audit mode a rule's would-deny creates it too, and left uncounted it
+	 * outlived the switch to enforce beyond its subtree's limit, without
+	 * a creator for owner: subtree (policy/REFERENCE.md: counted as in
+	 * enforce). The rule's reason stays when it already denies.
 	 */
-	if (op == MKTME_OP_CREATE && d.verdict == MKTME_ALLOW &&
+	if (op == MKTME_OP_CREATE &&
+	    (d.verdict == MKTME_ALLOW || mode == MKTME_MODE_AUDIT) &&
 	    !bpf_map_lookup_elem(&mktme_keys, &serial)) {
+		bool rule_denied = d.verdict == MKTME_DENY;
+
 		level = mktme_charge(meta ? cgroups : 0, &mktme_live, &s);
-		if (level >= 0 && level < MKTME_MAX_DEPTH) {
+		if (!rule_denied && level >= 0 && level < MKTME_MAX_DEPTH) {
 			d.verdict = MKTME_DENY;
 			d.reason = MKTME_REASON_QUOTA;
 			d.rule_id = 0;

@@ -772,6 +772,30 @@ Test(policy, quota_reached_then_released)
 }
 
 /*
+ * Keys created in audit mode that a rule would deny are created all the
+ * same, so they count and have a creator as in enforce. They used to be
+ * charged and recorded only when allowed: the usual rollout (audit, then
+ * enforce) let a subtree keep more live keys than its limit, and its own
+ * keys had no known creator for owner: subtree.
+ */
+Test(policy, keys_created_under_a_would_deny_count_and_have_a_creator)
+{
+	key_serial_t q1;
+
+	load("version: 1\nmode: audit\ndefault: deny\n"
+	     "limits:\n  - {cgroup: " CG "/q, max_live_keys: 1}\n");
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "q1", 0);
+	EXPECT(0, CG "/q", -1, CREATE_KEEP, "q2", 0);
+	q1 = session_key("q1");
+	load("version: 1\ndefault: deny\nlimits:\n  - {cgroup: " CG "/q, max_live_keys: 1}\n"
+	     "rules:\n  - {cgroup: " CG "/q, keys: [\"*\"], owner: subtree, verdict: allow}\n");
+	/* Two live keys in a subtree of one: no third. */
+	EXPECT(EPERM, CG "/q", -1, CREATE_KEEP, "q3", 0);
+	/* CG/q made q1: its own key under owner: subtree. */
+	EXPECT(0, CG "/q", -1, BIND_MAP, NULL, q1);
+}
+
+/*
  * A tenant with a delegated subtree makes more cgroups than the old shared
  * live-count table held (MKTME_MAX_CGROUPS), creating and dropping one key
  * in each. The counts used to stay in that table forever, after which a new
