@@ -528,6 +528,36 @@ Test(cli, root_of_a_user_namespace_cannot_touch_the_pins)
 	pins_held(USERNS_ROOT);
 }
 
+/*
+ * `policy unload` said "policy unloaded", exit 0, when it could not use the
+ * pins (the policy stayed in force), and named the last generation handed
+ * out, not the one in force, so a second unload said it unloaded it again.
+ */
+Test(cli, unload_says_what_was_in_force_and_fails_when_it_cannot_clear)
+{
+	char *o;
+
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
+	EXPECT_BIND(EPERM, CG "/b", KA);
+	cr_assert_eq(chmod(PINS, 0755), 0, "%s: %s", PINS, strerror(errno));
+	o = RUN(1, "%s policy unload", guest_ctl());
+	cr_assert(strstr(o, "cannot open the pinned maps under") && strstr(o, "left as it was"), "%s", o);
+	free(o);
+	cr_assert_eq(chmod(PINS, 0700), 0);
+	EXPECT_BIND(EPERM, CG "/b", KA);
+
+	o = RUN(0, "%s policy unload", guest_ctl());
+	cr_assert(strstr(o, "policy unloaded (generation "), "%s", o);
+	free(o);
+	EXPECT_BIND(0, CG "/b", KA);
+	o = RUN(0, "%s policy unload", guest_ctl());
+	cr_assert(strstr(o, "no policy was in force"), "%s", o);
+	free(o);
+	o = RUN(0, "%s -j policy unload", guest_ctl());
+	cr_assert(strstr(o, "\"unloaded_generation\":0"), "%s", o);
+	free(o);
+}
+
 /* The capable operator still may: unload --detach, and load again. */
 Test(cli, the_guards_let_the_operator_through)
 {

@@ -143,6 +143,16 @@ int policy_current(const struct pins *p, struct compiled *c)
 	return err;
 }
 
+unsigned int generation_in_force(const struct pins *p)
+{
+	struct mktme_pol_meta meta;
+	int fd, err = meta_in_force(p, &meta, &fd);
+
+	if (fd >= 0)
+		close(fd);
+	return err ? 0 : meta.generation;
+}
+
 unsigned int generation_last(const struct pins *p)
 {
 	struct mktme_pol_state st;

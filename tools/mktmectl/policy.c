@@ -379,7 +379,13 @@ static int do_unload(int argc, char **argv)
 		return fail(EXIT_RUNTIME, "nothing to unload: no mktme programs are pinned under %s",
 			    cli.pin_dir);
 	}
-	gen = ret ? 0 : generation_last(&p);
+	if (ret && ret != -ENOENT && !detach) {
+		/* Pins that cannot be used (their mode, owner, a failed open): nothing cleared. */
+		owner_gate_undo(&g);
+		return fail(EXIT_RUNTIME, "cannot open the pinned maps under %s: %s. The policy in force was left as it was.",
+			    cli.pin_dir, strerror(-ret));
+	}
+	gen = ret ? 0 : generation_in_force(&p);
 	if (!ret && policy_clear(&p)) {
 		pins_close(&p);
 		owner_gate_undo(&g);
@@ -430,9 +436,11 @@ static int do_unload(int argc, char **argv)
 	} else if (detach) {
 		printf("policy unloaded and programs detached; every pin under %s removed (counters too; the assignments stay in %s/%s)\n",
 		       cli.pin_dir, state_dir(cli.state_dir), STATE_FILE);
-	} else {
+	} else if (gen) {
 		printf("policy unloaded (generation %u was in force); the programs stay attached and allow everything\n",
 		       gen);
+	} else {
+		printf("no policy was in force; the programs stay attached and allow everything\n");
 	}
 	owner_gate_said(&g, NULL);
 	return EXIT_OK;
