@@ -7,6 +7,7 @@
  */
 #include "policy_test.h"
 
+#include <errno.h>
 #include <fcntl.h>
 
 #include "assign_state.h"
@@ -38,6 +39,19 @@ Test(state, cgroup_paths_are_normalized)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(cgroup_path_normalize(bad[i], out, sizeof(out), err, sizeof(err)), -1,
 			     "accepted \"%s\"", bad[i]);
+}
+
+/* Each failure says its own errno (every one used to read "Cannot allocate memory"). */
+Test(state, a_failed_write_says_why)
+{
+	struct state s = { 0 };
+	struct diag d;
+
+	snprintf(s.path, sizeof(s.path), "%s/%s", dir, STATE_FILE);
+	cr_assert_eq(state_add(&s, "/tenants/a", "k1", state_next_id(&s), 10), 0);
+	cr_assert_eq(state_write(-1, &s, &d), -1);
+	cr_assert(strstr(d.msg, strerror(EBADF)) && strstr(d.msg, "Nothing was changed"), "%s", d.msg);
+	state_free(&s);
 }
 
 Test(state, written_is_read_back_atomically_and_private)

@@ -540,6 +540,7 @@ int state_write(int dirfd, const struct state *s, struct diag *d)
 	}
 	if (fclose(mem))
 		goto fail;
+	err = 0;	/* from here on, each failure's own errno */
 	/* A leftover of a crash is ours (only the lock holder writes). */
 	unlinkat(dirfd, STATE_TMP, 0);
 	fd = openat(dirfd, STATE_TMP, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
