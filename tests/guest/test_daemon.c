@@ -870,3 +870,55 @@ Test(daemon, streams_denials_after_another_command_attaches_again, .timeout = GU
 	cr_assert(wait_log_n(log, "audit: the programs were attached again by another command", 1, 5));
 }
 
+/* ---- a bad file changes nothing ------------------------------------------ */
+
+/*
+ * Started with a file that does not compile, the daemon used to attach the
+ * programs (and put the stored assignments in force) before reading it,
+ * then exit 2 saying nothing was changed.
+ */
+Test(daemon, a_bad_file_at_start_attaches_nothing, .timeout = GUEST_TIMEOUT(600))
+{
+	const char *file = "/tmp/mktme-same-bad.yaml";
+	char *out;
+
+	write_file(file, "version: 1\nmode: typo\n");
+	cr_assert_eq(guest_sh(&out, "%s daemon --policy %s 2>&1", guest_ctl(), file), 2, "%s", out);
+	cr_assert(strstr(out, "is not valid (above); nothing was changed"), "%s", out);
+	free(out);
+	guest_sh(&out, "%s status 2>&1", guest_ctl());
+	cr_assert(strstr(out, "programs:  0 of 12 attached"), "the bad start attached programs: %s", out);
+	free(out);
+}
+
+#define OV_DIR "/tmp/mktme-same-ov.d"
+#define OV_FILE OV_DIR "/policy.yaml"
+#define OV_FORCED "/tmp/mktme-same-ov-forced.yaml"
+
+/*
+ * While the daemon stands back from a forced load, an edit of its own file
+ * that does not compile must leave the forced policy alone. It used to end
+ * the override before reading the file; the next refresh then put the
+ * previous content back over the operator's policy.
+ */
+Test(daemon, a_bad_edit_does_not_end_an_override, .timeout = GUEST_TIMEOUT(600))
+{
+	const char *log = "/tmp/mktme-same-ov.log";
+
+	cr_assert_eq(mkdir(OV_DIR, 0755), 0);
+	write_file(OV_FILE, AUDIT_POLICY);
+	write_file(OV_FORCED, ENFORCE_POLICY);
+	start_daemon(OV_FILE, log);
+	cr_assert(wait_log_n(log, "ready: watching", 1, 300), "daemon did not start");
+	cr_assert_eq(guest_sh(NULL, "%s policy load --force %s >/dev/null", guest_ctl(), OV_FORCED), 0);
+	cr_assert(wait_log_n(log, "Standing back", 1, 30));
+	cr_assert_eq(mode_in_force(), MKTME_MODE_ENFORCE);
+
+	write_file(OV_FILE, "version: 1\nmode: typo\n");
+	cr_assert(wait_log_n(log, "file changed: " OV_FILE " is not valid", 1, 30));
+	wait_refreshes(OV_FILE, 2);
+	cr_assert_eq(count_in_log(log, "taking the policy back"), 0, "%s", guest_read_file(log, NULL));
+	cr_assert_eq(mode_in_force(), MKTME_MODE_ENFORCE, "the forced policy was replaced:\n%s",
+		     guest_read_file(log, NULL));
+}
+

@@ -186,6 +186,7 @@ static struct content copy_of(const struct content *c)
 }
 
 enum why { WHY_START, WHY_SIGHUP, WHY_FILE, WHY_REFRESH };
+static const char *const whys[] = { "start", "SIGHUP", "file changed", "cgroups changed" };
 
 static unsigned int gen_in_force;
 /* The override note last logged (owner.h): said once, not at every refresh. */
@@ -288,6 +289,38 @@ static int take_back(void)
 	return 0;
 }
 
+/*
+ * Whether @cont compiles: parsed, its cgroups resolved as apply() resolves
+ * them for @why, compiled without the assignments (which cannot make a file
+ * invalid). Before anything changes, so that a bad file leaves the programs
+ * and an override as they are. 0, or -2 with the reason logged.
+ */
+static int validate(const char *file, const struct content *cont, enum why why)
+{
+	struct resolve_opts o = { .cgroup_root = cli.cgroup_root, .missing_ok = why == WHY_REFRESH };
+	struct policy pol;
+	struct compiled c;
+	struct diag d;
+	int ret = 0;
+
+	memset(&d, 0, sizeof(d));
+	if (cont->err[0]) {
+		diag_set(&d, file, (struct pos){ 0, 0 }, "%s", cont->err);
+		ret = -2;
+	} else if (policy_parse_buf(file, cont->buf, cont->len, &pol, &d)) {
+		ret = -2;
+	} else {
+		if (policy_resolve(&pol, &o, &d) || policy_compile(&pol, NULL, 0, 1, &c, &d))
+			ret = -2;
+		else
+			compiled_free(&c);
+		policy_free(&pol);
+	}
+	if (ret)
+		log_diag(&d);
+	return ret;
+}
+
 static void notify_status(void)
 {
 	notify("STATUS=generation %u in force", gen_in_force);
@@ -300,7 +333,6 @@ static void notify_status(void)
  */
 static int apply(const char *file, const struct content *cont, enum why why)
 {
-	static const char *const whys[] = { "start", "SIGHUP", "file changed", "cgroups changed" };
 	struct resolve_opts o = { .cgroup_root = cli.cgroup_root, .missing_ok = why == WHY_REFRESH };
 	struct pins p;
 	struct policy pol;
@@ -312,8 +344,16 @@ static int apply(const char *file, const struct content *cont, enum why why)
 	unsigned int gen;
 	int ret;
 
-	if (why != WHY_REFRESH && take_back())
-		return -1;
+	if (why != WHY_REFRESH) {
+		/* A bad file neither ends an override nor attaches anything. */
+		if (validate(file, cont, why)) {
+			logp(LOG_ERR, "%s: %s is not valid; the policy in force was left exactly as it was",
+			     whys[why], file);
+			return -2;
+		}
+		if (take_back())
+			return -1;
+	}
 	ret = pins_open(&p, true);
 	/*
 	 * Under the pins' lock: a forced command writes its note before it takes
@@ -651,6 +691,12 @@ static int run(const char *file, bool audit)
 			goto out;
 		}
 		follow_init(&f, file);
+		/* Checked before the programs are attached or any state is applied. */
+		content_read(file, &f.seen);
+		if (validate(file, &f.seen, WHY_START)) {
+			ret = fail(EXIT_USAGE, "%s is not valid (above); nothing was changed", file);
+			goto out;
+		}
 	}
 	ret = programs_ensure(&how);
 	if (ret)
@@ -665,7 +711,7 @@ static int run(const char *file, bool audit)
 	 */
 	assign_state_apply();	/* errors are logged; the policy file loads regardless */
 	if (file) {
-		content_read(file, &f.seen);
+		/* What was checked above; a change since is an inotify event to come. */
 		f.good = copy_of(&f.seen);
 		ret = apply(file, &f.good, WHY_START);
 		if (ret == -2) {
