@@ -558,6 +558,30 @@ Test(cli, unload_says_what_was_in_force_and_fails_when_it_cannot_clear)
 	free(o);
 }
 
+/*
+ * `assign` of what is already stored said "in force now" without looking:
+ * after the cgroup was made again by the same path (a container restart),
+ * the generation in force still named the old cgroup's id, and the
+ * assignment did nothing until the next load.
+ */
+Test(cli, assign_again_puts_a_remade_cgroup_in_force)
+{
+	char *o;
+
+	free(RUN(0, "%s policy load " POLICY_FILE, guest_ctl()));
+	cr_assert(mkdir(CG_ROOT CG "/late", 0755) == 0 || errno == EEXIST);
+	free(RUN(0, "%s assign --owner any " CG "/late kb", guest_ctl()));
+	EXPECT_BIND(0, CG "/late", KB);
+	cr_assert_eq(rmdir(CG_ROOT CG "/late"), 0, "rmdir: %s", strerror(errno));
+	cr_assert_eq(mkdir(CG_ROOT CG "/late", 0755), 0);
+	EXPECT_BIND(EPERM, CG "/late", KB);
+	o = RUN(0, "%s assign --owner any " CG "/late kb", guest_ctl());
+	cr_assert(strstr(o, "already assigned") && strstr(o, "in force now"), "%s", o);
+	free(o);
+	EXPECT_BIND(0, CG "/late", KB);
+	free(RUN(0, "%s unassign " CG "/late kb", guest_ctl()));
+}
+
 /* The capable operator still may: unload --detach, and load again. */
 Test(cli, the_guards_let_the_operator_through)
 {

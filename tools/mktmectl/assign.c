@@ -251,14 +251,14 @@ int do_assign(int argc, char **argv)
 		goto out;
 	at = state_find(&s, cg, arg[1]);
 	if (at >= 0 && s.e[at].owner_any == owner_any) {
-		struct compiled cur;
-
-		o.loaded = o.pinned && policy_current(&p, &cur) == 0;
-		if (o.loaded) {
-			o.generation = compiled_meta(&cur)->generation;
-			compiled_free(&cur);
-		}
-		ret = report("assigned", cg, arg[1], s.e[at].id, &o, s.path);
+		/*
+		 * Stored already, and put in force again all the same: the
+		 * cgroup may be a new one by that path (a container restarted),
+		 * which the generation in force knows only by the old one's id.
+		 */
+		ret = apply(dirfd, &s, &p, &o);
+		if (!ret)
+			ret = report("assigned", cg, arg[1], s.e[at].id, &o, s.path);
 		goto out;
 	}
 	if (at < 0 && s.n >= MKTME_MAX_ASSIGN) {
