@@ -922,3 +922,34 @@ Test(daemon, a_bad_edit_does_not_end_an_override, .timeout = GUEST_TIMEOUT(600))
 		     guest_read_file(log, NULL));
 }
 
+/* ---- a hook left without its program -------------------------------------- */
+
+#define PD_DIR "/tmp/mktme-same-pd.d"
+#define PD_FILE PD_DIR "/policy.yaml"
+
+/*
+ * A link pin removed by hand detaches one hook's program; the maps stay,
+ * so the daemon, which looked only for missing pins of maps, never noticed
+ * and the hook stayed unenforced. Now each refresh attaches what is missing.
+ */
+Test(daemon, a_hook_left_without_its_program_is_attached_again, .timeout = GUEST_TIMEOUT(600))
+{
+	const char *log = "/tmp/mktme-same-pd.log";
+	char *out;
+
+	cr_assert_eq(mkdir(PD_DIR, 0755), 0);
+	write_file(PD_FILE, AUDIT_POLICY);
+	start_daemon(PD_FILE, log);
+	cr_assert(wait_log_n(log, "ready: watching", 1, 300), "daemon did not start");
+	cr_assert_eq(unlink(MKTME_PIN_DIR "/link_mktme_bind"), 0, "unlink: %s", strerror(errno));
+	guest_sh(&out, "%s status 2>&1", guest_ctl());
+	cr_assert(strstr(out, "11 of 12 attached"), "%s", out);
+	free(out);
+	cr_assert(wait_log_n(log, "only 11 of the 12 programs are attached", 1, 30));
+	wait_refreshes(PD_FILE, 1);
+	guest_sh(&out, "%s status 2>&1", guest_ctl());
+	cr_assert(strstr(out, "programs:  12 of 12 attached"), "not repaired: %s\n%s", out,
+		  guest_read_file(log, NULL));
+	free(out);
+}
+

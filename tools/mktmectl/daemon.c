@@ -321,6 +321,24 @@ static int validate(const char *file, const struct content *cont, enum why why)
 	return ret;
 }
 
+/*
+ * Fewer programs attached than hooks (logged). A whole set of another
+ * build's is left alone: a newer mktmectl may have just put it there, and
+ * an older daemon must not undo the upgrade (its own start does, at once).
+ */
+static bool missing_programs(void)
+{
+	char names[N_PROGS][32];
+	unsigned int progs[N_PROGS], links[N_PROGS];
+	int n = programs_attached(names, progs, links);
+
+	if (n >= N_PROGS)
+		return false;
+	logp(LOG_WARNING, "only %d of the %d programs are attached (a link pin removed?); attaching what is missing",
+	     n < 0 ? 0 : n, N_PROGS);
+	return true;
+}
+
 static void notify_status(void)
 {
 	notify("STATUS=generation %u in force", gen_in_force);
@@ -363,6 +381,20 @@ static int apply(const char *file, const struct content *cont, enum why why)
 		if (!ret)
 			pins_close(&p);
 		return 0;
+	}
+	if (!ret && why == WHY_REFRESH && missing_programs()) {
+		/*
+		 * Hooks without a program (a link pin removed by hand): the maps
+		 * are there, so only this shows it. Enforcement is ours: attach
+		 * what is missing.
+		 */
+		enum programs_how how;
+
+		pins_close(&p);
+		if (programs_ensure(&how))
+			return -1;
+		reattached = true;
+		ret = pins_open(&p, true);
 	}
 	if (ret == -ENOENT && why == WHY_REFRESH) {
 		/* Detached without a note (not through mktmectl): enforcement is ours. */
