@@ -435,6 +435,52 @@ Test(compile, a_missing_cgroup_is_an_error_for_each_rule_that_does_not_wait_for_
 	policy_free(&p);
 }
 
+/*
+ * Rules and limits waiting for their cgroup are checked against each other
+ * at load, as if it existed: skipped until it appeared, a latent conflict
+ * made every later reload fail once a tenant created the cgroup.
+ */
+Test(compile, rules_waiting_for_their_cgroup_are_checked_at_load)
+{
+	struct policy p;
+	struct compiled c;
+	char err[1024];
+	static const char *const bad[] = {
+		/* conflicting verdicts for one pending cgroup, two spellings */
+		"version: 1\nrules:\n"
+		"  - {cgroup: /later, may_appear_later: true, keys: [k], verdict: allow}\n"
+		"  - {cgroup: //later/, may_appear_later: true, keys: [k], verdict: deny}\n",
+		/* the same limit twice */
+		"version: 1\nlimits:\n"
+		"  - {cgroup: /later, max_live_keys: 1, may_appear_later: true}\n"
+		"  - {cgroup: /later, max_live_keys: 2, may_appear_later: true}\n",
+	};
+	static const char *const want[] = { "conflicts with rule 1", "duplicates the limit at line 3" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(test_load(bad[i], &p, &c, err, sizeof(err)), -1, "accepted: %s", bad[i]);
+		cr_assert(strstr(err, want[i]), "%s", err);
+	}
+	/* 17 rules for one pending cgroup and key: over a bucket. */
+	{
+		char yaml[4096] = "version: 1\nrules:\n";
+
+		for (int i = 0; i < MKTME_BUCKET_MAX + 1; i++)
+			snprintf(yaml + strlen(yaml), sizeof(yaml) - strlen(yaml),
+				 "  - {cgroup: /later, may_appear_later: true, uid: %d, keys: [k], verdict: allow}\n",
+				 1000 + i);
+		cr_assert_eq(test_load(yaml, &p, &c, err, sizeof(err)), -1, "17 pending rules in one bucket accepted");
+	}
+	/* Without a conflict: loads, both pending, nothing compiled for them. */
+	assert_ok("version: 1\nrules:\n"
+		  "  - {cgroup: /later, may_appear_later: true, keys: [k], verdict: allow}\n"
+		  "  - {cgroup: /later, may_appear_later: true, keys: [j], verdict: deny}\n", &p, &c);
+	cr_assert_eq(c.nr_pending, 2);
+	cr_assert_eq(c.nr_b, 0);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
 /* Final rules first in their bucket (mktme_decide() relies on it), whatever their rank. */
 Test(compile, final_rules_sort_first)
 {

@@ -565,6 +565,60 @@ static int compile_items(const struct policy *p, struct compiled *c, struct item
 	return 0;
 }
 
+/* Stand-in ids for pending cgroups: above every real one (kernfs ids are 64-bit counters). */
+#define PENDING_ID (1ULL << 63)
+
+static bool has_pending(const struct policy *p)
+{
+	for (size_t i = 0; i < p->nr_rules; i++)
+		if (!p->rules[i].cgid)
+			return true;
+	for (size_t i = 0; i < p->nr_limits; i++)
+		if (!p->limits[i].cgid)
+			return true;
+	return false;
+}
+
+/*
+ * The checks that need rules grouped (duplicates, conflicts, bucket and map
+ * sizes, duplicate limits) for rules and limits whose cgroup does not exist
+ * yet, as if it did: a stand-in id per path, as `check --offline` gives.
+ * Skipped until the cgroup appeared, they made a file valid until a tenant
+ * chose to create that cgroup, after which every reload of it failed
+ * (latent conflicts, a pending final deny that never took effect).
+ */
+static int check_pending(const struct policy *p, const struct assignment *assign,
+			 size_t nr_assign, struct diag *d)
+{
+	struct policy q = *p;
+	size_t *first = first_same_cgroup(p);
+	struct compiled c;
+	int ret = -1;
+
+	q.rules = malloc((p->nr_rules ? p->nr_rules : 1) * sizeof(*q.rules));
+	q.limits = malloc((p->nr_limits ? p->nr_limits : 1) * sizeof(*q.limits));
+	if (!first || !q.rules || !q.limits) {
+		diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
+		goto out;
+	}
+	memcpy(q.rules, p->rules, p->nr_rules * sizeof(*q.rules));
+	memcpy(q.limits, p->limits, p->nr_limits * sizeof(*q.limits));
+	for (size_t i = 0; i < p->nr_rules; i++)
+		if (!q.rules[i].cgid)
+			q.rules[i].cgid = PENDING_ID | (first[i] + 1);
+	for (size_t i = 0; i < p->nr_limits; i++)
+		if (!q.limits[i].cgid)
+			q.limits[i].cgid = PENDING_ID | (first[p->nr_rules + i] + 1);
+	ret = policy_compile(&q, assign, nr_assign, 1, &c, d);
+	if (!ret)
+		compiled_free(&c);
+out:
+	free(first);
+	free(q.rules);
+	free(q.limits);
+	return ret;
+}
+
 int policy_compile(const struct policy *p, const struct assignment *assign, size_t nr_assign,
 		   uint32_t generation, struct compiled *c, struct diag *d)
 {
@@ -573,6 +627,10 @@ int policy_compile(const struct policy *p, const struct assignment *assign, size
 	int ret = -1;
 
 	memset(c, 0, sizeof(*c));
+	memset(d, 0, sizeof(*d));
+	/* No recursion: the copy has no pending cgroup. */
+	if (has_pending(p) && check_pending(p, assign, nr_assign, d))
+		return -1;
 	memset(d, 0, sizeof(*d));
 	for (size_t i = 0; i < p->nr_rules; i++)
 		total += p->rules[i].nr_keys;
