@@ -1797,6 +1797,16 @@ Test(policy, a_generation_without_metadata_denies)
 	cr_assert_eq(bpf_map_update_elem(slot, &zero, &inner, BPF_ANY), 0, "switch: %s", strerror(errno));
 	EXPECT(EPERM, CG "/a", -1, BIND, NULL, KA);
 	EXPECT(EPERM, CG "/b", -1, CREATE, "k-no-meta", 0);
+	/* status said "none loaded (everything allowed)" of this. */
+	{
+		char *out;
+
+		guest_sh(&out, "%s status 2>&1; %s -j status", guest_ctl(), guest_ctl());
+		cr_assert(strstr(out, "WITHOUT its metadata") && strstr(out, "every decision denied") &&
+			  !strstr(out, "everything allowed") &&
+			  strstr(out, "\"policy_without_metadata\":true"), "%s", out);
+		free(out);
+	}
 	/* Metadata naming a slot that holds no rules and cgroups, or none at all. */
 	memset(&meta, 0, sizeof(meta));
 	meta.generation = 0x7fffffff;

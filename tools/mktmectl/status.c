@@ -167,6 +167,8 @@ int do_status(int argc, char **argv)
 			json_object_put(progs);
 		json_object_object_add(o, "policy_loaded", privileged ? json_object_new_boolean(loaded) : NULL);
 		json_object_object_add(o, "generation", meta ? json_object_new_int64(meta->generation) : NULL);
+		json_object_object_add(o, "policy_without_metadata",
+				       privileged ? json_object_new_boolean(loaded && !meta) : NULL);
 		json_object_object_add(o, "mode", meta ? json_object_new_string(name_of(mode_names, meta->mode)) : NULL);
 		json_object_object_add(o, "default", meta ? json_object_new_string(name_of(verdict_names, meta->dflt)) : NULL);
 		json_object_object_add(o, "decisions", json_u64(st.decisions));
@@ -223,6 +225,9 @@ int do_status(int argc, char **argv)
 				       meta->generation, name_of(mode_names, meta->mode),
 				       meta->mode == MKTME_MODE_AUDIT ? " (logs, never denies)" : "",
 				       name_of(verdict_names, meta->dflt), name_of(audit_names, meta->audit));
+			else if (loaded)
+				/* The programs fail closed on it (bpf/mktme_policy.bpf.c). */
+				printf("policy:    a generation WITHOUT its metadata (not one mktmectl makes): every decision denied; load a policy again\n");
 			else
 				printf("policy:    none loaded%s\n", attached > 0 ? " (everything allowed)" : "");
 			if (owned > 0 && overridden > 0)
