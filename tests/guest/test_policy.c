@@ -1836,6 +1836,34 @@ Test(policy, a_generation_without_metadata_denies)
 }
 
 /*
+ * mktme_state records the last generation number handed out; when its
+ * update fails after a switch (a warning), it lags the one in force. The
+ * next load used to take its number from it alone and hand out the number
+ * in force again, under which the old content's kept answers still passed.
+ */
+Test(policy, a_lagging_generation_counter_is_not_reused)
+{
+	struct mktme_pol_state st = { 0 };
+	struct mktme_pol_meta m;
+	__u32 zero = 0, before;
+	int state;
+
+	load("version: 1\ndefault: allow\nrules: []\n");
+	load("version: 1\ndefault: allow\nrules: []\n");
+	cr_assert_eq(guest_meta_in_force(&m), 0);
+	before = m.generation;
+	cr_assert_geq(before, 2);
+	state = bpf_obj_get(PIN_DIR "/mktme_state");
+	cr_assert_geq(state, 0, "mktme_state pin: %s", strerror(errno));
+	st.generation = before - 1;
+	cr_assert_eq(bpf_map_update_elem(state, &zero, &st, BPF_ANY), 0, "%s", strerror(errno));
+	close(state);
+	load("version: 1\ndefault: deny\nrules: []\n");
+	cr_assert_eq(guest_meta_in_force(&m), 0);
+	cr_assert_eq(m.generation, before + 1, "generation %u after %u", m.generation, before);
+}
+
+/*
  * Create also needs the generation's cgroups (its limits): with the rules
  * there and the cgroups missing, create is denied; bind, which reads no
  * limit, is decided by the rules.

@@ -156,10 +156,17 @@ unsigned int generation_in_force(const struct pins *p)
 unsigned int generation_last(const struct pins *p)
 {
 	struct mktme_pol_state st;
+	unsigned int in_force = generation_in_force(p);
 	__u32 zero = 0;
 
-	if (bpf_map_lookup_elem(p->state, &zero, &st))
-		return 0;
+	/*
+	 * The one in force too: a state write that failed after its switch
+	 * (warned about) left mktme_state behind it, and a number handed out
+	 * again would let kept answers of the old content pass as the new
+	 * one's (they are kept by generation).
+	 */
+	if (bpf_map_lookup_elem(p->state, &zero, &st) || st.generation < in_force)
+		return in_force;
 	return st.generation;
 }
 
@@ -340,8 +347,13 @@ int policy_switch(const struct pins *p, const struct compiled *c, char *err, siz
 	ret = meta_in_force(p, &cur, &mfd);
 	if (mfd >= 0)
 		close(mfd);
-	if (!ret)
+	if (!ret) {
 		slot = cur.slot == 0;
+	} else if (ret != -ENOENT && ret != -ENODATA) {
+		/* Which slot is in force is unknown: writing either could be it. */
+		snprintf(err, errlen, "cannot read the generation in force: %s", strerror(-ret));
+		return -1;
+	}
 	ret = -1;
 	next = c->meta;
 	next.slot = slot;

@@ -22,7 +22,7 @@ int policy_current(const struct pins *p, struct compiled *c);
 /* The generation in force (0: none, or one without its metadata). */
 unsigned int generation_in_force(const struct pins *p);
 
-/* The last generation number handed out (0 if none). */
+/* The last generation number handed out, at least the one in force (0 if none). */
 unsigned int generation_last(const struct pins *p);
 
 /*
