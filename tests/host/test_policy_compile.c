@@ -510,6 +510,34 @@ Test(compile, final_rules_sort_first)
  * major:minor of mountinfo), not stat()'s st_dev: a mountinfo that names
  * the file's mount 0:77 must give MKDEV(0, 77), whatever st_dev says.
  */
+/*
+ * A script is never the executable recorded at exec (the kernel runs its
+ * interpreter), so an exe rule naming one could never match: refused.
+ */
+Test(compile, an_exe_that_is_a_script_is_refused)
+{
+	char path[300], yaml[600], err[1024];
+	struct policy p;
+	struct compiled c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/job.sh", test_dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("#!/bin/sh\nexec true\n", f);
+	cr_assert_eq(fclose(f), 0);
+	snprintf(yaml, sizeof(yaml), "version: 1\nrules:\n"
+		 "  - {cgroup: /vm, exe: %s, keys: [k], verdict: deny}\n", path);
+	cr_assert_eq(test_load(yaml, &p, &c, err, sizeof(err)), -1, "a script accepted as exe");
+	cr_assert(strstr(err, "is a script (#!)"), "%s", err);
+	/* An executable that is not a script is taken. */
+	snprintf(yaml, sizeof(yaml), "version: 1\nrules:\n"
+		 "  - {cgroup: /vm, exe: /bin/sh, keys: [k], verdict: deny}\n");
+	assert_ok(yaml, &p, &c);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
 Test(compile, exe_device_comes_from_mountinfo)
 {
 	struct policy p;

@@ -82,6 +82,23 @@ static int mount_dev(const char *mountinfo, uint64_t mnt_id, uint64_t *dev)
 	return ret;
 }
 
+/*
+ * A file the kernel hands to an interpreter (fs/binfmt_script.c: "#!"): at
+ * exec, bprm->file is then the interpreter. Unreadable: not known to be one.
+ */
+static bool is_script(const char *path)
+{
+	char head[2];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	bool script;
+
+	if (fd < 0)
+		return false;
+	script = read(fd, head, 2) == 2 && head[0] == '#' && head[1] == '!';
+	close(fd);
+	return script;
+}
+
 /* An executable's (device, inode) as the programs see it at exec. */
 static int resolve_exe(const struct policy *p, struct policy_rule *r, const char *mountinfo,
 		       struct diag *d)
@@ -98,6 +115,12 @@ static int resolve_exe(const struct policy *p, struct policy_rule *r, const char
 	close(fd);
 	if (!S_ISREG(stx.stx_mode)) {
 		diag_set(d, p->file, r->exe_pos, "exe: %s is not a regular file", r->exe);
+		return -1;
+	}
+	if (is_script(r->exe)) {
+		diag_set(d, p->file, r->exe_pos,
+			 "exe: %s is a script (#!): the kernel runs its interpreter, which is the executable recorded at exec, so this rule could never match. Name the interpreter (every script it runs), or the program the script starts",
+			 r->exe);
 		return -1;
 	}
 	if (!(stx.stx_mask & STATX_MNT_ID)) {
