@@ -294,6 +294,10 @@ Test(cli, corrupt_state_file_is_reported_and_never_half_applied)
 		  strstr(o, "the policy was not loaded and nothing was changed"), "%s", o);
 	free(o);
 	cr_assert_eq(generation(), gen, "the refused load changed the generation");
+	/* The dry run says what the load would: refused (it used to say valid). */
+	o = RUN(1, "%s policy load --dry-run " POLICY_FILE, guest_ctl());
+	cr_assert(strstr(o, STATE_FILE ":2:37: corrupt state file"), "%s", o);
+	free(o);
 	o = RUN(1, "%s assign " CG "/b ka", guest_ctl());
 	cr_assert(strstr(o, STATE_FILE ":2:37:") && strstr(o, "othing was changed"), "%s", o);
 	free(o);

@@ -229,9 +229,22 @@ static int do_load(int argc, char **argv)
 	if (ret)
 		return ret;
 	if (dry_run) {
-		/* Where the pins can be read, exactly what a load would compile. */
-		bool pinned = pins_open(&p, false) == 0;
+		/*
+		 * Exactly what a load would compile, with the pins where they
+		 * are (none: a first load's generation 1), refused where the load
+		 * would be refused (a state file it cannot use, pins it cannot).
+		 */
+		int pret = pins_open(&p, false);
+		bool pinned = pret == 0;
 
+		if (pret && pret != -ENOENT)
+			return fail(EXIT_RUNTIME, "cannot open the pinned maps under %s: %s. A load would fail the same way.",
+				    cli.pin_dir, strerror(-pret));
+		ret = state_ok();
+		if (ret) {
+			pins_close(&p);
+			return ret;
+		}
 		ret = parse_policy(file, &pol);
 		if (!ret) {
 			ret = compile_policy(file, &pol, pinned ? &p : NULL,
