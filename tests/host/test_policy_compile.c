@@ -8,6 +8,8 @@
  */
 #include "policy_test.h"
 
+#include <errno.h>
+
 #include <fcntl.h>
 
 TestSuite(compile, .init = test_tree, .fini = test_tree_remove);
@@ -477,6 +479,28 @@ Test(compile, rules_waiting_for_their_cgroup_are_checked_at_load)
 		  "  - {cgroup: /later, may_appear_later: true, keys: [j], verdict: deny}\n", &p, &c);
 	cr_assert_eq(c.nr_pending, 2);
 	cr_assert_eq(c.nr_b, 0);
+	compiled_free(&c);
+	policy_free(&p);
+}
+
+/* A cgroup root that is not the hierarchy's (it has cgroup.events) is refused. */
+Test(compile, a_cgroup_root_below_the_top_is_refused)
+{
+	char path[300], err[1024];
+	struct policy p;
+	struct compiled c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", test_root);
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs("populated 1\nfrozen 0\n", f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(test_load("version: 1\nrules:\n  - {cgroup: /vm, keys: [k], verdict: allow}\n",
+			       &p, &c, err, sizeof(err)), -1, "accepted under a nested root");
+	cr_assert(strstr(err, "is not the root of the cgroup hierarchy"), "%s", err);
+	cr_assert_eq(unlink(path), 0);
+	assert_ok("version: 1\nrules:\n  - {cgroup: /vm, keys: [k], verdict: allow}\n", &p, &c);
 	compiled_free(&c);
 	policy_free(&p);
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -292,6 +293,21 @@ static int resolve_offline(struct policy *p, struct diag *d)
 }
 
 /*
+ * The hierarchy's root has no cgroup.events (CFTYPE_NOT_ON_ROOT in
+ * kernel/cgroup/cgroup.c); every other cgroup has, the root of a cgroup
+ * namespace too. Paths from another root would name cgroups whose real
+ * depth the rules' author cannot see, past the walk's MKTME_MAX_DEPTH
+ * levels (bpf/mktme_policy.h) unnoticed.
+ */
+static bool root_is_top(const char *root)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", root);
+	return access(path, F_OK) != 0;
+}
+
+/*
  * Each distinct cgroup and executable is looked up once: every rule that
  * names it again takes the first one's answer (each lookup is a few system
  * calls; 10,000 rules on a handful of cgroups made 40,000). Whether a
@@ -306,6 +322,12 @@ int policy_resolve(struct policy *p, const struct resolve_opts *o, struct diag *
 
 	if (o && o->offline)
 		return resolve_offline(p, d);
+	if (n && !root_is_top(root)) {
+		diag_set(d, p->file, (struct pos){ 0, 0 },
+			 "%s is not the root of the cgroup hierarchy (it has cgroup.events: a cgroup namespace's root, or a cgroup below the root); the programs count a cgroup's levels from the hierarchy's root, so its paths are named from there: pass the host's cgroup2 mount (--cgroup-root)",
+			 root);
+		return -1;
+	}
 
 	cg = first_same_cgroup(p);
 	exe = first_same_exe(p);
