@@ -702,6 +702,16 @@ Test(daemon, owns_the_policy_and_stands_back_only_when_forced, .timeout = GUEST_
 	cr_assert(rc == 1 && strstr(out, want) && strstr(out, "--force") &&
 		  strstr(out, "Nothing was changed"), "policy load: exit %d:\n%s", rc, out);
 	free(out);
+	/* A dry run checks the file and says the load would need --force. */
+	rc = guest_sh(&out, "%s policy load --dry-run %s 2>&1", guest_ctl(), OWN_FORCED);
+	cr_assert(rc == 0 && strstr(out, " is valid: ") && strstr(out, want) &&
+		  strstr(out, "the load itself needs --force"), "policy load --dry-run: exit %d:\n%s", rc, out);
+	free(out);
+	rc = guest_sh(&out, "%s -j policy load --dry-run %s 2>/dev/null", guest_ctl(), OWN_FORCED);
+	snprintf(want, sizeof(want), "\"daemon_pid\":%d", daemon_pid);
+	cr_assert(rc == 0 && strstr(out, want) && strstr(out, "\"load_needs_force\":true") &&
+		  strstr(out, "\"dry_run\":true"), "-j policy load --dry-run: exit %d:\n%s", rc, out);
+	free(out);
 	rc = guest_sh(&out, "%s -j policy unload 2>/dev/null", guest_ctl());
 	snprintf(want, sizeof(want), "\"daemon_pid\":%d", daemon_pid);
 	cr_assert(rc == 1 && strstr(out, want) && strstr(out, "\"exit_code\":1") &&

@@ -171,8 +171,13 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		if (!dry_run)
 			json_object_object_add(o, "programs",
 					       json_object_new_string(programs_how_str(how)));
-		if (g)
+		if (g && dry_run && g->daemon) {
+			json_object_object_add(o, "daemon_pid", json_object_new_int64(g->pid));
+			json_object_object_add(o, "daemon_policy", json_object_new_string(g->file));
+			json_object_object_add(o, "load_needs_force", json_object_new_boolean(true));
+		} else if (g) {
 			owner_gate_said(g, o);
+		}
 		json_emit(o, stdout, cli.pretty);
 		return;
 	}
@@ -189,7 +194,10 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		       "attached now");
 	if (m->mode == MKTME_MODE_AUDIT && !dry_run)
 		printf("audit mode: decisions are logged (mktmectl audit), nothing is denied\n");
-	if (g)
+	if (g && dry_run && g->daemon)
+		printf("the policy is the daemon's: mktmectl daemon %s keeps %s in force, so the load itself needs --force (and the daemon would stand back until %s changes, it gets SIGHUP, or it restarts)\n",
+		       g->who, g->file, g->file);
+	else if (g)
 		owner_gate_said(g, NULL);
 }
 
@@ -233,8 +241,10 @@ static int do_load(int argc, char **argv)
 		 * Exactly what a load would compile, with the pins where they
 		 * are (none: a first load's generation 1), refused where the load
 		 * would be refused (a state file it cannot use, pins it cannot).
+		 * A daemon owning the policy is said, not refused: checking a
+		 * file before handing it to the daemon is what a dry run is for.
 		 */
-		int pret = pins_open(&p, false);
+		int pret = pins_open(&p, false), oret;
 		bool pinned = pret == 0;
 
 		if (pret && pret != -ENOENT)
@@ -245,6 +255,12 @@ static int do_load(int argc, char **argv)
 			pins_close(&p);
 			return ret;
 		}
+		memset(&g, 0, sizeof(g));
+		oret = owner_get(&g.pid, g.who, sizeof(g.who), g.file, sizeof(g.file));
+		g.daemon = oret > 0;
+		if (oret < 0)
+			note("mktmectl policy load --dry-run: cannot tell whether a daemon owns the policy (its lock under /run/mktme): %s; if one does, the load needs --force",
+			     strerror(-oret));
 		ret = parse_policy(file, &pol);
 		if (!ret) {
 			ret = compile_policy(file, &pol, pinned ? &p : NULL,
@@ -255,7 +271,7 @@ static int do_load(int argc, char **argv)
 		pins_close(&p);
 		if (ret)
 			return ret;
-		print_loaded(&pol, &c, true, PROGRAMS_ADOPTED, file, NULL);
+		print_loaded(&pol, &c, true, PROGRAMS_ADOPTED, file, &g);
 		compiled_free(&c);
 		policy_free(&pol);
 		return EXIT_OK;
