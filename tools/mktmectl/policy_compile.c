@@ -646,8 +646,11 @@ static int check_pending(const struct policy *p, const struct assignment *assign
 		diag_set(d, p->file, (struct pos){ 0, 0 }, "out of memory");
 		goto out;
 	}
-	memcpy(q.rules, p->rules, p->nr_rules * sizeof(*q.rules));
-	memcpy(q.limits, p->limits, p->nr_limits * sizeof(*q.limits));
+	/* A policy without rules or limits has NULL there: no copy from NULL. */
+	if (p->nr_rules)
+		memcpy(q.rules, p->rules, p->nr_rules * sizeof(*q.rules));
+	if (p->nr_limits)
+		memcpy(q.limits, p->limits, p->nr_limits * sizeof(*q.limits));
 	for (size_t i = 0; i < p->nr_rules; i++)
 		if (!q.rules[i].cgid)
 			q.rules[i].cgid = PENDING_ID | (first[i] + 1);
