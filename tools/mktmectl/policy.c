@@ -92,8 +92,20 @@ struct gate {
 	char who[512];		/* "pid N (mktmectl daemon --policy ...)" */
 	char file[1024];	/* its policy file */
 	int prev;		/* an override note was there before (1), none (0) */
+	bool dry_run;		/* only looked: a dry run overrides nothing */
 	char prev_note[512];
 };
+
+/* Which daemon owns the policy, into @g: owner_get()'s result. */
+static int owner_look(struct gate *g)
+{
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	ret = owner_get(&g->pid, g->who, sizeof(g->who), g->file, sizeof(g->file));
+	g->daemon = ret > 0;
+	return ret;
+}
 
 /*
  * Refuse @cmd while a daemon owns the policy; with @force, leave the note
@@ -103,16 +115,13 @@ struct gate {
 static int owner_gate(const char *cmd, bool force, struct gate *g)
 {
 	char note[768];
-	int ret;
+	int ret = owner_look(g);
 
-	memset(g, 0, sizeof(*g));
-	ret = owner_get(&g->pid, g->who, sizeof(g->who), g->file, sizeof(g->file));
 	if (ret < 0)
 		return fail(EXIT_RUNTIME, "cannot tell whether a daemon owns the policy (its lock under /run/mktme): %s. Nothing was changed.",
 			    strerror(-ret));
 	if (!ret)
 		return EXIT_OK;
-	g->daemon = true;
 	if (!force) {
 		struct json_object *x = json_object_new_object();
 
@@ -143,11 +152,22 @@ static void owner_gate_undo(const struct gate *g)
 		owner_override_clear();
 }
 
-/* Said on success when a daemon was overridden. */
+/* Said on success when a daemon was overridden, or would have to be. */
 static void owner_gate_said(const struct gate *g, struct json_object *o)
 {
 	if (!g->daemon)
 		return;
+	if (g->dry_run) {
+		if (o) {
+			json_object_object_add(o, "daemon_pid", json_object_new_int64(g->pid));
+			json_object_object_add(o, "daemon_policy", json_object_new_string(g->file));
+			json_object_object_add(o, "load_needs_force", json_object_new_boolean(true));
+		} else {
+			printf("the policy is the daemon's: mktmectl daemon %s keeps %s in force, so the load itself needs --force (and the daemon would stand back until %s changes, it gets SIGHUP, or it restarts)\n",
+			       g->who, g->file, g->file);
+		}
+		return;
+	}
 	if (o) {
 		json_object_object_add(o, "daemon_overridden", json_object_new_boolean(true));
 		json_object_object_add(o, "daemon_pid", json_object_new_int64(g->pid));
@@ -171,13 +191,8 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		if (!dry_run)
 			json_object_object_add(o, "programs",
 					       json_object_new_string(programs_how_str(how)));
-		if (g && dry_run && g->daemon) {
-			json_object_object_add(o, "daemon_pid", json_object_new_int64(g->pid));
-			json_object_object_add(o, "daemon_policy", json_object_new_string(g->file));
-			json_object_object_add(o, "load_needs_force", json_object_new_boolean(true));
-		} else if (g) {
+		if (g)
 			owner_gate_said(g, o);
-		}
 		json_emit(o, stdout, cli.pretty);
 		return;
 	}
@@ -194,10 +209,7 @@ static void print_loaded(const struct policy *pol, const struct compiled *c, boo
 		       "attached now");
 	if (m->mode == MKTME_MODE_AUDIT && !dry_run)
 		printf("audit mode: decisions are logged (mktmectl audit), nothing is denied\n");
-	if (g && dry_run && g->daemon)
-		printf("the policy is the daemon's: mktmectl daemon %s keeps %s in force, so the load itself needs --force (and the daemon would stand back until %s changes, it gets SIGHUP, or it restarts)\n",
-		       g->who, g->file, g->file);
-	else if (g)
+	if (g)
 		owner_gate_said(g, NULL);
 }
 
@@ -255,9 +267,8 @@ static int do_load(int argc, char **argv)
 			pins_close(&p);
 			return ret;
 		}
-		memset(&g, 0, sizeof(g));
-		oret = owner_get(&g.pid, g.who, sizeof(g.who), g.file, sizeof(g.file));
-		g.daemon = oret > 0;
+		oret = owner_look(&g);
+		g.dry_run = true;
 		if (oret < 0)
 			note("mktmectl policy load --dry-run: cannot tell whether a daemon owns the policy (its lock under /run/mktme): %s; if one does, the load needs --force",
 			     strerror(-oret));
